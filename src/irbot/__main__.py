@@ -1,0 +1,5 @@
+import sys
+
+from irbot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""``create_app``: builds and wires everything explicitly; importing this module does no I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from irbot.config import Settings
+from irbot.deps import Deps, system_clock
+from irbot.metrics import Metrics
+from irbot.render import Renderer
+from irbot.services.declare import resume_unfinished
+from irbot.slack import commands, declare, events
+from irbot.slack.gateway import SlackGateway
+from irbot.store.db import Database
+from irbot.store.migrate import upgrade
+from irbot.workspace import Workspace
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger early
+
+
+@dataclass
+class Irbot:
+    settings: Settings
+    deps: Deps
+    bolt: AsyncApp
+    metrics: Metrics
+    web: web.Application
+    _runner: web.AppRunner | None = None
+    port: int | None = None
+
+    async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True) -> int:
+        """Migrate, learn the workspace, finish interrupted work, then listen. Returns the port."""
+        if migrate:
+            await asyncio.to_thread(upgrade, self.settings.database_url)
+        # One HTTP session for every Web API call (the SDK would otherwise open one per call).
+        self.deps.slack.client.session = aiohttp.ClientSession()
+        await self.deps.workspace.connect()
+        self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+        self._runner = web.AppRunner(self.web, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, self.settings.port if port is None else port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("irbot listening on port %d", self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        await self.deps.tasks.cancel_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.deps.slack.client.session is not None:
+            await self.deps.slack.client.session.close()
+            self.deps.slack.client.session = None
+        await self.deps.db.dispose()
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clock,
+               retry_base_delay: float = 0.5) -> Irbot:
+    metrics = Metrics()
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    gateway = SlackGateway(client, base_delay=retry_base_delay, observe=metrics.observe_slack_call)
+    deps = Deps(settings=settings, db=Database(settings.database_url), slack=gateway,
+                renderer=Renderer(settings.templates_dir),
+                workspace=Workspace(gateway, settings.announce_channel), clock=clock)
+    bolt = AsyncApp(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret,
+                    client=client, process_before_response=True, name="irbot")
+    for feature in (commands, declare, events):
+        feature.register(bolt, deps)
+    irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application())
+    irbot.web.add_routes([
+        web.post("/slack/events", _slack_events(irbot)),
+        web.get("/healthz", _healthz(irbot)),
+        web.get("/metrics", _metrics(irbot)),
+    ])
+    return irbot
+
+
+def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
+    async def handle(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            return web.Response(status=413, text="request body too large")
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8", errors="replace"),
+                                        query=request.query_string, headers=dict(request.headers))
+        bolt_response = await irbot.bolt.async_dispatch(bolt_request)
+        irbot.metrics.request_duration.labels(kind=_payload_kind(bolt_request)).observe(time.perf_counter() - started)
+        headers = {k: v[0] for k, v in bolt_response.headers.items() if v and k.lower() != "content-length"}
+        return web.Response(status=bolt_response.status, body=bolt_response.body.encode("utf-8"), headers=headers)
+    return handle
+
+
+def _payload_kind(request: AsyncBoltRequest) -> str:
+    body = request.body if isinstance(request.body, dict) else {}
+    if "command" in body:
+        return "command"
+    return str(body.get("type") or "other")
+
+
+def _healthz(irbot: Irbot):  # noqa: ANN202
+    async def handle(_request: web.Request) -> web.Response:
+        if await irbot.deps.db.ping():
+            return web.json_response({"ok": True})
+        return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
+    return handle
+
+
+def _metrics(irbot: Irbot):  # noqa: ANN202
+    async def handle(_request: web.Request) -> web.Response:
+        return web.Response(body=irbot.metrics.render(), headers={"Content-Type": irbot.metrics.content_type})
+    return handle

@@ -1,0 +1,88 @@
+"""The ``irbot`` command line. Configuration problems are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Sequence
+
+from irbot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="irbot", description="Incident response in Slack.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the bot (HTTP mode; Socket Mode with SLACK_APP_TOKEN)")
+    serve.add_argument("--socket-mode", action="store_true", help="connect through Socket Mode")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
+    demo.add_argument("--out", default=None, help="folder for the demo's database and post-mortem")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"irbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from irbot.demo import run_demo
+        return asyncio.run(run_demo(args.out))
+    settings = load_settings()
+    if args.command == "migrate":
+        return _migrate(settings)
+    if args.command == "serve":
+        socket_mode = args.socket_mode or bool(settings.slack_app_token)
+        settings.require_serve(socket_mode=socket_mode)
+        return asyncio.run(_serve(settings))
+    raise AssertionError(args.command)
+
+
+def _migrate(settings: Settings) -> int:
+    from irbot.store.migrate import upgrade
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:  # a database that cannot be reached is an operator problem: one line
+        raise ConfigError(f"cannot migrate {_redacted(settings.database_url)}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    print("irbot: database is up to date")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from irbot.store.db import sync_url
+    return sync_url(url).render_as_string(hide_password=True)
+
+
+async def _serve(settings: Settings) -> int:
+    from irbot.app import create_app
+    irbot = create_app(settings)
+    try:
+        await irbot.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on port {settings.port}: {exc.strerror or exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await irbot.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Configuration: environment variables and the optional TOML settings file (design.md §2).
+
+Everything is validated when the settings are built, so a bad value stops irbot at start with
+one line naming the key, never later in the middle of an incident.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from irbot.domain.durations import Duration, DurationError, parse_duration
+from irbot.domain.roles import DEFAULT_ROLES, Role
+from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
+
+
+class ConfigError(ValueError):
+    """Bad or missing configuration; the message is the one line printed to stderr."""
+
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_API_URL
+    database_url: str = "sqlite:///irbot.db"
+    port: int = 3000
+    announce_channel: str = "incidents"
+    templates_dir: Path | None = None
+    alert_token: str | None = None
+    timezone: str = "UTC"
+    admins: tuple[str, ...] = ()
+    keep_deleted_text: bool = False
+    channel_prefix: str = "inc"
+    postmortem_due: Duration = field(default_factory=lambda: parse_duration("5bd"))
+    escalation_usergroup: str | None = None
+    severities: tuple[Severity, ...] = DEFAULT_SEVERITIES
+    roles: tuple[Role, ...] = DEFAULT_ROLES
+
+    def severity(self, key: str) -> Severity:
+        for severity in self.severities:
+            if severity.key == key:
+                return severity
+        return self.severities[-1]
+
+    def role(self, key: str) -> Role | None:
+        return next((r for r in self.roles if r.key == key), None)
+
+    def require_serve(self, *, socket_mode: bool) -> None:
+        """``serve`` needs a token, and a signing secret in HTTP mode."""
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is required to serve (a bot token starting with xoxb-)")
+        if socket_mode and not self.slack_app_token:
+            raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an app-level token starting with xapp-)")
+        if not socket_mode and not self.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode")
+
+
+_TOP_KEYS = {
+    "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
+    "postmortem_due", "escalation_usergroup", "severities", "roles",
+}
+_SEVERITY_KEYS = {"key", "label", "description", "update_every", "respond_within", "stakeholder_every"}
+_ROLE_KEYS = {"key", "name", "description"}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment and the file named by ``IRBOT_CONFIG``."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    if env.get("IRBOT_CONFIG"):
+        settings = _apply_file(settings, _read_toml(Path(env["IRBOT_CONFIG"])))
+    return _apply_env(settings, env)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"IRBOT_CONFIG: no such file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"IRBOT_CONFIG: cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"IRBOT_CONFIG: {path} is not valid TOML: {exc}") from None
+
+
+def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"settings file: unknown key {unknown[0]!r}")
+    changes: dict[str, Any] = {}
+    for key in ("announce_channel", "channel_prefix", "escalation_usergroup"):
+        if key in data:
+            changes[key] = _string(key, data[key])
+    if "timezone" in data:
+        changes["timezone"] = _timezone(data["timezone"])
+    if "admins" in data:
+        admins = data["admins"]
+        if not isinstance(admins, list) or not all(isinstance(a, str) and a for a in admins):
+            raise ConfigError("settings file: admins must be a list of Slack user IDs")
+        changes["admins"] = tuple(admins)
+    if "keep_deleted_text" in data:
+        if not isinstance(data["keep_deleted_text"], bool):
+            raise ConfigError("settings file: keep_deleted_text must be true or false")
+        changes["keep_deleted_text"] = data["keep_deleted_text"]
+    if "postmortem_due" in data:
+        changes["postmortem_due"] = _duration("postmortem_due", data["postmortem_due"])
+    if "severities" in data:
+        changes["severities"] = _severities(data["severities"])
+    if "roles" in data:
+        changes["roles"] = _roles(data["roles"])
+    return replace(settings, **changes)
+
+
+def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    changes: dict[str, Any] = {
+        "slack_bot_token": env.get("SLACK_BOT_TOKEN") or None,
+        "slack_signing_secret": env.get("SLACK_SIGNING_SECRET") or None,
+        "slack_app_token": env.get("SLACK_APP_TOKEN") or None,
+        "alert_token": env.get("IRBOT_ALERT_TOKEN") or None,
+    }
+    if env.get("SLACK_API_URL"):
+        changes["slack_api_url"] = normalise_api_url(env["SLACK_API_URL"])
+    if env.get("DATABASE_URL"):
+        changes["database_url"] = env["DATABASE_URL"]
+    if env.get("PORT"):
+        changes["port"] = _port(env["PORT"])
+    if env.get("IRBOT_ANNOUNCE_CHANNEL"):
+        changes["announce_channel"] = env["IRBOT_ANNOUNCE_CHANNEL"]
+    if env.get("IRBOT_TEMPLATES"):
+        folder = Path(env["IRBOT_TEMPLATES"])
+        if not folder.is_dir():
+            raise ConfigError(f"IRBOT_TEMPLATES: {folder} is not a folder")
+        changes["templates_dir"] = folder
+    for name, prefix in (("slack_bot_token", "xoxb-"), ("slack_app_token", "xapp-")):
+        value = changes[name]
+        if value and not value.startswith(prefix):
+            raise ConfigError(f"{name.upper()} must start with {prefix}")
+    return replace(settings, **changes)
+
+
+def normalise_api_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"PORT must be a number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"settings file: {key} must be a non-empty string")
+    return value.strip()
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(_string("timezone", value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"settings file: timezone {value!r} is not a known time zone") from None
+    return value
+
+
+def _duration(key: str, value: Any) -> Duration:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise ConfigError(f"settings file: {key}: {exc}") from None
+
+
+def _entries(section: str, value: Any, allowed: set[str]) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"settings file: [[{section}]] must be a non-empty list of tables")
+    keys = set()
+    for index, entry in enumerate(value):
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise ConfigError(f"settings file: {section}[{index}]: unknown key {unknown[0]!r}")
+        if not isinstance(entry.get("key"), str) or not entry["key"].strip():
+            raise ConfigError(f"settings file: {section}[{index}]: key is required")
+        if entry["key"] in keys:
+            raise ConfigError(f"settings file: {section}: key {entry['key']!r} is listed twice")
+        keys.add(entry["key"])
+    return value
+
+
+def _merged(section: str, index: int, entry: dict[str, Any], builtin: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A built-in entry lends the values a same-keyed entry leaves out; a new entry gives all."""
+    merged = {name: getattr(builtin, name) for name in fields} if builtin else {}
+    merged.update(entry)
+    missing = [name for name in fields if name not in merged]
+    if missing:
+        raise ConfigError(f"settings file: {section}[{index}] ({entry['key']}): {missing[0]} is required")
+    return merged
+
+
+def _severities(value: Any) -> tuple[Severity, ...]:
+    builtins = {s.key: s for s in DEFAULT_SEVERITIES}
+    result = []
+    for index, entry in enumerate(_entries("severities", value, _SEVERITY_KEYS)):
+        merged = _merged("severities", index, entry, builtins.get(entry["key"]),
+                         ("label", "description", "update_every", "respond_within", "stakeholder_every"))
+        for name in ("update_every", "respond_within", "stakeholder_every"):
+            if not isinstance(merged[name], Duration):
+                merged[name] = _duration(f"severities[{index}].{name}", merged[name])
+        for name in ("label", "description"):
+            merged[name] = _string(f"severities[{index}].{name}", merged[name])
+        result.append(Severity(**merged))
+    return tuple(result)
+
+
+def _roles(value: Any) -> tuple[Role, ...]:
+    builtins = {r.key: r for r in DEFAULT_ROLES}
+    result = []
+    for index, entry in enumerate(_entries("roles", value, _ROLE_KEYS)):
+        merged = _merged("roles", index, entry, builtins.get(entry["key"]), ("name", "description"))
+        result.append(Role(key=merged["key"], name=_string(f"roles[{index}].name", merged["name"]),
+                           description=_string(f"roles[{index}].description", merged["description"])))
+    if not any(r.key == "commander" for r in result):
+        raise ConfigError("settings file: [[roles]] must keep the commander role")
+    return tuple(result)

@@ -1,0 +1,29 @@
+"""What services need, built once by ``create_app`` and passed in explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from irbot.config import Settings
+from irbot.render import Renderer
+from irbot.slack.gateway import SlackGateway
+from irbot.store.db import Database
+from irbot.tasks import TaskRunner
+from irbot.workspace import Workspace
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    db: Database
+    slack: SlackGateway
+    renderer: Renderer
+    workspace: Workspace
+    tasks: TaskRunner = field(default_factory=TaskRunner)
+    clock: Callable[[], datetime] = system_clock

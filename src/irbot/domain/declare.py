@@ -1,0 +1,41 @@
+"""The declare form's rules, independent of Slack's payload shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TITLE_MAX = 150
+
+
+@dataclass(frozen=True)
+class DeclareForm:
+    title: str
+    severity: str
+    type: str
+    summary: str = ""
+    services: str = ""
+    affected_users: str = ""
+    private: bool = False
+    drill: bool = False
+
+
+def form_problems(form: DeclareForm, *, severities: set[str], types: set[str]) -> dict[str, str]:
+    """Field name → template macro naming the problem; empty when the form is fine."""
+    problems: dict[str, str] = {}
+    if not form.title.strip():
+        problems["title"] = "error_title_empty"
+    elif len(form.title) > TITLE_MAX:
+        problems["title"] = "error_title_long"
+    if form.severity not in severities:
+        problems["severity"] = "error_severity"
+    if form.type not in types:
+        problems["type"] = "error_type"
+    users = form.affected_users.replace(",", "").replace("_", "").strip()
+    if users and not users.isdigit():
+        problems["affected_users"] = "error_users"
+    return problems
+
+
+def normalise_users(text: str) -> str:
+    digits = text.replace(",", "").replace("_", "").strip()
+    return f"{int(digits):,}" if digits.isdigit() else ""

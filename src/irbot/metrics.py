@@ -1,0 +1,30 @@
+"""Prometheus metrics (design.md §5), one registry per app so tests can build many apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.incidents_declared = Counter(
+            "irbot_incidents_declared", "Incidents declared", ["severity", "drill"], registry=self.registry)
+        self.incidents_open = Gauge(
+            "irbot_incidents_open", "Open incidents", ["severity"], registry=self.registry)
+        self.slack_api_calls = Counter(
+            "irbot_slack_api_calls", "Slack Web API calls by outcome", ["method", "outcome"], registry=self.registry)
+        self.request_duration = Histogram(
+            "irbot_request_duration_seconds", "Time to acknowledge a Slack request", ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0), registry=self.registry)
+        self.reminders_sent = Counter(
+            "irbot_reminders_sent", "Reminders posted", ["kind"], registry=self.registry)
+
+    def observe_slack_call(self, method: str, outcome: str) -> None:
+        self.slack_api_calls.labels(method=method, outcome=outcome).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

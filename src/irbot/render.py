@@ -1,0 +1,98 @@
+"""One Jinja environment over ``message_templates/``; user text comes out escaped for Slack.
+
+Templates define macros, one per part of a message (``header``, ``fields`` …); Block Kit
+structure is assembled in :mod:`irbot.slack.blocks` from those parts. Every ``{{ value }}`` goes
+through :func:`_finalize`, so user text can never form a mention, a link or Jinja code: values
+are data for the template, never template source.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from irbot.domain.durations import humanize
+from irbot.domain.text import escape_mrkdwn, one_line, truncate
+
+_SLACK_ID = re.compile(r"^[UWBCGDS][A-Z0-9]{2,}$")
+
+
+class Mrkdwn(str):
+    """Text that is already valid Slack mrkdwn (built by irbot, not typed by a person)."""
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Mrkdwn):
+        return value
+    if isinstance(value, str):
+        return escape_mrkdwn(value)
+    return value
+
+
+def _mention(user_id: str | None) -> Mrkdwn:
+    if not user_id or not _SLACK_ID.match(user_id):
+        return Mrkdwn("_nobody_")
+    return Mrkdwn(f"<@{user_id}>")
+
+
+def _channel_link(channel_id: str | None) -> Mrkdwn:
+    if not channel_id or not _SLACK_ID.match(channel_id):
+        return Mrkdwn("_no channel yet_")
+    return Mrkdwn(f"<#{channel_id}>")
+
+
+def _usergroup(group_id: str | None) -> Mrkdwn:
+    if not group_id or not _SLACK_ID.match(group_id):
+        return Mrkdwn("")
+    return Mrkdwn(f"<!subteam^{group_id}>")
+
+
+def _slack_date(moment: datetime | None, style: str = "{date_short_pretty} at {time}") -> Mrkdwn:
+    """Slack's date formatting: every reader sees their own time zone; the fallback is UTC."""
+    if moment is None:
+        return Mrkdwn("")
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return Mrkdwn(f"<!date^{int(moment.timestamp())}^{style}|{fallback}>")
+
+
+def _plain(value: Any) -> Mrkdwn:
+    """For plain_text fields (headers, labels): Slack does not parse them, so nothing to escape."""
+    return Mrkdwn("" if value is None else str(value))
+
+
+def _duration(value: timedelta | None) -> str:
+    return "" if value is None else humanize(value)
+
+
+def template_folders(override: Path | None) -> list[str]:
+    builtin = str(resources.files("irbot.message_templates"))
+    return [str(override), builtin] if override else [builtin]
+
+
+class Renderer:
+    def __init__(self, override: Path | None = None) -> None:
+        loaders = [FileSystemLoader(folder) for folder in template_folders(override)]
+        self.env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders), finalize=_finalize, undefined=StrictUndefined,
+            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False, autoescape=False,
+        )
+        self.env.filters.update(
+            mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
+            plain=_plain, duration=_duration, truncate_to=truncate, one_line=one_line,
+        )
+
+    def part(self, template: str, macro: str, **context: Any) -> str:
+        """Render one macro of a template; surrounding blank lines are trimmed."""
+        module = self.env.get_template(template).make_module(context)
+        return str(getattr(module, macro)()).strip()
+
+    def document(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)

@@ -1,0 +1,222 @@
+"""Declaring an incident: store it first, then build it in Slack step by step.
+
+Each Slack step records its result before the next one starts, so a failure or a crash leaves
+an incident that :func:`open_incident` can finish later without doing any step twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from irbot.deps import Deps
+from irbot.domain.declare import DeclareForm, normalise_users
+from irbot.domain.incident import incident_ref
+from irbot.domain.naming import channel_name, with_suffix
+from irbot.domain.status import Status
+from irbot.domain.types import is_private
+from irbot.services import surfaces
+from irbot.slack import blocks
+from irbot.slack.gateway import SlackCallError
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+MAX_NAME_ATTEMPTS = 20
+SETUP_LEASE = timedelta(seconds=60)
+
+
+async def record_declaration(form: DeclareForm, *, declarer_id: str | None, origin_channel_id: str | None,
+                             source_key: str | None, deps: Deps) -> tuple[Incident, bool]:
+    """Store the incident (state "opening"); the same form submitted twice gives the same incident."""
+    async with deps.db.session() as session:
+        if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
+            return existing, False
+        incident = Incident(
+            number=0, title=form.title.strip(), severity=form.severity, type=form.type,
+            status=Status.INVESTIGATING.value, private=is_private(form.type, form.private), drill=form.drill,
+            summary=form.summary.strip(), services=form.services.strip(),
+            affected_users=normalise_users(form.affected_users), declarer_id=declarer_id,
+            origin_channel_id=origin_channel_id, source_key=source_key, declared_at=deps.clock(),
+        )
+        try:
+            await repo.add_incident(incident, [r.key for r in deps.settings.roles], session=session)
+            await repo.add_event(incident.id, "declared", actor_id=declarer_id, session=session,
+                                 text=incident.title, dedupe_key="declared", at=incident.declared_at,
+                                 data={"severity": incident.severity, "type": incident.type,
+                                       "private": incident.private})
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
+                return existing, False  # a concurrent submission of the same form won
+            raise
+        return incident, True
+
+
+async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
+    """Run the Slack steps that have not run yet; returns the incident, or None if another owns it."""
+    if not await _claim(incident_id, deps):
+        return None
+    steps = (_create_channel, _post_card, _pin_card, _set_topic, _invite_declarer, _announce)
+    try:
+        for step in steps:
+            incident = await _load(incident_id, deps)
+            await step(incident, deps)
+    except SlackCallError as exc:
+        await _save(incident_id, deps, setup_error=exc.code, setup_lease_until=None)
+        log.error("%s: Slack step failed: %s", incident_ref(incident.number), exc)
+        raise
+    await _save(incident_id, deps, setup="open", setup_error=None, setup_lease_until=None)
+    return await _load(incident_id, deps)
+
+
+async def _claim(incident_id: int, deps: Deps) -> bool:
+    """A short lease so that two processes (or a retry beside a start-up repair) never both build."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        claimed = await repo.claim_setup(incident_id, now=now, until=now + SETUP_LEASE, session=session)
+        await session.commit()
+    return claimed
+
+
+async def _load(incident_id: int, deps: Deps) -> Incident:
+    async with deps.db.session() as session:
+        incident = await repo.get_incident(incident_id, session=session)
+    assert incident is not None
+    return incident
+
+
+async def _save(incident_id: int, deps: Deps, **values: object) -> None:
+    async with deps.db.session() as session:
+        await repo.update_incident(incident_id, session=session, **values)
+        await session.commit()
+
+
+async def _create_channel(incident: Incident, deps: Deps) -> None:
+    if incident.channel_id:
+        return
+    prefix = "drill" if incident.drill else deps.settings.channel_prefix
+    base = channel_name(prefix, incident.number, incident.title)
+    for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+        name = with_suffix(base, attempt)
+        try:
+            created = await deps.slack.call("conversations.create", name=name, is_private=incident.private)
+        except SlackCallError as exc:
+            if exc.code != "name_taken":
+                raise
+            adopted = await _our_channel_named(name, incident, deps)
+            if adopted is None:
+                continue
+            created = {"channel": adopted}
+        channel = created["channel"]
+        await _save(incident.id, deps, channel_id=channel["id"], channel_name=channel["name"])
+        return
+    raise SlackCallError("conversations.create", "name_taken")
+
+
+async def _our_channel_named(name: str, incident: Incident, deps: Deps) -> dict | None:
+    """After a crash between create and save, the taken name may be our own channel: adopt it."""
+    cursor = None
+    while True:
+        page = await deps.slack.call("conversations.list", types="public_channel,private_channel",
+                                     exclude_archived=True, limit=200, cursor=cursor)
+        for channel in page.get("channels", []):
+            if channel.get("name") == name:
+                ours = channel.get("creator") == deps.workspace.bot_user_id
+                fresh = channel.get("created", 0) >= incident.declared_at.timestamp() - 5
+                return channel if ours and fresh else None
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+
+
+async def _post_card(incident: Incident, deps: Deps) -> None:
+    if incident.card_ts:
+        return
+    holders = await surfaces.holders_of(incident.id, deps)
+    message = surfaces.card_message(incident, holders, deps)
+    posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
+    await _save(incident.id, deps, card_ts=posted["ts"])
+
+
+async def _pin_card(incident: Incident, deps: Deps) -> None:
+    if incident.card_pinned:
+        return
+    await deps.slack.call("pins.add", channel=incident.channel_id, timestamp=incident.card_ts)
+    await _save(incident.id, deps, card_pinned=True)
+
+
+async def _set_topic(incident: Incident, deps: Deps) -> None:
+    if incident.topic:
+        return
+    holders = await surfaces.holders_of(incident.id, deps)
+    topic = await surfaces.topic_text(incident, holders, deps)
+    await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
+    await _save(incident.id, deps, topic=topic)
+
+
+async def _invite_declarer(incident: Incident, deps: Deps) -> None:
+    if incident.declarer_invited:
+        return
+    if incident.declarer_id and incident.declarer_id != deps.workspace.bot_user_id:
+        await deps.slack.call("conversations.invite", channel=incident.channel_id, users=incident.declarer_id)
+    await _save(incident.id, deps, declarer_invited=True)
+
+
+async def _announce(incident: Incident, deps: Deps) -> None:
+    if incident.announce_ts or incident.private:
+        return
+    channel = await deps.workspace.ensure_announce_channel()
+    if channel is None:
+        return  # announcements are off; the log and /incident help say why
+    holders = await surfaces.holders_of(incident.id, deps)
+    message = surfaces.announcement_message(incident, holders, deps)
+    posted = await deps.slack.call("chat.postMessage", channel=channel, **message.as_args())
+    await _save(incident.id, deps, announce_channel_id=channel, announce_ts=posted["ts"])
+
+
+async def resume_unfinished(deps: Deps) -> int:
+    """At start-up: finish incidents whose Slack set-up was interrupted. Returns how many."""
+    async with deps.db.session() as session:
+        pending = await repo.incidents_in_setup(session=session)
+    finished = 0
+    for incident in pending:
+        try:
+            if await open_incident(incident.id, deps) is not None:
+                finished += 1
+        except SlackCallError:
+            continue  # logged and recorded; the next start or retry tries again
+    return finished
+
+
+RETRY_DELAYS = (5.0, 30.0, 120.0)
+
+
+async def open_incident_with_retries(incident_id: int, deps: Deps, delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+    """Build the incident in Slack; if Slack keeps failing, tell the declarer and try again later."""
+    for attempt, delay in enumerate((0.0, *delays)):
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            await open_incident(incident_id, deps)
+            return
+        except SlackCallError as exc:
+            if attempt == 0:
+                await _tell_declarer_of_failure(incident_id, exc.code, deps)
+
+
+async def _tell_declarer_of_failure(incident_id: int, problem: str, deps: Deps) -> None:
+    incident = await _load(incident_id, deps)
+    if not incident.declarer_id:
+        return
+    text = deps.renderer.part("ephemeral.j2", "declare_failed", incident=surfaces.facts_of(incident),
+                              problem=problem)
+    try:
+        await deps.slack.call("chat.postMessage", channel=incident.declarer_id,
+                              **blocks.text_message(text).as_args())
+    except SlackCallError as exc:
+        log.error("could not tell %s about the failed set-up: %s", incident.declarer_id, exc.code)

@@ -1,0 +1,34 @@
+"""``/incident list``: open incidents, private ones only to people in their channel."""
+
+from __future__ import annotations
+
+from irbot.deps import Deps
+from irbot.services.surfaces import facts_of
+from irbot.slack.gateway import SlackCallError
+from irbot.store import repo
+
+
+async def is_member(deps: Deps, channel_id: str, user_id: str) -> bool:
+    cursor = None
+    while True:
+        try:
+            page = await deps.slack.call("conversations.members", channel=channel_id, limit=1000, cursor=cursor)
+        except SlackCallError:
+            return False
+        if user_id in page.get("members", []):
+            return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return False
+
+
+async def open_incidents_text(deps: Deps, *, viewer: str) -> str:
+    async with deps.db.session() as session:
+        incidents = await repo.open_incidents(session=session)
+    visible = []
+    for incident in incidents:
+        if incident.private:
+            if not incident.channel_id or not await is_member(deps, incident.channel_id, viewer):
+                continue
+        visible.append(facts_of(incident))
+    return deps.renderer.part("incident_list.j2", "text", incidents=visible)

@@ -1,0 +1,66 @@
+"""The places an incident shows itself: the pinned card, the channel topic, the announcement.
+
+Each is rendered from the stored incident, so refreshing is always "render and replace in place".
+"""
+
+from __future__ import annotations
+
+from irbot.deps import Deps
+from irbot.domain.incident import IncidentFacts
+from irbot.domain.roles import COMMANDER
+from irbot.slack import blocks
+from irbot.store import repo
+from irbot.store.models import Incident
+
+
+def facts_of(incident: Incident) -> IncidentFacts:
+    assert incident.id is not None
+    return IncidentFacts(
+        id=incident.id, number=incident.number, title=incident.title, severity=incident.severity,
+        type=incident.type, status=incident.status, private=incident.private, drill=incident.drill,
+        summary=incident.summary, services=incident.services, affected_users=incident.affected_users,
+        declarer_id=incident.declarer_id, channel_id=incident.channel_id, declared_at=incident.declared_at,
+        resolved_at=incident.resolved_at,
+    )
+
+
+async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
+    async with deps.db.session() as session:
+        rows = await repo.roles_of(incident_id, session=session)
+    return {key: row.user_id for key, row in rows.items()}
+
+
+def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
+    settings = deps.settings
+    return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
+                                settings.roles, holders)
+
+
+def announcement_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
+    return blocks.announcement(deps.renderer, facts_of(incident), deps.settings.severity(incident.severity),
+                               holders.get(COMMANDER))
+
+
+async def topic_text(incident: Incident, holders: dict[str, str | None], deps: Deps) -> str:
+    commander_name = await deps.workspace.name_of(holders.get(COMMANDER))
+    return deps.renderer.part("topic.j2", "text", incident=facts_of(incident),
+                              severity=deps.settings.severity(incident.severity), commander_name=commander_name)
+
+
+async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
+    """Update card, topic and announcement in place after any change to the incident."""
+    assert incident.id is not None
+    holders = await holders_of(incident.id, deps)
+    if incident.channel_id and incident.card_ts:
+        await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.card_ts,
+                              **card_message(incident, holders, deps).as_args())
+    if incident.channel_id:
+        topic = await topic_text(incident, holders, deps)
+        if topic != incident.topic:
+            await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
+            async with deps.db.session() as session:
+                await repo.update_incident(incident.id, topic=topic, session=session)
+                await session.commit()
+    if incident.announce_channel_id and incident.announce_ts and not incident.private:
+        await deps.slack.call("chat.update", channel=incident.announce_channel_id, ts=incident.announce_ts,
+                              **announcement_message(incident, holders, deps).as_args())

@@ -1,0 +1,136 @@
+"""Block Kit, built in one place from rendered template parts.
+
+Every builder returns plain dicts produced by ``slack_sdk.models`` (``to_dict()`` validates the
+whole tree against the SDK's limits), so a malformed block fails here, not in Slack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock, Block, ButtonElement, CheckboxesElement, ContextBlock, DividerBlock, HeaderBlock,
+    InputBlock, MarkdownTextObject, Option, PlainTextInputElement, PlainTextObject, SectionBlock,
+    StaticSelectElement, UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from irbot.domain.incident import IncidentFacts
+from irbot.domain.roles import Role
+from irbot.domain.severities import Severity
+from irbot.domain.text import truncate
+from irbot.domain.types import INCIDENT_TYPES
+from irbot.render import Renderer
+from irbot.slack.ids import Action, Block as BlockId, Callback
+
+TITLE_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message ready for chat.postMessage / chat.update: fallback text plus blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+    def as_args(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in blocks]
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_MAX)))
+
+
+def text_message(text: str) -> Message:
+    """A plain mrkdwn message (ephemeral answers, notices)."""
+    return Message(text=truncate(text, 3000), blocks=_dicts([_section(text)]))
+
+
+# --- the declare form ---------------------------------------------------------------------------
+
+def _part(renderer: Renderer, name: str, **context: Any) -> str:
+    return renderer.part("declare_modal.j2", name, **context)
+
+
+def _input(block_id: str, label: str, element: Any, *, optional: bool = False, hint: str | None = None) -> InputBlock:
+    return InputBlock(block_id=block_id, label=PlainTextObject(text=label), element=element,
+                      optional=optional, hint=PlainTextObject(text=hint) if hint else None)
+
+
+def severity_option(severity: Severity) -> Option:
+    return Option(value=severity.key, text=PlainTextObject(text=truncate(severity.option_text, 75)),
+                  description=PlainTextObject(text=truncate(severity.description, 75)))
+
+
+def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: str, announce: str,
+                  metadata: Mapping[str, Any], severity: str | None = None) -> dict[str, Any]:
+    options = [severity_option(s) for s in severities]
+    chosen = next((o for o in options if o.value == severity), options[min(2, len(options) - 1)])
+    type_options = [Option(value=t.key, text=PlainTextObject(text=t.label)) for t in INCIDENT_TYPES]
+    blocks = [
+        ContextBlock(elements=[MarkdownTextObject(text=_part(renderer, "intro", announce=announce))]),
+        _input(BlockId.TITLE, _part(renderer, "label_title"), PlainTextInputElement(
+            action_id=Action.INPUT, initial_value=truncate(title, TITLE_MAX) or None, max_length=TITLE_MAX,
+            placeholder=PlainTextObject(text=_part(renderer, "placeholder_title")))),
+        _input(BlockId.SEVERITY, _part(renderer, "label_severity"), StaticSelectElement(
+            action_id=Action.INPUT, options=options, initial_option=chosen)),
+        _input(BlockId.TYPE, _part(renderer, "label_type"), StaticSelectElement(
+            action_id=Action.INPUT, options=type_options, initial_option=type_options[0])),
+        _input(BlockId.SUMMARY, _part(renderer, "label_summary"), PlainTextInputElement(
+            action_id=Action.INPUT, multiline=True, max_length=2500,
+            placeholder=PlainTextObject(text=_part(renderer, "placeholder_summary"))), optional=True),
+        _input(BlockId.SERVICES, _part(renderer, "label_services"), PlainTextInputElement(
+            action_id=Action.INPUT, max_length=300,
+            placeholder=PlainTextObject(text=_part(renderer, "placeholder_services"))), optional=True),
+        _input(BlockId.USERS, _part(renderer, "label_users"), PlainTextInputElement(
+            action_id=Action.INPUT, max_length=12,
+            placeholder=PlainTextObject(text=_part(renderer, "placeholder_users"))), optional=True),
+        _input(BlockId.PRIVATE, _part(renderer, "label_private"), CheckboxesElement(
+            action_id=Action.INPUT, options=[Option(value="private", text=PlainTextObject(
+                text=_part(renderer, "option_private")))]),
+            optional=True, hint=_part(renderer, "hint_private")),
+    ]
+    view = View(type="modal", callback_id=Callback.DECLARE, title=PlainTextObject(text=_part(renderer, "title")),
+                submit=PlainTextObject(text=_part(renderer, "submit")),
+                close=PlainTextObject(text=_part(renderer, "close")),
+                private_metadata=json.dumps(dict(metadata)), blocks=blocks)
+    return view.to_dict()
+
+
+# --- the incident card and the announcement ----------------------------------------------------
+
+def _fields(rendered: str) -> list[MarkdownTextObject]:
+    chunks = [c.strip() for c in rendered.split("\n---\n") if c.strip()]
+    return [MarkdownTextObject(text=truncate(c, FIELD_MAX)) for c in chunks[:10]]
+
+
+def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, roles: Sequence[Role],
+                  holders: Mapping[str, str | None]) -> Message:
+    def part(name: str, **extra: Any) -> str:
+        return renderer.part("card.j2", name, incident=facts, severity=severity, **extra)
+
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=part("header"))),
+                           SectionBlock(fields=_fields(part("fields")))]
+    summary = part("summary")
+    if summary:
+        blocks.append(_section(summary))
+    blocks.append(DividerBlock())
+    for role in roles:
+        blocks.append(_section(renderer.part("card.j2", "role", incident=facts, severity=severity,
+                                             role=role, holder=holders.get(role.key))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(part("footer"), 3000))]))
+    return Message(text=part("fallback"), blocks=_dicts(blocks))
+
+
+def announcement(renderer: Renderer, facts: IncidentFacts, severity: Severity, commander: str | None) -> Message:
+    text = renderer.part("announcement.j2", "text", incident=facts, severity=severity, commander=commander)
+    fallback = renderer.part("announcement.j2", "fallback", incident=facts, severity=severity)
+    return Message(text=fallback, blocks=_dicts([_section(text)]))

@@ -1,0 +1,82 @@
+"""``/incident``: ack at once, then route the subcommand to its handler.
+
+Handlers get a :class:`CommandContext` and return the text of an ephemeral answer (or None when
+they answer some other way, such as opening a modal). Slow work is spawned, never awaited here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.commands import Command, parse_command
+from irbot.services import listing
+from irbot.slack import blocks
+from irbot.slack.declare import open_declare_modal
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    deps: Deps
+    command: Command
+    user: str
+    channel: str | None
+    trigger_id: str | None
+    body: dict[str, Any]
+
+
+Handler = Callable[[CommandContext], Awaitable[str | None]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*verbs: str) -> Callable[[Handler], Handler]:
+    def register_handler(handler: Handler) -> Handler:
+        for verb in verbs:
+            HANDLERS[verb] = handler
+        return handler
+    return register_handler
+
+
+@handles("declare")
+async def declare(ctx: CommandContext) -> str | None:
+    if ctx.trigger_id:
+        ctx.deps.tasks.spawn(open_declare_modal(ctx.deps, trigger_id=ctx.trigger_id, user=ctx.user,
+                                                origin_channel=ctx.channel, title=ctx.command.rest))
+    return None
+
+
+@handles("help")
+async def show_help(ctx: CommandContext) -> str | None:
+    return help_text(ctx.deps)
+
+
+@handles("list")
+async def list_incidents(ctx: CommandContext) -> str | None:
+    return await listing.open_incidents_text(ctx.deps, viewer=ctx.user)
+
+
+def help_text(deps: Deps, unknown: str | None = None) -> str:
+    extra = [r for r in deps.settings.roles if r.key not in ("commander", "tech_lead", "comms_lead")]
+    text = deps.renderer.part("help.j2", "text", extra_roles=extra,
+                              announce_problem=deps.workspace.announce_problem)
+    if unknown:
+        text = deps.renderer.part("ephemeral.j2", "unknown", word=unknown) + "\n" + text
+    return text
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command("/incident")
+    async def incident_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        command = parse_command(body.get("text") or "")
+        ctx = CommandContext(deps=deps, command=command, user=body.get("user_id") or "",
+                             channel=body.get("channel_id"), trigger_id=body.get("trigger_id"), body=body)
+        handler = HANDLERS.get(command.verb)
+        answer = await handler(ctx) if handler else help_text(deps, unknown=command.verb or None)
+        if answer is None:
+            await ack()
+            return
+        message = blocks.text_message(answer)
+        await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")

@@ -1,0 +1,75 @@
+"""The declare form: open it from the command, validate and store on submit, then build in Slack."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.declare import DeclareForm, form_problems, TITLE_MAX
+from irbot.domain.types import INCIDENT_TYPES
+from irbot.services.declare import open_incident_with_retries, record_declaration
+from irbot.slack import blocks
+from irbot.slack.gateway import SlackCallError
+from irbot.slack.ids import Block, Callback
+from irbot.slack.payloads import input_value, metadata, text_value, user_id
+
+log = logging.getLogger(__name__)
+
+_FIELD_BLOCKS = {"title": Block.TITLE, "severity": Block.SEVERITY, "type": Block.TYPE,
+                 "affected_users": Block.USERS}
+
+
+async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_channel: str | None,
+                             title: str = "", severity: str | None = None, drill: bool = False) -> None:
+    view = blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
+                                announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
+                                metadata={"origin": origin_channel, "drill": drill})
+    try:
+        await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
+    except SlackCallError as exc:
+        log.warning("views.open failed: %s", exc.code)
+        if origin_channel:
+            text = deps.renderer.part("ephemeral.j2", "modal_failed")
+            await _tell(deps, origin_channel, user, text)
+
+
+async def _tell(deps: Deps, channel: str, user: str, text: str) -> None:
+    """An ephemeral note, falling back to a direct message where irbot is not in the channel."""
+    message = blocks.text_message(text)
+    try:
+        await deps.slack.call("chat.postEphemeral", channel=channel, user=user, **message.as_args())
+    except SlackCallError:
+        await deps.slack.call("chat.postMessage", channel=user, **message.as_args())
+
+
+def form_from_view(view: dict[str, Any]) -> DeclareForm:
+    private = input_value(view, Block.PRIVATE) or []
+    return DeclareForm(
+        title=text_value(view, Block.TITLE), severity=str(input_value(view, Block.SEVERITY) or ""),
+        type=str(input_value(view, Block.TYPE) or ""), summary=text_value(view, Block.SUMMARY),
+        services=text_value(view, Block.SERVICES), affected_users=text_value(view, Block.USERS),
+        private="private" in private, drill=bool(metadata(view).get("drill")),
+    )
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.view(Callback.DECLARE)
+    async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = form_from_view(view)
+        problems = form_problems(form, severities={s.key for s in deps.settings.severities},
+                                 types={t.key for t in INCIDENT_TYPES})
+        if problems:
+            errors = {_FIELD_BLOCKS[field]: deps.renderer.part("declare_modal.j2", macro, limit=TITLE_MAX)
+                      for field, macro in problems.items()}
+            await ack(response_action="errors", errors=errors)
+            return
+        # Stored before the ack closes the form: from here on nothing the responder typed is lost.
+        incident, created = await record_declaration(
+            form, declarer_id=user_id(body), origin_channel_id=metadata(view).get("origin"),
+            source_key=view.get("id"), deps=deps)
+        await ack()
+        if created:
+            deps.tasks.spawn(open_incident_with_retries(incident.id, deps), name=f"open-{incident.number}")

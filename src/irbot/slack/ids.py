@@ -1,0 +1,25 @@
+"""Every action, block and callback id irbot puts in Slack, in one place (namespaced)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Callback(StrEnum):
+    DECLARE = "incident.declare"
+
+
+class Block(StrEnum):
+    TITLE = "declare.title"
+    SEVERITY = "declare.severity"
+    TYPE = "declare.type"
+    SUMMARY = "declare.summary"
+    SERVICES = "declare.services"
+    USERS = "declare.users"
+    PRIVATE = "declare.private"
+
+
+class Action(StrEnum):
+    INPUT = "input"  # the single element inside each input block
+    ROLE_TAKE = "incident.role.take"
+    ROLE_ASSIGN = "incident.role.assign"

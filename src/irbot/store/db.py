@@ -1,0 +1,89 @@
+"""Engines and sessions. irbot picks its own async driver from a plain ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from irbot.config import ConfigError
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _parse(url: str) -> URL:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() not in _ASYNC_DRIVERS:
+        raise ConfigError("DATABASE_URL must be sqlite:///path or postgresql://user@host:port/db")
+    return parsed
+
+
+def async_url(url: str) -> URL:
+    parsed = _parse(url)
+    if "+" in parsed.drivername:
+        return parsed
+    return parsed.set(drivername=_ASYNC_DRIVERS[parsed.get_backend_name()])
+
+
+def sync_url(url: str) -> URL:
+    """For Alembic and APScheduler's job store, which are synchronous."""
+    parsed = _parse(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[parsed.get_backend_name()])
+
+
+def is_sqlite(url: str) -> bool:
+    return _parse(url).get_backend_name() == "sqlite"
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
+    # WAL lets readers work beside the writer; the busy timeout turns lock contention into waits.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        engine = create_async_engine(target, connect_args={"timeout": 10})
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        return engine
+    return create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """One engine per process; ``async with db.session() as s`` is one unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # any failure means "not reachable" for /healthz
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,101 @@
+"""Tables. Times are stored as timezone-aware UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would otherwise drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
+
+
+class Incident(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(unique=True, index=True)
+    title: str
+    severity: str
+    type: str
+    status: str = "investigating"
+    # "opening" until every Slack step of the declare flow is done; start-up completes the rest.
+    setup: str = Field(default="opening", index=True)
+    private: bool = False
+    drill: bool = False
+    summary: str = ""
+    services: str = ""
+    affected_users: str = ""
+    declarer_id: str | None = None
+    origin_channel_id: str | None = None
+    # The declare modal's view id: a modal submitted twice makes one incident.
+    source_key: str | None = Field(default=None, unique=True)
+    channel_id: str | None = Field(default=None, index=True)
+    channel_name: str | None = None
+    card_ts: str | None = None
+    card_pinned: bool = False
+    topic: str | None = None
+    declarer_invited: bool = False
+    announce_channel_id: str | None = None
+    announce_ts: str | None = None
+    setup_error: str | None = None
+    setup_lease_until: datetime | None = _when(nullable=True)
+    declared_at: datetime = _when(nullable=False, default=utcnow)
+    resolved_at: datetime | None = _when(nullable=True)
+
+
+class IncidentRole(SQLModel, table=True):
+    """Who holds each role now; one row per (incident, role), compare-and-set on ``user_id``."""
+
+    __tablename__ = "incident_role"
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    role_key: str = Field(primary_key=True)
+    user_id: str | None = None
+    assigned_by: str | None = None
+    assigned_at: datetime | None = _when(nullable=True)
+    version: int = 0
+
+
+class TimelineEvent(SQLModel, table=True):
+    __tablename__ = "timeline_event"
+    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key", name="uq_timeline_dedupe"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime = _when(nullable=False, default=utcnow)
+    kind: str
+    actor_id: str | None = None
+    text: str = ""
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Slack-side identity of what the event records (an event_id, a message ts): repeats collapse.
+    dedupe_key: str | None = None
+
+
+class Counter(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+    value: int = 0

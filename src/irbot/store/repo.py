@@ -1,0 +1,143 @@
+"""Repository functions: the only place that writes SQL. Keyword-only ``session``; callers commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from irbot.store.models import Counter, Incident, IncidentRole, TimelineEvent, utcnow
+
+INCIDENT_COUNTER = "incident"
+
+
+async def next_incident_number(*, session: AsyncSession) -> int:
+    """Increment the counter row; its lock serialises concurrent declares, so numbers have no gaps."""
+    result = await session.execute(
+        update(Counter).where(col(Counter.name) == INCIDENT_COUNTER)
+        .values(value=Counter.value + 1).returning(Counter.value)
+    )
+    value = result.scalar_one_or_none()
+    if value is not None:
+        return value
+    try:
+        async with session.begin_nested():
+            highest = (await session.execute(select(func.max(Incident.number)))).scalar_one_or_none() or 0
+            session.add(Counter(name=INCIDENT_COUNTER, value=highest + 1))
+        return highest + 1
+    except IntegrityError:  # another process created the row first: increment theirs
+        return await next_incident_number(session=session)
+
+
+async def add_incident(incident: Incident, role_keys: Sequence[str], *, session: AsyncSession) -> Incident:
+    incident.number = await next_incident_number(session=session)
+    session.add(incident)
+    await session.flush()
+    for key in role_keys:
+        session.add(IncidentRole(incident_id=incident.id, role_key=key))
+    return incident
+
+
+async def incident_by_source(source_key: str, *, session: AsyncSession) -> Incident | None:
+    return (await session.exec(select(Incident).where(Incident.source_key == source_key))).first()
+
+
+async def get_incident(incident_id: int, *, session: AsyncSession) -> Incident | None:
+    return await session.get(Incident, incident_id)
+
+
+async def incident_by_number(number: int, *, session: AsyncSession) -> Incident | None:
+    return (await session.exec(select(Incident).where(Incident.number == number))).first()
+
+
+async def incident_by_channel(channel_id: str, *, session: AsyncSession) -> Incident | None:
+    return (await session.exec(select(Incident).where(Incident.channel_id == channel_id))).first()
+
+
+async def incidents_in_setup(*, session: AsyncSession) -> list[Incident]:
+    return list((await session.exec(select(Incident).where(Incident.setup == "opening"))).all())
+
+
+async def claim_setup(incident_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> bool:
+    """Take the set-up lease of an incident still "opening" unless another worker holds it."""
+    lease = col(Incident.setup_lease_until)
+    result = await session.execute(
+        update(Incident)
+        .where(col(Incident.id) == incident_id, col(Incident.setup) == "opening", or_(lease.is_(None), lease < now))
+        .values(setup_lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+async def open_incidents(*, session: AsyncSession) -> list[Incident]:
+    query = select(Incident).where(col(Incident.status).not_in(("resolved", "closed"))).order_by(Incident.number)
+    return list((await session.exec(query)).all())
+
+
+async def update_incident(incident_id: int, *, session: AsyncSession, **values: Any) -> None:
+    await session.execute(update(Incident).where(col(Incident.id) == incident_id).values(**values))
+
+
+async def roles_of(incident_id: int, *, session: AsyncSession) -> dict[str, IncidentRole]:
+    rows = await session.exec(select(IncidentRole).where(IncidentRole.incident_id == incident_id))
+    return {row.role_key: row for row in rows.all()}
+
+
+async def set_role_holder(
+    incident_id: int, role_key: str, user_id: str, *, expected: str | None, by: str, session: AsyncSession
+) -> bool:
+    """Compare-and-set: the holder becomes ``user_id`` only if it is still ``expected``.
+
+    Two people racing for the same role both run this; the database lets exactly one win, on
+    SQLite and on PostgreSQL across processes alike.
+    """
+    holder = IncidentRole.user_id
+    condition = holder.is_(None) if expected is None else holder == expected  # type: ignore[union-attr]
+    await _ensure_role_row(incident_id, role_key, session=session)
+    result = await session.execute(
+        update(IncidentRole)
+        .where(col(IncidentRole.incident_id) == incident_id, col(IncidentRole.role_key) == role_key, condition)
+        .values(user_id=user_id, assigned_by=by, assigned_at=utcnow(), version=IncidentRole.version + 1)
+    )
+    return result.rowcount == 1
+
+
+async def _ensure_role_row(incident_id: int, role_key: str, *, session: AsyncSession) -> None:
+    """Roles added to the settings after an incident was declared get their row on first use."""
+    if await session.get(IncidentRole, (incident_id, role_key)) is not None:
+        return
+    try:
+        async with session.begin_nested():
+            session.add(IncidentRole(incident_id=incident_id, role_key=role_key))
+    except IntegrityError:
+        pass
+
+
+async def add_event(
+    incident_id: int, kind: str, *, session: AsyncSession, actor_id: str | None = None, text: str = "",
+    data: dict[str, Any] | None = None, dedupe_key: str | None = None, at: datetime | None = None,
+) -> TimelineEvent | None:
+    """Append a timeline event; an event whose ``dedupe_key`` is already stored is skipped (None)."""
+    event = TimelineEvent(incident_id=incident_id, kind=kind, actor_id=actor_id, text=text,
+                          data=data or {}, dedupe_key=dedupe_key, at=at or utcnow())
+    if dedupe_key is None:
+        session.add(event)
+        await session.flush()
+        return event
+    try:
+        async with session.begin_nested():
+            session.add(event)
+        return event
+    except IntegrityError:
+        return None
+
+
+async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[str] | None = None) -> list[TimelineEvent]:
+    query = select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+    if kinds:
+        query = query.where(col(TimelineEvent.kind).in_(kinds))
+    return list((await session.exec(query.order_by(TimelineEvent.at, TimelineEvent.id))).all())

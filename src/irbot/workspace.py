@@ -1,0 +1,112 @@
+"""What irbot knows of its Slack workspace: its own user, the announcement channel, people."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from irbot.slack.gateway import SlackCallError, SlackGateway
+
+log = logging.getLogger(__name__)
+USER_TTL_SECONDS = 600.0
+
+
+@dataclass
+class Person:
+    id: str
+    name: str
+    deleted: bool = False
+    is_bot: bool = False
+
+
+@dataclass
+class Workspace:
+    slack: SlackGateway
+    announce_name: str
+    bot_user_id: str | None = None
+    announce_channel_id: str | None = None
+    announce_problem: str | None = None
+    _people: dict[str, tuple[float, Person]] = field(default_factory=dict)
+
+    async def connect(self) -> None:
+        """Learn who irbot is and where to announce; a problem is logged and shown in help."""
+        try:
+            identity = await self.slack.call("auth.test")
+            self.bot_user_id = identity.get("user_id")
+            await self._resolve_announce_channel()
+        except SlackCallError as exc:
+            self.announce_problem = f"irbot could not reach Slack at start ({exc.code}); announcements may fail."
+            log.error("start-up: %s", exc)
+
+    async def ensure_announce_channel(self) -> str | None:
+        if self.announce_channel_id is None:
+            await self._resolve_announce_channel()
+        return self.announce_channel_id
+
+    async def _resolve_announce_channel(self) -> None:
+        wanted = self.announce_name.lstrip("#")
+        channel = await self._find_channel(wanted)
+        if channel is None:
+            self._problem(f"the announcement channel #{wanted} was not found (for a private one, invite irbot)")
+            return
+        if not channel.get("is_member"):
+            if channel.get("is_private"):
+                self._problem(f"irbot is not a member of the private announcement channel #{wanted}: invite it")
+                return
+            try:
+                await self.slack.call("conversations.join", channel=channel["id"])
+            except SlackCallError as exc:
+                self._problem(f"irbot could not join the announcement channel #{wanted} ({exc.code})")
+                return
+        self.announce_channel_id = channel["id"]
+        self.announce_problem = None
+
+    def _problem(self, text: str) -> None:
+        self.announce_problem = f"Announcements are off: {text}. Declaring still works."
+        log.error(self.announce_problem)
+
+    async def _find_channel(self, wanted: str) -> dict[str, Any] | None:
+        if wanted[:1] in ("C", "G") and wanted[1:].isalnum() and wanted.isupper():
+            try:
+                return (await self.slack.call("conversations.info", channel=wanted)).get("channel")
+            except SlackCallError:
+                return None
+        cursor = None
+        while True:
+            page = await self.slack.call("conversations.list", types="public_channel,private_channel",
+                                         exclude_archived=True, limit=200, cursor=cursor)
+            for channel in page.get("channels", []):
+                if channel.get("name") == wanted:
+                    return channel
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def person(self, user_id: str) -> Person | None:
+        """users.info through a cache: one call per person, not per message."""
+        cached = self._people.get(user_id)
+        if cached and time.monotonic() - cached[0] < USER_TTL_SECONDS:
+            return cached[1]
+        try:
+            user = (await self.slack.call("users.info", user=user_id)).get("user") or {}
+        except SlackCallError as exc:
+            if exc.code in ("user_not_found", "users_not_found"):
+                return None
+            raise
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or user.get("real_name") or profile.get("real_name") or user.get("name") or user_id
+        person = Person(id=user_id, name=name, deleted=bool(user.get("deleted")),
+                        is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT")
+        self._people[user_id] = (time.monotonic(), person)
+        return person
+
+    async def name_of(self, user_id: str | None) -> str | None:
+        if not user_id:
+            return None
+        try:
+            person = await self.person(user_id)
+        except SlackCallError:
+            return user_id
+        return person.name if person else user_id

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from irbot.config import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "irbot.toml"
+    path.write_text(text, encoding="utf-8")
+    return {"IRBOT_CONFIG": str(path)}
+
+
+def test_defaults_need_no_configuration() -> None:
+    settings = load_settings({})
+    assert settings.announce_channel == "incidents"
+    assert [s.key for s in settings.severities] == ["SEV-1", "SEV-2", "SEV-3", "SEV-4"]
+    assert settings.slack_api_url == "https://slack.com/api/"
+
+
+def test_environment_wins_over_the_file(tmp_path: Path) -> None:
+    env = write(tmp_path, 'announce_channel = "ops"\n')
+    assert load_settings(env).announce_channel == "ops"
+    env["IRBOT_ANNOUNCE_CHANNEL"] = "war-room"
+    assert load_settings(env).announce_channel == "war-room"
+
+
+def test_api_url_gets_its_trailing_slash() -> None:
+    assert load_settings({"SLACK_API_URL": "http://127.0.0.1:9/api"}).slack_api_url == "http://127.0.0.1:9/api/"
+
+
+def test_severity_entries_inherit_builtin_values(tmp_path: Path) -> None:
+    env = write(tmp_path, '[[severities]]\nkey = "SEV-1"\nupdate_every = "2s"\n'
+                          '[[severities]]\nkey = "SEV-2"\n')
+    settings = load_settings(env)
+    assert [s.key for s in settings.severities] == ["SEV-1", "SEV-2"]
+    assert settings.severities[0].update_every.calendar().total_seconds() == 2
+    assert settings.severities[0].label == "Critical"
+
+
+def test_roles_can_be_added(tmp_path: Path) -> None:
+    env = write(tmp_path, '[[roles]]\nkey = "commander"\n[[roles]]\nkey = "legal"\nname = "Legal"\n'
+                          'description = "Regulators and counsel"\n')
+    assert [r.key for r in load_settings(env).roles] == ["commander", "legal"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ('colour = "red"\n', "unknown key 'colour'"),
+    ('postmortem_due = "5 weeks"\n', "postmortem_due"),
+    ('[[severities]]\nkey = "SEV-9"\nlabel = "x"\n', "description is required"),
+    ('[[severities]]\nkey = "SEV-1"\nspeed = 3\n', "unknown key 'speed'"),
+    ('timezone = "Mars/Olympus"\n', "timezone"),
+    ('admins = "U1"\n', "admins"),
+    ('[[roles]]\nkey = "tech_lead"\n', "commander"),
+    ("this is not toml", "not valid TOML"),
+])
+def test_bad_files_name_the_problem(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        load_settings(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"IRBOT_CONFIG": "/nonexistent/irbot.toml"}, "no such file"),
+    ({"PORT": "eighty"}, "PORT"),
+    ({"SLACK_BOT_TOKEN": "abc"}, "xoxb-"),
+    ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL"),
+])
+def test_bad_environment_names_the_variable(env: dict[str, str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        load_settings(env)
+
+
+def test_serve_requires_token_and_secret() -> None:
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
+        load_settings({}).require_serve(socket_mode=False)
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        load_settings({"SLACK_BOT_TOKEN": "xoxb-1"}).require_serve(socket_mode=False)
