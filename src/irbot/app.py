@@ -20,7 +20,7 @@ from irbot.deps import Deps, system_clock
 from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.services.declare import resume_unfinished
-from irbot.slack import commands, declare, events
+from irbot.slack import commands, declare, events, roles
 from irbot.slack.gateway import SlackGateway
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
@@ -74,9 +74,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps = Deps(settings=settings, db=Database(settings.database_url), slack=gateway,
                 renderer=Renderer(settings.templates_dir),
                 workspace=Workspace(gateway, settings.announce_channel), clock=clock)
-    bolt = AsyncApp(token=settings.slack_bot_token, signing_secret=settings.slack_signing_secret,
+    bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (commands, declare, events):
+    for feature in (commands, declare, events, roles):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application())
     irbot.web.add_routes([

@@ -68,6 +68,11 @@ def _plain(value: Any) -> Mrkdwn:
     return Mrkdwn("" if value is None else str(value))
 
 
+def _unformatted(value: Any) -> Mrkdwn:
+    """For topics: Slack shows them raw, so angle brackets become look-alikes that cannot mention."""
+    return Mrkdwn(str(value).replace("<", "‹").replace(">", "›"))
+
+
 def _duration(value: timedelta | None) -> str:
     return "" if value is None else humanize(value)
 
@@ -86,13 +91,19 @@ class Renderer:
         )
         self.env.filters.update(
             mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
-            plain=_plain, duration=_duration, truncate_to=truncate, one_line=one_line,
+            plain=_plain, unformatted=_unformatted, duration=_duration, truncate_to=truncate, one_line=one_line,
         )
 
     def part(self, template: str, macro: str, **context: Any) -> str:
-        """Render one macro of a template; surrounding blank lines are trimmed."""
+        """Render one macro of a template; surrounding blank lines are trimmed.
+
+        The context is visible to the whole template, and a macro's own parameters are filled
+        from it by name, so templates may use either style.
+        """
         module = self.env.get_template(template).make_module(context)
-        return str(getattr(module, macro)()).strip()
+        function = getattr(module, macro)
+        arguments = {name: context[name] for name in function.arguments if name in context}
+        return str(function(**arguments)).strip()
 
     def document(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)

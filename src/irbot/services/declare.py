@@ -126,7 +126,7 @@ async def _our_channel_named(name: str, incident: Incident, deps: Deps) -> dict 
                                      exclude_archived=True, limit=200, cursor=cursor)
         for channel in page.get("channels", []):
             if channel.get("name") == name:
-                ours = channel.get("creator") == deps.workspace.bot_user_id
+                ours = channel.get("creator") == deps.workspace.bot_user_id and channel.get("is_member")
                 fresh = channel.get("created", 0) >= incident.declared_at.timestamp() - 5
                 return channel if ours and fresh else None
         cursor = (page.get("response_metadata") or {}).get("next_cursor")

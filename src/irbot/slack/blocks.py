@@ -26,6 +26,7 @@ from irbot.render import Renderer
 from irbot.slack.ids import Action, Block as BlockId, Callback
 
 TITLE_MAX = 150
+ROLE_BLOCK_PREFIX = "card.role."
 SECTION_MAX = 3000
 FIELD_MAX = 2000
 
@@ -126,8 +127,27 @@ def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, 
     for role in roles:
         blocks.append(_section(renderer.part("card.j2", "role", incident=facts, severity=severity,
                                              role=role, holder=holders.get(role.key))))
+        if facts.is_open:
+            blocks.append(_role_controls(renderer, role))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(part("footer"), 3000))]))
     return Message(text=part("fallback"), blocks=_dicts(blocks))
+
+
+def role_block_id(role_key: str) -> str:
+    return f"{ROLE_BLOCK_PREFIX}{role_key}"
+
+
+def role_from_block_id(block_id: str) -> str | None:
+    return block_id[len(ROLE_BLOCK_PREFIX):] if block_id.startswith(ROLE_BLOCK_PREFIX) else None
+
+
+def _role_controls(renderer: Renderer, role: Role) -> ActionsBlock:
+    take = renderer.part("roles.j2", "take_button", role=role)
+    assign = renderer.part("roles.j2", "assign_placeholder", role=role)
+    return ActionsBlock(block_id=role_block_id(role.key), elements=[
+        ButtonElement(action_id=Action.ROLE_TAKE, text=PlainTextObject(text=truncate(take, 75)), value=role.key),
+        UserSelectElement(action_id=Action.ROLE_ASSIGN, placeholder=PlainTextObject(text=truncate(assign, 150))),
+    ])
 
 
 def announcement(renderer: Renderer, facts: IncidentFacts, severity: Severity, commander: str | None) -> Message:

@@ -16,6 +16,8 @@ from irbot.domain.commands import Command, parse_command
 from irbot.services import listing
 from irbot.slack import blocks
 from irbot.slack.declare import open_declare_modal
+from irbot.slack.incident_context import incident_in_channel
+from irbot.store.models import Incident
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,19 @@ async def show_help(ctx: CommandContext) -> str | None:
 @handles("list")
 async def list_incidents(ctx: CommandContext) -> str | None:
     return await listing.open_incidents_text(ctx.deps, viewer=ctx.user)
+
+
+InIncidentHandler = Callable[[CommandContext, Incident], Awaitable[str | None]]
+
+
+def in_incident(handler: InIncidentHandler) -> Handler:
+    """For subcommands that only make sense inside an incident channel."""
+    async def run(ctx: CommandContext) -> str | None:
+        incident = await incident_in_channel(ctx.deps, ctx.channel)
+        if incident is None:
+            return ctx.deps.renderer.part("ephemeral.j2", "not_in_incident")
+        return await handler(ctx, incident)
+    return run
 
 
 def help_text(deps: Deps, unknown: str | None = None) -> str:

@@ -14,6 +14,7 @@ from irbot.services.declare import open_incident_with_retries, record_declaratio
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.slack.ids import Block, Callback
+from irbot.slack.incident_context import tell
 from irbot.slack.payloads import input_value, metadata, text_value, user_id
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,7 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
         log.warning("views.open failed: %s", exc.code)
         if origin_channel:
             text = deps.renderer.part("ephemeral.j2", "modal_failed")
-            await _tell(deps, origin_channel, user, text)
-
-
-async def _tell(deps: Deps, channel: str, user: str, text: str) -> None:
-    """An ephemeral note, falling back to a direct message where irbot is not in the channel."""
-    message = blocks.text_message(text)
-    try:
-        await deps.slack.call("chat.postEphemeral", channel=channel, user=user, **message.as_args())
-    except SlackCallError:
-        await deps.slack.call("chat.postMessage", channel=user, **message.as_args())
+            await tell(deps, origin_channel, user, text)
 
 
 def form_from_view(view: dict[str, Any]) -> DeclareForm:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.store.models import Counter, Incident, IncidentRole, TimelineEvent, utcnow
 
@@ -43,7 +43,7 @@ async def add_incident(incident: Incident, role_keys: Sequence[str], *, session:
 
 
 async def incident_by_source(source_key: str, *, session: AsyncSession) -> Incident | None:
-    return (await session.exec(select(Incident).where(Incident.source_key == source_key))).first()
+    return (await session.execute(select(Incident).where(Incident.source_key == source_key))).scalars().first()
 
 
 async def get_incident(incident_id: int, *, session: AsyncSession) -> Incident | None:
@@ -51,15 +51,15 @@ async def get_incident(incident_id: int, *, session: AsyncSession) -> Incident |
 
 
 async def incident_by_number(number: int, *, session: AsyncSession) -> Incident | None:
-    return (await session.exec(select(Incident).where(Incident.number == number))).first()
+    return (await session.execute(select(Incident).where(Incident.number == number))).scalars().first()
 
 
 async def incident_by_channel(channel_id: str, *, session: AsyncSession) -> Incident | None:
-    return (await session.exec(select(Incident).where(Incident.channel_id == channel_id))).first()
+    return (await session.execute(select(Incident).where(Incident.channel_id == channel_id))).scalars().first()
 
 
 async def incidents_in_setup(*, session: AsyncSession) -> list[Incident]:
-    return list((await session.exec(select(Incident).where(Incident.setup == "opening"))).all())
+    return list((await session.execute(select(Incident).where(Incident.setup == "opening"))).scalars().all())
 
 
 async def claim_setup(incident_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> bool:
@@ -75,7 +75,7 @@ async def claim_setup(incident_id: int, *, now: datetime, until: datetime, sessi
 
 async def open_incidents(*, session: AsyncSession) -> list[Incident]:
     query = select(Incident).where(col(Incident.status).not_in(("resolved", "closed"))).order_by(Incident.number)
-    return list((await session.exec(query)).all())
+    return list((await session.execute(query)).scalars().all())
 
 
 async def update_incident(incident_id: int, *, session: AsyncSession, **values: Any) -> None:
@@ -83,8 +83,8 @@ async def update_incident(incident_id: int, *, session: AsyncSession, **values: 
 
 
 async def roles_of(incident_id: int, *, session: AsyncSession) -> dict[str, IncidentRole]:
-    rows = await session.exec(select(IncidentRole).where(IncidentRole.incident_id == incident_id))
-    return {row.role_key: row for row in rows.all()}
+    rows = await session.execute(select(IncidentRole).where(IncidentRole.incident_id == incident_id))
+    return {row.role_key: row for row in rows.scalars().all()}
 
 
 async def set_role_holder(
@@ -140,4 +140,4 @@ async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
     if kinds:
         query = query.where(col(TimelineEvent.kind).in_(kinds))
-    return list((await session.exec(query.order_by(TimelineEvent.at, TimelineEvent.id))).all())
+    return list((await session.execute(query.order_by(TimelineEvent.at, TimelineEvent.id))).scalars().all())

@@ -46,9 +46,9 @@ def upgrade() -> None:
     sa.Column('announce_channel_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('announce_ts', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('setup_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('setup_lease_until', irbot.store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('declared_at', irbot.store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', irbot.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('setup_lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('declared_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_key')
     )
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('role_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('assigned_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('assigned_at', irbot.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.PrimaryKeyConstraint('incident_id', 'role_key')
@@ -70,7 +70,7 @@ def upgrade() -> None:
     op.create_table('timeline_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
-    sa.Column('at', irbot.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('actor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),

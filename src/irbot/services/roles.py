@@ -1,0 +1,104 @@
+"""Taking, assigning and handing over roles.
+
+The change itself is one compare-and-set in the database (so a race has exactly one winner,
+across processes); the Slack side effects follow once it is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from irbot.deps import Deps
+from irbot.domain.permissions import Actors, may_change_role
+from irbot.domain.roles import COMMANDER, Role
+from irbot.services import surfaces
+from irbot.slack import blocks
+from irbot.slack.gateway import SlackCallError
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoleOutcome:
+    changed: bool
+    message: str  # what the actor is told (ephemeral); empty when the channel message says it all
+
+
+async def actors_for(incident: Incident, actor: str, deps: Deps) -> Actors:
+    holders = await surfaces.holders_of(incident.id, deps)
+    return Actors(actor=actor, declarer=incident.declarer_id, commander=holders.get(COMMANDER),
+                  admins=frozenset(deps.settings.admins))
+
+
+async def change_role(incident: Incident, role: Role, target: str, *, actor: str, deps: Deps) -> RoleOutcome:
+    holders = await surfaces.holders_of(incident.id, deps)
+    holder = holders.get(role.key)
+    say = _sayer(deps, role, holders.get(COMMANDER))
+    if holder == target:
+        return RoleOutcome(False, say("already", user=target))
+    refusal = may_change_role(await actors_for(incident, actor, deps), holder=holder, target=target)
+    if refusal is not None:
+        return RoleOutcome(False, say(refusal.reason, holder=refusal.holder))
+    problem = await _not_a_person(target, deps)
+    if problem:
+        return RoleOutcome(False, deps.renderer.part("roles.j2", "not_a_person", user=target))
+    async with deps.db.session() as session:
+        won = await repo.set_role_holder(incident.id, role.key, target, expected=holder, by=actor, session=session)
+        if won:
+            await repo.add_event(incident.id, "role_changed", actor_id=actor, session=session, at=deps.clock(),
+                                 text=role.name, data={"role": role.key, "from": holder, "to": target})
+        await session.commit()
+    if not won:
+        current = (await surfaces.holders_of(incident.id, deps)).get(role.key)
+        if current == target:
+            return RoleOutcome(False, say("already", user=target))
+        return RoleOutcome(False, say("lost_race", holder=current))
+    deps.tasks.spawn(announce_role_change(incident.id, role, target, holder, actor, deps),
+                     name=f"role-{incident.number}-{role.key}")
+    return RoleOutcome(True, "")
+
+
+def _sayer(deps: Deps, role: Role, commander: str | None):  # noqa: ANN202 - small local helper
+    def say(macro: str, **context: object) -> str:
+        return deps.renderer.part("roles.j2", macro, role=role, commander=commander, **context)
+    return say
+
+
+async def _not_a_person(user_id: str, deps: Deps) -> bool:
+    if user_id == deps.workspace.bot_user_id:
+        return True
+    person = await deps.workspace.person(user_id)
+    return person is None or person.deleted or person.is_bot
+
+
+async def announce_role_change(incident_id: int, role: Role, user: str, previous: str | None, by: str,
+                               deps: Deps) -> None:
+    """Invite, tell the channel, brief the new holder, then refresh card, topic and announcement."""
+    async with deps.db.session() as session:
+        incident = await repo.get_incident(incident_id, session=session)
+    assert incident is not None and incident.channel_id
+    await deps.slack.call("conversations.invite", channel=incident.channel_id, users=user)
+    text = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
+    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **blocks.text_message(text).as_args())
+    await _brief(incident, role, user, deps)
+    await surfaces.refresh_surfaces(incident, deps)
+
+
+async def _brief(incident: Incident, role: Role, user: str, deps: Deps) -> None:
+    facts = surfaces.facts_of(incident)
+    severity = deps.settings.severity(incident.severity)
+    text = deps.renderer.part("roles.j2", "brief", role=role, incident=facts, severity=severity,
+                              channel=incident.channel_id)
+    fallback = deps.renderer.part("roles.j2", "brief_fallback", role=role, incident=facts)
+    try:
+        await deps.slack.call("chat.postMessage", channel=user, text=fallback,
+                              blocks=blocks.text_message(text).blocks)
+    except SlackCallError as exc:  # a brief that cannot be delivered must not undo the role change
+        log.warning("could not brief %s: %s", user, exc.code)
+
+
+def roles_text(deps: Deps, holders: dict[str, str | None]) -> str:
+    return deps.renderer.part("roles.j2", "listing", roles=deps.settings.roles, holders=holders)

@@ -1,0 +1,100 @@
+"""Role controls: the card's Take buttons and Assign pickers, ``/incident assign`` and ``roles``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.commands import mentioned_users
+from irbot.domain.roles import match_role
+from irbot.services import surfaces
+from irbot.services.roles import change_role, roles_text
+from irbot.slack.blocks import role_from_block_id
+from irbot.slack.commands import CommandContext, handles, in_incident
+from irbot.slack.gateway import SlackCallError
+from irbot.slack.ids import Action
+from irbot.slack.incident_context import incident_in_channel, tell
+from irbot.slack.payloads import channel_id, user_id
+from irbot.store.models import Incident
+
+_AT_NAME = re.compile(r"^@?([\w.\-]+)$")
+
+
+@handles("assign")
+@in_incident
+async def assign_command(ctx: CommandContext, incident: Incident) -> str | None:
+    words = ctx.command.words
+    render = ctx.deps.renderer.part
+    if len(words) < 2:
+        return render("roles.j2", "assign_usage")
+    role = match_role(words[0], ctx.deps.settings.roles)
+    if role is None:
+        return render("roles.j2", "unknown_role", word=words[0], roles=ctx.deps.settings.roles)
+    target = await _person_from_text(ctx.deps, " ".join(words[1:]))
+    if target is None:
+        return render("roles.j2", "unknown_person", word=" ".join(words[1:]))
+    outcome = await change_role(incident, role, target, actor=ctx.user, deps=ctx.deps)
+    return outcome.message or None
+
+
+@handles("roles")
+@in_incident
+async def roles_command(ctx: CommandContext, incident: Incident) -> str | None:
+    return roles_text(ctx.deps, await surfaces.holders_of(incident.id, ctx.deps))
+
+
+async def _person_from_text(deps: Deps, text: str) -> str | None:
+    """``<@U123|alice>`` when Slack escaped the mention, else a plain ``@alice`` looked up by name."""
+    found = mentioned_users(text)
+    if found:
+        return found[0]
+    match = _AT_NAME.match(text.strip())
+    if not match:
+        return None
+    return await _user_named(deps, match.group(1).lower())
+
+
+async def _user_named(deps: Deps, name: str) -> str | None:
+    cursor = None
+    while True:
+        try:
+            page = await deps.slack.call("users.list", limit=200, cursor=cursor)
+        except SlackCallError:
+            return None
+        for member in page.get("members", []):
+            profile = member.get("profile") or {}
+            names = {member.get("name"), profile.get("display_name"), profile.get("real_name")}
+            if name in {n.lower() for n in names if n}:
+                return member.get("id")
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def role_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        deps.tasks.spawn(_handle_role_action(deps, body, action), name="role-action")
+
+    app.action(Action.ROLE_TAKE)(role_action)
+    app.action(Action.ROLE_ASSIGN)(role_action)
+
+
+async def _handle_role_action(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> None:
+    actor, channel = user_id(body) or "", channel_id(body)
+    incident = await incident_in_channel(deps, channel)
+    if incident is None:
+        return
+    if action.get("action_id") == Action.ROLE_TAKE:
+        role_key, target = action.get("value") or "", actor
+    else:
+        role_key, target = role_from_block_id(action.get("block_id") or "") or "", action.get("selected_user")
+    role = deps.settings.role(role_key)
+    if role is None or not target:
+        return
+    outcome = await change_role(incident, role, target, actor=actor, deps=deps)
+    if outcome.message:
+        await tell(deps, channel, actor, outcome.message)

@@ -1,0 +1,103 @@
+"""irbot and the fake Slack in one process: what the test suite and ``irbot demo`` drive.
+
+The harness runs the real app (HTTP server, database, templates, Bolt) with ``SLACK_API_URL``
+pointed at :class:`FakeSlack`, and a :class:`SlackClient` that reaches the app only through
+signed HTTP requests to ``/slack/events``, the way Slack does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from irbot.app import Irbot, create_app
+from irbot.config import load_settings
+from irbot.deps import system_clock
+from irbot.testing.fake_slack import FakeSlack
+from irbot.testing.signed_client import SlackClient
+
+SIGNING_SECRET = "irbot-test-signing-secret"
+BOT_TOKEN = "xoxb-irbot-test-token"
+
+
+@dataclass
+class Harness:
+    database_url: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], datetime] = system_clock
+    fake: FakeSlack = field(init=False)
+    irbot: Irbot = field(init=False)
+    slack: SlackClient = field(init=False)
+
+    async def start(self) -> "Harness":
+        self.fake = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+        await self.fake.start()
+        await self.start_app()
+        return self
+
+    async def start_app(self) -> None:
+        """(Re)start irbot on the same database and fake Slack, as after a restart."""
+        env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": self.fake.api_url, "DATABASE_URL": self.database_url, **self.env}
+        self.irbot = create_app(load_settings(env), clock=self.clock, retry_base_delay=0.01)
+        port = await self.irbot.start(port=0, host="127.0.0.1")
+        app_url = f"http://127.0.0.1:{port}/slack/events"
+        self.fake.app_url = app_url
+        self.slack = SlackClient(self.fake, app_url=app_url, signing_secret=SIGNING_SECRET)
+
+    async def stop_app(self) -> None:
+        await self.settle()
+        await self.irbot.stop()
+
+    async def stop(self) -> None:
+        await self.stop_app()
+        await self.fake.stop()
+
+    async def settle(self, rounds: int = 20) -> None:
+        """Wait until irbot's background work and the fake's event deliveries have all finished."""
+        for _ in range(rounds):
+            await self.irbot.deps.tasks.drain()
+            await self.fake.events_delivered()
+            await asyncio.sleep(0)
+            if self.irbot.deps.tasks.pending == 0:
+                return
+
+    def user(self, name: str) -> Any:
+        return self.fake.user(name)
+
+    async def declare(self, who: str, title: str, *, channel: str = "general",
+                      values: Mapping[str, Any] | None = None) -> Any:
+        """A person runs ``/incident declare`` and submits the form; returns the new channel."""
+        person = self.user(who)
+        before = set(self.incident_channels())
+        response = await self.slack.command(person, "/incident", f"declare {title}", channel=channel)
+        assert response.status == 200, response.body
+        await self.settle()
+        view = self.slack.open_view(person)
+        assert view is not None, "the declare form did not open"
+        await self.slack.submit_view(person, view["id"], dict(values or {}))
+        await self.settle()
+        created = [c for c in self.incident_channels() if c not in before]
+        assert len(created) == 1, f"expected one new channel, got {len(created)}"
+        return self.fake.channel(created[0])
+
+    def pinned(self, channel: str) -> list[dict[str, Any]]:
+        """The pinned messages as they read now (edits included)."""
+        return [self.fake.message(channel, item["message"]["ts"]) for item in self.fake.pins(channel)]
+
+    def card(self, channel: str) -> str:
+        """The text of the pinned incident card, as people read it now."""
+        [card] = self.pinned(channel)
+        return self.fake.text_of(card)
+
+    def incident_channels(self) -> list[str]:
+        """Channels irbot created, oldest first."""
+        bot = self.fake.bot_user_id
+        return [c.id for c in self.fake.channels.values() if c.creator == bot and not c.is_im]
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'irbot.db'}"

@@ -1,0 +1,272 @@
+"""SlackClient: sends the bot what Slack sends it, signed with the signing secret.
+
+Slash commands, button clicks, selects, view submissions and Events API
+callbacks are built in Slack's shapes from the fake's state (the message or
+view the person is looking at), and the bot's HTTP answers are interpreted as
+Slack would: a slash command's ack body is shown to the person as an
+ephemeral, a view_submission's empty ack closes the modal, and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from .fake import validation
+from .fake.events import signed_headers
+from .fake.interactions import ElementMatch, block_actions_payload, find_element, view_submission_state
+from .fake.model import Json, User
+from .fake_slack import FakeSlack
+
+FORM = "application/x-www-form-urlencoded"
+ACK_DEADLINE = 3.0
+
+
+@dataclass
+class Response:
+    status: int
+    body: str
+    elapsed: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any | None:
+        try:
+            return json.loads(self.body) if self.body.strip() else None
+        except json.JSONDecodeError:
+            return None
+
+
+class SlackClient:
+    def __init__(self, fake: FakeSlack, app_url: str | None = None, signing_secret: str | None = None) -> None:
+        self.fake = fake
+        self.app_url = app_url or fake.app_url
+        self.signing_secret = signing_secret or fake.signing_secret
+
+    async def close(self) -> None:
+        """Nothing to release: each request uses its own short-lived session (no leaks if unclosed)."""
+
+    async def __aenter__(self) -> SlackClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    # ---- raw transport --------------------------------------------------
+    async def post_raw(self, body: bytes, headers: dict[str, str] | None = None, sign: bool = True,
+                       timestamp: int | None = None, content_type: str = "application/json") -> Response:
+        """POST bytes to the app; sign=False or an old timestamp test the bot's verification."""
+        hdrs = signed_headers(self.signing_secret, body, content_type, timestamp)
+        if not sign:
+            hdrs.pop("X-Slack-Signature")
+        hdrs.update(headers or {})
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self._url(), data=body, headers=hdrs) as resp:
+                text = await resp.text()
+                return Response(resp.status, text, time.monotonic() - started, dict(resp.headers))
+
+    def _url(self) -> str:
+        url = self.app_url or self.fake.app_url
+        if not url:
+            raise RuntimeError("SlackClient needs app_url (or fake.app_url) to know where the bot listens")
+        return url
+
+    async def _post_payload(self, payload: Json) -> Response:
+        return await self.post_raw(urlencode({"payload": json.dumps(payload)}).encode(), content_type=FORM)
+
+    def _user(self, user: str | User) -> User:
+        return self.fake.user(user.id if isinstance(user, User) else user)
+
+    def _check_ack_time(self, what: str, resp: Response) -> bool:
+        if resp.elapsed > ACK_DEADLINE:
+            self.fake.violation(f"{what}: ack took {resp.elapsed:.2f}s (Slack gives up after 3s)")
+            return False
+        return True
+
+    # ---- slash commands ---------------------------------------------------
+    async def command(self, user: str | User, command: str, text: str = "", channel: str = "general") -> Response:
+        person, ch = self._user(user), self.fake.channel(channel)
+        fields = {
+            "token": self.fake.verification_token, "team_id": self.fake.team_id,
+            "team_domain": self.fake.team_domain, "channel_id": ch.id,
+            "channel_name": "directmessage" if ch.is_im else ch.name, "user_id": person.id,
+            "user_name": person.name, "command": command, "text": text, "api_app_id": self.fake.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self.fake.issue_response_url(person.id, ch.id),
+            "trigger_id": self.fake.issue_trigger(person.id),
+        }
+        resp = await self.post_raw(urlencode(fields).encode(), content_type=FORM)
+        if self._check_ack_time(f"{command} {text}", resp) and resp.status == 200:
+            self._show_ack(person.id, ch.id, resp)
+        return resp
+
+    def _show_ack(self, user: str, channel: str, resp: Response) -> None:
+        """A slash command's ack body is what the person sees (ephemeral unless in_channel)."""
+        if not resp.body.strip():
+            return
+        body = resp.json if isinstance(resp.json, dict) else {"text": resp.body}
+        text, blocks = body.get("text") or "", body.get("blocks")
+        problems = validation.check_message_blocks(blocks) + validation.check_text(text, bool(blocks))
+        for p in problems:
+            self.fake.violation(f"slash command ack: {p}")
+        ch = self.fake.channels[channel]
+        if body.get("response_type") == "in_channel":
+            self.fake.add_message(ch, {**self.fake.bot_fields(), "text": text, **({"blocks": blocks} if blocks else {})})
+        else:
+            self.fake.add_ephemeral(ch, user, text, blocks, "ack")
+
+    # ---- message interactions -----------------------------------------------
+    def _find_message(self, channel: str, message_ts: str) -> tuple[Json, bool]:
+        ch = self.fake.channel(channel)
+        if message_ts in ch.messages:
+            return self.fake.message(ch.id, message_ts), False
+        for e in self.fake.ephemeral_store:
+            if e["ts"] == message_ts and e["channel"] == ch.id:
+                return dict(e), True
+        raise AssertionError(f"no message {message_ts} in #{ch.name} (nor an ephemeral there)")
+
+    async def _interact(self, user: str | User, channel: str, message_ts: str, match: ElementMatch,
+                        action_extra: Json) -> Response:
+        person = self._user(user)
+        message, ephemeral = self._find_message(channel, message_ts)
+        block, element = find_element(message.get("blocks") or [], match)
+        ch = self.fake.channel(channel)
+        payload = block_actions_payload(self.fake, person, block, element, action_extra)
+        payload.update({
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": ch.id,
+                          "is_ephemeral": ephemeral, **({"thread_ts": message["thread_ts"]}
+                                                        if message.get("thread_ts") else {})},
+            "channel": {"id": ch.id, "name": ch.name or "directmessage"},
+            "response_url": self.fake.issue_response_url(person.id, ch.id, message_ts=message_ts,
+                                                         is_ephemeral=ephemeral),
+            "trigger_id": self.fake.issue_trigger(person.id),
+        })
+        if not ephemeral:  # Slack leaves the message out for ephemeral containers
+            payload["message"] = {k: v for k, v in message.items() if k not in ("source", "is_ephemeral")}
+        resp = await self._post_payload(payload)
+        self._check_ack_time(f"block_actions {element.get('action_id')}", resp)
+        return resp
+
+    async def click(self, user: str | User, channel: str, message_ts: str, label: str | None = None, *,
+                    action_id: str | None = None) -> Response:
+        return await self._interact(user, channel, message_ts, ElementMatch(("button",), label, action_id), {})
+
+    async def select_user(self, user: str | User, channel: str, message_ts: str, action_id_or_placeholder: str,
+                          selected_user: str | User) -> Response:
+        match = ElementMatch(("users_select",), action_id_or_placeholder, action_id_or_placeholder)
+        return await self._interact(user, channel, message_ts, match,
+                                    {"selected_user": self._user(selected_user).id})
+
+    async def select_option(self, user: str | User, channel: str, message_ts: str, action_id: str,
+                            value: str) -> Response:
+        match = ElementMatch(("static_select", "overflow", "radio_buttons"), None, action_id)
+        message, _ = self._find_message(channel, message_ts)
+        _, element = find_element(message.get("blocks") or [], match)
+        return await self._interact(user, channel, message_ts, match,
+                                    {"selected_option": _option(element, value)})
+
+    # ---- views --------------------------------------------------------------
+    def open_view(self, user: str | User) -> Json | None:
+        """The view the person is looking at now (the top of their latest stack)."""
+        views = self.fake.open_views(self._user(user).id)
+        return views[-1] if views else None
+
+    def view_errors(self, view_id: str) -> dict[str, str]:
+        return dict(self.fake.view(view_id).errors)
+
+    async def click_in_view(self, user: str | User, view_id: str, label: str | None = None, *,
+                            action_id: str | None = None) -> Response:
+        person, rec = self._user(user), self.fake.view(view_id)
+        if not rec.open:
+            raise AssertionError(f"view {view_id} is closed; nobody can click in it")
+        block, element = find_element(rec.view.get("blocks") or [], ElementMatch(("button",), label, action_id))
+        payload = block_actions_payload(self.fake, person, block, element, {})
+        payload.update({"container": {"type": "view", "view_id": view_id},
+                        "view": self.fake.view_payload(view_id),
+                        "trigger_id": self.fake.issue_trigger(person.id, view_id=view_id)})
+        return await self._post_payload(payload)
+
+    async def submit_view(self, user: str | User, view_id: str, values: dict[str, Any] | None = None) -> Response:
+        person, rec = self._user(user), self.fake.view(view_id)
+        if not rec.open:
+            raise AssertionError(f"view {view_id} is closed; Slack would not let anyone submit it")
+        rec.state_values = view_submission_state(self.fake, rec.view, values or {})
+        payload = {
+            "type": "view_submission", "team": {"id": self.fake.team_id, "domain": self.fake.team_domain},
+            "user": _user_obj(self.fake, person), "api_app_id": self.fake.app_id,
+            "token": self.fake.verification_token, "trigger_id": self.fake.issue_trigger(person.id, view_id=view_id),
+            "view": self.fake.view_payload(view_id), "response_urls": [], "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        resp = await self._post_payload(payload)
+        if self._check_ack_time(f"view_submission {rec.view.get('callback_id')}", resp) and resp.status == 200:
+            self._apply_view_answer(view_id, resp)
+        return resp
+
+    def _apply_view_answer(self, view_id: str, resp: Response) -> None:
+        body = resp.json if isinstance(resp.json, dict) else {}
+        action = body.get("response_action")
+        rec = self.fake.view(view_id)
+        if action is None:
+            self.fake.close_view(view_id)
+        elif action == "errors":
+            errors = body.get("errors") or {}
+            inputs = validation.input_block_ids(rec.view)
+            for key in errors:
+                if key not in inputs:
+                    self.fake.violation(f"response_action errors: {key!r} is not an input block_id "
+                                        f"(inputs: {sorted(inputs)})")
+            rec.errors = {k: v for k, v in errors.items() if k in inputs}
+        elif action == "update":
+            self.fake.replace_view(view_id, body.get("view") or {})
+        elif action == "push":
+            self.fake.push_view(view_id, body.get("view") or {})
+        elif action == "clear":
+            self.fake.close_view(view_id, clear=True)
+        else:
+            self.fake.violation(f"unknown response_action {action!r}")
+
+    async def close_view(self, user: str | User, view_id: str) -> Response | None:
+        """The person presses Cancel: Slack tells the app only when notify_on_close is set."""
+        person, rec = self._user(user), self.fake.view(view_id)
+        self.fake.close_view(view_id)
+        if not rec.view.get("notify_on_close"):
+            return None
+        payload = {"type": "view_closed", "team": {"id": self.fake.team_id, "domain": self.fake.team_domain},
+                   "user": _user_obj(self.fake, person), "api_app_id": self.fake.app_id,
+                   "token": self.fake.verification_token, "view": self.fake.view_payload(view_id),
+                   "is_cleared": False, "is_enterprise_install": False}
+        return await self._post_payload(payload)
+
+    # ---- Events API -----------------------------------------------------------
+    async def event(self, event: Json, *, event_id: str | None = None, retry_num: int | None = None,
+                    retry_reason: str = "http_timeout") -> Response:
+        envelope = self.fake.events.envelope(event)
+        if event_id:
+            envelope["event_id"] = event_id
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
+        return await self.post_raw(json.dumps(envelope).encode(), headers=headers)
+
+    async def url_verification(self, challenge: str = "fake-challenge-3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> Response:
+        body = {"token": self.fake.verification_token, "challenge": challenge, "type": "url_verification"}
+        return await self.post_raw(json.dumps(body).encode())
+
+
+def _user_obj(fake: FakeSlack, person: User) -> Json:
+    return {"id": person.id, "username": person.name, "name": person.name, "team_id": fake.team_id}
+
+
+def _option(element: Json, value: str) -> Json:
+    for opt in list(element.get("options") or []) + [o for g in element.get("option_groups") or []
+                                                        for o in g.get("options") or []]:
+        if opt.get("value") == value or (opt.get("text") or {}).get("text") == value:
+            return opt
+    raise AssertionError(f"no option {value!r} in {element.get('action_id')}")
