@@ -20,7 +20,9 @@ from irbot.deps import Deps, system_clock
 from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.services.declare import resume_unfinished
-from irbot.slack import commands, declare, events, roles
+from irbot.scheduler import ReminderScheduler
+from irbot.services.reminders import fire_reminder
+from irbot.slack import commands, declare, events, roles, updates
 from irbot.slack.gateway import SlackGateway
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
@@ -48,6 +50,7 @@ class Irbot:
         self.deps.slack.client.session = aiohttp.ClientSession()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+        await self.deps.scheduler.start()
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, self.settings.port if port is None else port)
@@ -57,6 +60,7 @@ class Irbot:
         return self.port
 
     async def stop(self) -> None:
+        await self.deps.scheduler.stop()
         await self.deps.tasks.cancel_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -73,10 +77,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     gateway = SlackGateway(client, base_delay=retry_base_delay, observe=metrics.observe_slack_call)
     deps = Deps(settings=settings, db=Database(settings.database_url), slack=gateway,
                 renderer=Renderer(settings.templates_dir),
-                workspace=Workspace(gateway, settings.announce_channel), clock=clock)
+                workspace=Workspace(gateway, settings.announce_channel), clock=clock, metrics=metrics)
+
+    async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
+        await fire_reminder(incident_id, kind, due_at, deps)
+
+    deps.scheduler = ReminderScheduler(deps.db, fire, clock)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (commands, declare, events, roles):
+    for feature in (commands, declare, events, roles, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application())
     irbot.web.add_routes([

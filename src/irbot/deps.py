@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from irbot.config import Settings
+from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.slack.gateway import SlackGateway
 from irbot.store.db import Database
 from irbot.tasks import TaskRunner
 from irbot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from irbot.scheduler import ReminderScheduler
 
 
 def system_clock() -> datetime:
@@ -27,3 +31,8 @@ class Deps:
     workspace: Workspace
     tasks: TaskRunner = field(default_factory=TaskRunner)
     clock: Callable[[], datetime] = system_clock
+    scheduler: "ReminderScheduler | None" = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def metrics_reminder(self, kind: str) -> None:
+        self.metrics.reminders_sent.labels(kind=kind).inc()

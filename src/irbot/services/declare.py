@@ -19,6 +19,7 @@ from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
 from irbot.services import surfaces
+from irbot.services.updates import plan_first_reminders
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
@@ -71,7 +72,10 @@ async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
         log.error("%s: Slack step failed: %s", incident_ref(incident.number), exc)
         raise
     await _save(incident_id, deps, setup="open", setup_error=None, setup_lease_until=None)
-    return await _load(incident_id, deps)
+    incident = await _load(incident_id, deps)
+    await plan_first_reminders(incident, deps)
+    deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
+    return incident
 
 
 async def _claim(incident_id: int, deps: Deps) -> bool:

@@ -33,7 +33,7 @@ async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
 def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
     settings = deps.settings
     return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
-                                settings.roles, holders)
+                                settings.roles, holders, settings.severities)
 
 
 def announcement_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:

@@ -114,12 +114,14 @@ def _fields(rendered: str) -> list[MarkdownTextObject]:
 
 
 def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, roles: Sequence[Role],
-                  holders: Mapping[str, str | None]) -> Message:
+                  holders: Mapping[str, str | None], severities: Sequence[Severity]) -> Message:
     def part(name: str, **extra: Any) -> str:
         return renderer.part("card.j2", name, incident=facts, severity=severity, **extra)
 
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=part("header"))),
                            SectionBlock(fields=_fields(part("fields")))]
+    if facts.is_open:
+        blocks.append(severity_picker(renderer, severities, facts.severity))
     summary = part("summary")
     if summary:
         blocks.append(_section(summary))
@@ -154,3 +156,62 @@ def announcement(renderer: Renderer, facts: IncidentFacts, severity: Severity, c
     text = renderer.part("announcement.j2", "text", incident=facts, severity=severity, commander=commander)
     fallback = renderer.part("announcement.j2", "fallback", incident=facts, severity=severity)
     return Message(text=fallback, blocks=_dicts([_section(text)]))
+
+
+def reminder(text: str, *, with_update_button: bool, renderer: Renderer) -> Message:
+    elements: list[Block] = [_section(text)]
+    if with_update_button:
+        label = renderer.part("reminders.j2", "update_button")
+        elements.append(ActionsBlock(elements=[ButtonElement(
+            action_id=Action.UPDATE_OPEN, text=PlainTextObject(text=label), style="primary")]))
+    return Message(text=truncate(text, 3000), blocks=_dicts(elements))
+
+
+# --- status updates and resolution --------------------------------------------------------------
+
+NEXT_UPDATE_CHOICES = ("15m", "30m", "1h", "2h", "4h", "1d")
+
+
+def update_modal(renderer: Renderer, *, statuses: Sequence[tuple[str, str]], current: str,
+                 metadata: Mapping[str, Any]) -> dict[str, Any]:
+    def part(name: str) -> str:
+        return renderer.part("update_modal.j2", name)
+
+    status_options = [Option(value=value, text=PlainTextObject(text=label)) for value, label in statuses]
+    chosen = next((o for o in status_options if o.value == current), status_options[0])
+    next_options = [Option(value=v, text=PlainTextObject(text=renderer.part("update_modal.j2", "next_option", every=v)))
+                    for v in NEXT_UPDATE_CHOICES]
+    view = View(type="modal", callback_id=Callback.UPDATE, title=PlainTextObject(text=part("title")),
+                submit=PlainTextObject(text=part("submit")), close=PlainTextObject(text=part("close")),
+                private_metadata=json.dumps(dict(metadata)), blocks=[
+                    _input(BlockId.UPDATE_STATUS, part("label_status"), StaticSelectElement(
+                        action_id=Action.INPUT, options=status_options, initial_option=chosen)),
+                    _input(BlockId.UPDATE_TEXT, part("label_text"), PlainTextInputElement(
+                        action_id=Action.INPUT, multiline=True, max_length=2500,
+                        placeholder=PlainTextObject(text=part("placeholder_text")))),
+                    _input(BlockId.UPDATE_NEXT, part("label_next"), StaticSelectElement(
+                        action_id=Action.INPUT, options=next_options), optional=True, hint=part("hint_next")),
+                ])
+    return view.to_dict()
+
+
+def resolve_modal(renderer: Renderer, *, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    def part(name: str) -> str:
+        return renderer.part("update_modal.j2", name)
+
+    view = View(type="modal", callback_id=Callback.RESOLVE, title=PlainTextObject(text=part("resolve_title")),
+                submit=PlainTextObject(text=part("resolve_submit")), close=PlainTextObject(text=part("close")),
+                private_metadata=json.dumps(dict(metadata)), blocks=[
+                    _input(BlockId.RESOLUTION, part("label_resolution"), PlainTextInputElement(
+                        action_id=Action.INPUT, max_length=300,
+                        placeholder=PlainTextObject(text=part("placeholder_resolution")))),
+                ])
+    return view.to_dict()
+
+
+def severity_picker(renderer: Renderer, severities: Sequence[Severity], current: str) -> ActionsBlock:
+    options = [severity_option(s) for s in severities]
+    chosen = next((o for o in options if o.value == current), None)
+    return ActionsBlock(block_id="card.severity", elements=[StaticSelectElement(
+        action_id=Action.SEVERITY_CHANGE, options=options, initial_option=chosen,
+        placeholder=PlainTextObject(text=renderer.part("card.j2", "severity_placeholder")))])

@@ -90,7 +90,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                              channel=body.get("channel_id"), trigger_id=body.get("trigger_id"), body=body)
         handler = HANDLERS.get(command.verb)
         answer = await handler(ctx) if handler else help_text(deps, unknown=command.verb or None)
-        if answer is None:
+        if not answer:
             await ack()
             return
         message = blocks.text_message(answer)

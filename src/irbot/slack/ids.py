@@ -7,6 +7,8 @@ from enum import StrEnum
 
 class Callback(StrEnum):
     DECLARE = "incident.declare"
+    UPDATE = "incident.update"
+    RESOLVE = "incident.resolve"
 
 
 class Block(StrEnum):
@@ -17,9 +19,15 @@ class Block(StrEnum):
     SERVICES = "declare.services"
     USERS = "declare.users"
     PRIVATE = "declare.private"
+    UPDATE_STATUS = "update.status"
+    UPDATE_TEXT = "update.text"
+    UPDATE_NEXT = "update.next"
+    RESOLUTION = "resolve.summary"
 
 
 class Action(StrEnum):
     INPUT = "input"  # the single element inside each input block
     ROLE_TAKE = "incident.role.take"
     ROLE_ASSIGN = "incident.role.assign"
+    UPDATE_OPEN = "incident.update.open"
+    SEVERITY_CHANGE = "incident.severity.change"

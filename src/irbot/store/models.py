@@ -67,7 +67,9 @@ class Incident(SQLModel, table=True):
     setup_error: str | None = None
     setup_lease_until: datetime | None = _when(nullable=True)
     declared_at: datetime = _when(nullable=False, default=utcnow)
+    last_update_at: datetime | None = _when(nullable=True)
     resolved_at: datetime | None = _when(nullable=True)
+    resolution: str = ""
 
 
 class IncidentRole(SQLModel, table=True):
@@ -99,3 +101,19 @@ class TimelineEvent(SQLModel, table=True):
 class Counter(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: int = 0
+
+
+class Reminder(SQLModel, table=True):
+    """The next reminder of each kind for an incident; the truth that makes firing exactly-once.
+
+    APScheduler wakes irbot at ``due_at``; the firing process first moves the row from
+    "pending" to "firing" with a conditional UPDATE, so two schedulers (or a job that runs
+    twice) can never both post it.
+    """
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    kind: str = Field(primary_key=True)
+    due_at: datetime = _when(nullable=False, index=True)
+    state: str = Field(default="pending", index=True)  # pending | firing | done | cancelled
+    lease_until: datetime | None = _when(nullable=True)
+    fired: int = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -21,6 +21,19 @@ from irbot.testing.signed_client import SlackClient
 
 SIGNING_SECRET = "irbot-test-signing-secret"
 BOT_TOKEN = "xoxb-irbot-test-token"
+
+
+class FakeClock:
+    """A clock tests move by hand: irbot computes and checks due times with it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or system_clock()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 @dataclass
@@ -64,6 +77,16 @@ class Harness:
             await asyncio.sleep(0)
             if self.irbot.deps.tasks.pending == 0:
                 return
+
+    async def fire_due_reminders(self) -> int:
+        """What the scheduler does when its timer goes off, at the (fake) clock's time."""
+        fired = await self.irbot.deps.scheduler.fire_due()
+        await self.settle()
+        return fired
+
+    def bot_messages(self, channel: str) -> list[str]:
+        """The text of every message irbot posted in a channel, oldest first."""
+        return [self.fake.text_of(m) for m in self.fake.messages(channel) if m.get("bot_id")]
 
     def user(self, name: str) -> Any:
         return self.fake.user(name)

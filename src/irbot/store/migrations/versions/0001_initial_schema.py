@@ -48,7 +48,9 @@ def upgrade() -> None:
     sa.Column('setup_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('setup_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('declared_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_update_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolution', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_key')
     )
@@ -67,6 +69,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.PrimaryKeyConstraint('incident_id', 'role_key')
     )
+    op.create_table('reminder',
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('fired', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
+    sa.PrimaryKeyConstraint('incident_id', 'kind')
+    )
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminder_due_at'), ['due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reminder_state'), ['state'], unique=False)
+
     op.create_table('timeline_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
@@ -92,6 +108,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_timeline_event_incident_id'))
 
     op.drop_table('timeline_event')
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminder_state'))
+        batch_op.drop_index(batch_op.f('ix_reminder_due_at'))
+
+    op.drop_table('reminder')
     op.drop_table('incident_role')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_setup'))

@@ -1,0 +1,168 @@
+"""Reminders on APScheduler, one active scheduler per database.
+
+Jobs live in APScheduler's SQLAlchemy job store (deterministic ids ``<incident>:<kind>``,
+``replace_existing``), so a restart loses none; a job missed while irbot was down runs once at
+start-up (``coalesce``, no misfire limit). The ``reminder`` table is the truth about what is
+due: firing claims its row first, so nothing fires twice.
+
+APScheduler does not coordinate processes. On PostgreSQL the process holding an advisory lock
+runs the scheduler; the others keep theirs paused (they may still add jobs to the shared store)
+and take over within seconds when the lock frees. SQLite means one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from irbot.store import repo
+from irbot.store.db import Database, is_sqlite, sync_url
+
+log = logging.getLogger(__name__)
+
+FireReminder = Callable[[int, str, datetime], Awaitable[None]]
+LOCK_KEY = 726573  # arbitrary, constant: the scheduler leadership lock
+STANDBY_POLL_SECONDS = 5.0
+LEADER_WAKEUP_SECONDS = 2.0  # notice jobs other replicas added to the shared store
+
+_active: dict[str, "ReminderScheduler"] = {}
+
+
+async def run_reminder_job(incident_id: int, kind: str, due_at: str) -> None:
+    """The job APScheduler stores and calls: primitive arguments, resolved at run time."""
+    scheduler = _active.get("current")
+    if scheduler is None:
+        log.warning("reminder %s:%s fired with no active scheduler", incident_id, kind)
+        return
+    await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
+
+
+def job_id(incident_id: int, kind: str) -> str:
+    return f"{incident_id}:{kind}"
+
+
+class ReminderScheduler:
+    def __init__(self, db: Database, fire: FireReminder, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.fire = fire
+        self.clock = clock
+        self.is_leader = False
+        self._lock_conn: AsyncConnection | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        sync_engine = create_engine(sync_url(db.url), pool_pre_ping=True,
+                                    **({"connect_args": {"timeout": 10}} if is_sqlite(db.url) else {}))
+        self._sync_engine = sync_engine
+        self.apscheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=sync_engine, tablename="apscheduler_jobs")},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=timezone.utc,
+        )
+
+    async def start(self) -> None:
+        _active["current"] = self
+        self.apscheduler.start(paused=True)
+        if await self._try_lock():
+            await self._lead()
+        self._loop_task = asyncio.get_running_loop().create_task(self._leadership_loop(), name="scheduler-lead")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self.apscheduler.running:
+            self.apscheduler.shutdown(wait=False)
+        await self._release()
+        self._sync_engine.dispose()
+        if _active.get("current") is self:
+            del _active["current"]
+
+    def plan(self, incident_id: int, kind: str, due_at: datetime) -> None:
+        """Wake up at ``due_at`` (call after the reminder row is committed)."""
+        self.apscheduler.add_job(run_reminder_job, "date", run_date=due_at, id=job_id(incident_id, kind),
+                                 args=[incident_id, kind, due_at.isoformat()], replace_existing=True)
+
+    def cancel(self, incident_id: int, kind: str) -> None:
+        try:
+            self.apscheduler.remove_job(job_id(incident_id, kind))
+        except JobLookupError:
+            pass
+
+    async def fire_due(self) -> int:
+        """Fire every reminder already due (start-up catch-up; tests with a fake clock call it)."""
+        async with self.db.session() as session:
+            due = await repo.due_reminders(now=self.clock(), session=session)
+        for reminder in due:
+            await self.fire(reminder.incident_id, reminder.kind, reminder.due_at)
+        return len(due)
+
+    async def _lead(self) -> None:
+        """Become the active scheduler: catch up, make sure every pending reminder has a job."""
+        self.is_leader = True
+        await self.fire_due()
+        async with self.db.session() as session:
+            pending = await repo.pending_reminders(session=session)
+        known = {job.id for job in self.apscheduler.get_jobs()}
+        for reminder in pending:
+            if job_id(reminder.incident_id, reminder.kind) not in known:
+                self.plan(reminder.incident_id, reminder.kind, reminder.due_at)
+        self.apscheduler.resume()
+        log.info("scheduler active (%d pending reminders)", len(pending))
+
+    async def _leadership_loop(self) -> None:
+        while True:
+            try:
+                if self.is_leader:
+                    await self._check_still_leader()
+                    self.apscheduler.wakeup()
+                    await asyncio.sleep(LEADER_WAKEUP_SECONDS)
+                else:
+                    if await self._try_lock():
+                        await self._lead()
+                        continue
+                    await asyncio.sleep(STANDBY_POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end leadership handling for good
+                log.exception("scheduler leadership check failed")
+                await self._step_down()
+                await asyncio.sleep(STANDBY_POLL_SECONDS)
+
+    async def _try_lock(self) -> bool:
+        if is_sqlite(self.db.url):
+            return True
+        conn = await self.db.engine.connect()
+        # Autocommit: the lock belongs to the session, and no transaction is left open beside it.
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})).scalar()
+        if got:
+            self._lock_conn = conn
+            return True
+        await conn.close()
+        return False
+
+    async def _check_still_leader(self) -> None:
+        if self._lock_conn is not None:
+            await self._lock_conn.execute(text("SELECT 1"))  # raises if the session (and lock) is gone
+
+    async def _step_down(self) -> None:
+        if self.is_leader and not is_sqlite(self.db.url):
+            self.is_leader = False
+            if self.apscheduler.running:
+                self.apscheduler.pause()
+            await self._release()
+
+    async def _release(self) -> None:
+        if self._lock_conn is not None:
+            try:
+                await self._lock_conn.close()
+            except Exception:  # the connection may already be broken; the lock went with it
+                pass
+            self._lock_conn = None

@@ -1,0 +1,112 @@
+"""Planning and firing reminders: update due, response target, review, post-mortem due."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from irbot.deps import Deps
+from irbot.domain.reminders import REVIEW_NUDGE_AFTER, REVIEW_WITHIN, ReminderKind, repeats, still_applies
+from irbot.domain.roles import COMMANDER
+from irbot.domain.status import Status
+from irbot.services import surfaces
+from irbot.slack import blocks
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+FIRING_LEASE = timedelta(minutes=2)
+OPEN_KINDS = (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET)
+RESOLVED_KINDS = (ReminderKind.REVIEW, ReminderKind.POSTMORTEM_DUE)
+
+
+class ReminderPlan:
+    """Reminder rows written inside the caller's transaction; jobs added once it is committed."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._planned: list[tuple[int, str, datetime]] = []
+        self._cancelled: list[tuple[int, str]] = []
+
+    async def set(self, incident_id: int, kind: ReminderKind, due_at: datetime, *, session: AsyncSession) -> None:
+        await repo.set_reminder(incident_id, kind, due_at, session=session)
+        self._planned.append((incident_id, kind, due_at))
+
+    async def cancel(self, incident_id: int, kinds: Sequence[ReminderKind], *, session: AsyncSession) -> None:
+        await repo.cancel_reminders(incident_id, list(kinds), session=session)
+        self._cancelled.extend((incident_id, kind) for kind in kinds)
+
+    def apply(self) -> None:
+        scheduler = self.deps.scheduler
+        if scheduler is None:
+            return
+        for incident_id, kind in self._cancelled:
+            scheduler.cancel(incident_id, kind)
+        for incident_id, kind, due_at in self._planned:
+            scheduler.plan(incident_id, kind, due_at)
+
+
+def update_due_after(incident: Incident, deps: Deps, since: datetime) -> datetime:
+    severity = deps.settings.severity(incident.severity)
+    return max(severity.update_every.after(since, deps.settings.timezone), deps.clock())
+
+
+async def plan_declared(plan: ReminderPlan, incident: Incident, *, session: AsyncSession) -> None:
+    deps = plan.deps
+    severity = deps.settings.severity(incident.severity)
+    await plan.set(incident.id, ReminderKind.UPDATE_DUE, update_due_after(incident, deps, incident.declared_at),
+                   session=session)
+    respond_by = severity.respond_within.after(incident.declared_at, deps.settings.timezone)
+    await plan.set(incident.id, ReminderKind.RESPONSE_TARGET, respond_by, session=session)
+
+
+async def plan_resolved(plan: ReminderPlan, incident: Incident, resolved_at: datetime, *,
+                        session: AsyncSession) -> None:
+    deps = plan.deps
+    await plan.cancel(incident.id, OPEN_KINDS, session=session)
+    await plan.set(incident.id, ReminderKind.REVIEW, resolved_at + REVIEW_NUDGE_AFTER, session=session)
+    due = deps.settings.postmortem_due.after(resolved_at, deps.settings.timezone)
+    await plan.set(incident.id, ReminderKind.POSTMORTEM_DUE, due, session=session)
+
+
+async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Deps) -> None:
+    """Post one reminder, exactly once, if its reason still holds; plan the next when it repeats."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        claimed = await repo.claim_reminder(incident_id, kind, due_at, now=now, lease_until=now + FIRING_LEASE,
+                                            session=session)
+        await session.commit()
+    if not claimed:
+        return
+    reminder = ReminderKind(kind)
+    async with deps.db.session() as session:
+        incident = await repo.get_incident(incident_id, session=session)
+    holders = await surfaces.holders_of(incident_id, deps) if incident else {}
+    applies = incident is not None and incident.channel_id is not None and still_applies(
+        reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER)))
+    if applies:
+        await _post(incident, reminder, holders, due_at, deps)
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        await repo.finish_reminder(incident_id, kind, due_at, state="done" if applies else "cancelled",
+                                   session=session)
+        if applies and repeats(reminder):
+            await plan.set(incident_id, reminder, update_due_after(incident, deps, now), session=session)
+        await session.commit()
+    plan.apply()
+
+
+async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due_at: datetime,
+                deps: Deps) -> None:
+    severity = deps.settings.severity(incident.severity)
+    who = holders.get(COMMANDER) or incident.declarer_id
+    group = None if incident.drill else deps.settings.escalation_usergroup
+    text = deps.renderer.part("reminders.j2", kind.value, incident=surfaces.facts_of(incident), severity=severity,
+                              who=who, group=group, review_by=(incident.resolved_at or due_at) + REVIEW_WITHIN)
+    message = blocks.reminder(text, with_update_button=kind == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
+    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
+    log.info("%s reminder posted for INC-%d", kind.value, incident.number)
+    deps.metrics_reminder(kind.value)

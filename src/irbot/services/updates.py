@@ -1,0 +1,186 @@
+"""Status updates, status and severity changes, resolution.
+
+Each change is one transaction (incident row, timeline event, reminder plan); the Slack side
+(channel message, stakeholder thread, card, topic, announcement) follows from the stored state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from irbot.deps import Deps
+from irbot.domain.permissions import may_command
+from irbot.domain.reminders import ReminderKind
+from irbot.domain.severities import Severity, is_upgrade
+from irbot.domain.status import Status, TransitionError, check_transition
+from irbot.render import Mrkdwn
+from irbot.services import surfaces
+from irbot.services.reminders import RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, update_due_after
+from irbot.services.roles import actors_for
+from irbot.slack import blocks
+from irbot.store import repo
+from irbot.store.models import Incident
+
+
+class NotAllowed(Exception):
+    """The person may not do this; the message says who can."""
+
+
+@dataclass(frozen=True)
+class Update:
+    text: str
+    status: Status
+    next_update: datetime | None = None
+
+
+async def require_commander(incident: Incident, actor: str, deps: Deps) -> None:
+    actors = await actors_for(incident, actor, deps)
+    if not may_command(actors):
+        raise NotAllowed(deps.renderer.part("updates.j2", "refuse_command", commander=actors.commander,
+                                            declarer=incident.declarer_id))
+
+
+def check_status_change(incident: Incident, new: Status) -> None:
+    """Raises TransitionError; resolving goes through :func:`resolve` (it needs a summary)."""
+    check_transition(Status(incident.status), new)
+
+
+async def post_update(incident: Incident, update: Update, *, actor: str, deps: Deps) -> Incident:
+    """Anyone may post an update; changing the status with it needs the commander."""
+    old = Status(incident.status)
+    if update.status != old:
+        await require_commander(incident, actor, deps)
+        check_status_change(incident, update.status)
+    now = deps.clock()
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        values = {"last_update_at": now, "status": update.status.value}
+        await repo.update_incident(incident.id, session=session, **values)
+        await repo.add_event(incident.id, "update", actor_id=actor, text=update.text, at=now, session=session,
+                             data={"status": update.status.value, "previous_status": old.value})
+        if update.status != old:
+            await _record_status(incident.id, old, update.status, actor, now, session=session)
+        incident = await repo.get_incident(incident.id, session=session)
+        await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
+        await session.commit()
+    plan.apply()
+    await _announce(incident, "update", deps, actor=actor, text=update.text, previous=old)
+    return incident
+
+
+async def change_status(incident: Incident, new: Status, *, actor: str, deps: Deps) -> Incident:
+    await require_commander(incident, actor, deps)
+    old = Status(incident.status)
+    check_status_change(incident, new)
+    now = deps.clock()
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        values: dict[str, object] = {"status": new.value, "last_update_at": now}
+        if old == Status.RESOLVED and new == Status.INVESTIGATING:
+            values["resolved_at"] = None
+            await plan.cancel(incident.id, RESOLVED_KINDS, session=session)
+        if new == Status.CLOSED:
+            await plan.cancel(incident.id, RESOLVED_KINDS, session=session)
+        await repo.update_incident(incident.id, session=session, **values)
+        await _record_status(incident.id, old, new, actor, now, session=session)
+        incident = await repo.get_incident(incident.id, session=session)
+        if new.is_open:
+            await _replan_updates(plan, incident, since=now, session=session)
+        await session.commit()
+    plan.apply()
+    await _announce(incident, "status_changed", deps, actor=actor, previous=old)
+    return incident
+
+
+async def change_severity(incident: Incident, severity: Severity, *, actor: str, deps: Deps,
+                          reason: str = "") -> Incident | None:
+    """None when nothing changes (the same level chosen again)."""
+    await require_commander(incident, actor, deps)
+    if severity.key == incident.severity:
+        return None
+    old = deps.settings.severity(incident.severity)
+    now = deps.clock()
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        await repo.update_incident(incident.id, session=session, severity=severity.key)
+        await repo.add_event(incident.id, "severity_changed", actor_id=actor, at=now, session=session,
+                             text=reason, data={"from": old.key, "to": severity.key})
+        incident = await repo.get_incident(incident.id, session=session)
+        if Status(incident.status).is_open:
+            await _replan_updates(plan, incident, since=incident.last_update_at or incident.declared_at,
+                                  session=session)
+        await session.commit()
+    plan.apply()
+    escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
+    await _announce(incident, "severity_changed", deps, actor=actor, old_severity=old,
+                    group=deps.settings.escalation_usergroup if escalate else None)
+    return incident
+
+
+async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -> Incident:
+    await require_commander(incident, actor, deps)
+    old = Status(incident.status)
+    check_status_change(incident, Status.RESOLVED)
+    now = deps.clock()
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        await repo.update_incident(incident.id, session=session, status=Status.RESOLVED.value, resolved_at=now,
+                                   resolution=summary, last_update_at=now)
+        await _record_status(incident.id, old, Status.RESOLVED, actor, now, session=session, text=summary)
+        incident = await repo.get_incident(incident.id, session=session)
+        await plan_resolved(plan, incident, now, session=session)
+        await session.commit()
+    plan.apply()
+    await _announce(incident, "resolved", deps, actor=actor, text=summary, previous=old)
+    return incident
+
+
+async def plan_first_reminders(incident: Incident, deps: Deps) -> None:
+    """Once an incident is open in Slack, its update and response-target clocks start."""
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        await plan_declared(plan, incident, session=session)
+        await session.commit()
+    plan.apply()
+
+
+async def _replan_updates(plan: ReminderPlan, incident: Incident, *, since: datetime, session,  # noqa: ANN001
+                          requested: datetime | None = None) -> None:
+    due = update_due_after(incident, plan.deps, since) if requested is None else max(requested, plan.deps.clock())
+    await plan.set(incident.id, ReminderKind.UPDATE_DUE, due, session=session)
+
+
+async def _record_status(incident_id: int, old: Status, new: Status, actor: str, at: datetime, *, session,  # noqa: ANN001
+                         text: str = "") -> None:
+    await repo.add_event(incident_id, "status_changed", actor_id=actor, at=at, session=session, text=text,
+                         data={"from": old.value, "to": new.value})
+
+
+async def _announce(incident: Incident, macro: str, deps: Deps, **context: object) -> None:
+    """Tell the channel and the stakeholders' thread, then refresh card, topic and announcement."""
+    facts = surfaces.facts_of(incident)
+    severity = deps.settings.severity(incident.severity)
+    text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
+    message = blocks.text_message(text)
+    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
+    if incident.announce_ts and incident.announce_channel_id and not incident.private:
+        stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
+                                         body=Mrkdwn(text))
+        await deps.slack.call("chat.postMessage", channel=incident.announce_channel_id,
+                              thread_ts=incident.announce_ts, **blocks.text_message(stakeholder).as_args())
+    await surfaces.refresh_surfaces(incident, deps)
+
+
+def status_choices(current: Status) -> list[tuple[str, str]]:
+    """The statuses an update may move to from ``current`` (current first), resolved excluded."""
+    choices = [(current.value, current.label)]
+    for status in Status:
+        if status in (current, Status.RESOLVED, Status.CLOSED):
+            continue
+        try:
+            check_transition(current, status)
+        except TransitionError:
+            continue
+        choices.append((status.value, status.label))
+    return choices

@@ -1,0 +1,191 @@
+"""``/incident update|status|severity|resolve``, the update and resolve forms, the card's
+severity picker and the reminder's "Post an update" button."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.durations import parse_duration
+from irbot.domain.severities import match_severity
+from irbot.domain.status import Status, TransitionError, parse_status
+from irbot.services import surfaces
+from irbot.services.updates import (
+    NotAllowed, Update, change_severity, change_status, check_status_change, post_update, require_commander, resolve,
+    status_choices,
+)
+from irbot.slack import blocks
+from irbot.slack.commands import CommandContext, handles, in_incident
+from irbot.slack.gateway import SlackCallError
+from irbot.slack.ids import Action, Block, Callback
+from irbot.slack.incident_context import incident_in_channel, tell
+from irbot.slack.payloads import channel_id, input_value, metadata, text_value, user_id
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+
+
+async def open_form(deps: Deps, trigger_id: str, view: dict[str, Any], channel: str | None, user: str) -> None:
+    try:
+        await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
+    except SlackCallError as exc:
+        log.warning("views.open failed: %s", exc.code)
+        await tell(deps, channel, user, deps.renderer.part("ephemeral.j2", "modal_failed"))
+
+
+def _update_form(deps: Deps, incident: Incident) -> dict[str, Any]:
+    return blocks.update_modal(deps.renderer, statuses=status_choices(Status(incident.status)),
+                               current=incident.status, metadata={"incident": incident.id})
+
+
+@handles("update")
+@in_incident
+async def update_command(ctx: CommandContext, incident: Incident) -> str | None:
+    if ctx.trigger_id:
+        ctx.deps.tasks.spawn(open_form(ctx.deps, ctx.trigger_id, _update_form(ctx.deps, incident),
+                                       ctx.channel, ctx.user), name="open-update-form")
+    return None
+
+
+@handles("resolve")
+@in_incident
+async def resolve_command(ctx: CommandContext, incident: Incident) -> str | None:
+    return await _open_resolve_form(ctx, incident)
+
+
+async def _open_resolve_form(ctx: CommandContext, incident: Incident) -> str | None:
+    try:
+        await require_commander(incident, ctx.user, ctx.deps)
+    except NotAllowed as exc:
+        return str(exc)
+    if Status(incident.status) != Status.RESOLVED and ctx.trigger_id:
+        view = blocks.resolve_modal(ctx.deps.renderer, metadata={"incident": incident.id})
+        ctx.deps.tasks.spawn(open_form(ctx.deps, ctx.trigger_id, view, ctx.channel, ctx.user), name="open-resolve")
+        return None
+    return str(TransitionError(f"{surfaces.facts_of(incident).ref} is already resolved."))
+
+
+@handles("status")
+@in_incident
+async def status_command(ctx: CommandContext, incident: Incident) -> str | None:
+    new = parse_status(ctx.command.rest) if ctx.command.rest else None
+    if new is None:
+        return ctx.deps.renderer.part("updates.j2", "status_usage", statuses=[s.value for s in Status])
+    if new == Status.RESOLVED:
+        return await _open_resolve_form(ctx, incident)
+    return await _attempt(ctx.deps, change_status(incident, new, actor=ctx.user, deps=ctx.deps))
+
+
+@handles("severity", "sev")
+@in_incident
+async def severity_command(ctx: CommandContext, incident: Incident) -> str | None:
+    severity = match_severity(ctx.command.rest, ctx.deps.settings.severities) if ctx.command.rest else None
+    if severity is None:
+        return ctx.deps.renderer.part("updates.j2", "severity_usage", severities=ctx.deps.settings.severities)
+    changed = await _attempt(ctx.deps, change_severity(incident, severity, actor=ctx.user, deps=ctx.deps))
+    if changed == "":
+        return None
+    return changed or ctx.deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
+                                             severity=severity)
+
+
+async def _attempt(deps: Deps, change: Any) -> str | None:
+    """Run a change; a refusal or a forbidden transition becomes the person's answer.
+
+    Returns "" when the change happened (the channel message says so), None when nothing changed.
+    """
+    try:
+        result = await change
+    except (NotAllowed, TransitionError) as exc:
+        return str(exc)
+    return "" if result is not None else None
+
+
+def _next_update(view: dict[str, Any], deps: Deps) -> Any:
+    choice = input_value(view, Block.UPDATE_NEXT)
+    return deps.clock() + parse_duration(choice).calendar() if choice else None
+
+
+async def _incident_from(deps: Deps, view: dict[str, Any]) -> Incident | None:
+    incident_id = metadata(view).get("incident")
+    if not isinstance(incident_id, int):
+        return None
+    async with deps.db.session() as session:
+        return await repo.get_incident(incident_id, session=session)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.view(Callback.UPDATE)
+    async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        incident = await _incident_from(deps, view)
+        text = text_value(view, Block.UPDATE_TEXT).strip()
+        status = parse_status(str(input_value(view, Block.UPDATE_STATUS) or "")) or Status.INVESTIGATING
+        if incident is None or not text:
+            await ack(response_action="errors", errors={
+                Block.UPDATE_TEXT: deps.renderer.part("update_modal.j2", "error_text_empty")})
+            return
+        try:
+            if status != Status(incident.status):
+                await require_commander(incident, user_id(body) or "", deps)
+                check_status_change(incident, status)
+        except (NotAllowed, TransitionError) as exc:
+            await ack(response_action="errors", errors={Block.UPDATE_STATUS: str(exc)[:2000]})
+            return
+        await ack()
+        update = Update(text=text, status=status, next_update=_next_update(view, deps))
+        deps.tasks.spawn(_post_update(deps, incident, update, user_id(body) or ""), name="post-update")
+
+    @app.view(Callback.RESOLVE)
+    async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        incident = await _incident_from(deps, view)
+        summary = " ".join(text_value(view, Block.RESOLUTION).split())
+        if incident is None or not summary:
+            await ack(response_action="errors", errors={
+                Block.RESOLUTION: deps.renderer.part("update_modal.j2", "error_resolution_empty")})
+            return
+        await ack()
+        deps.tasks.spawn(_resolve(deps, incident, summary, user_id(body) or ""), name="resolve")
+
+    @app.action(Action.UPDATE_OPEN)
+    async def update_button(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        incident = await incident_in_channel(deps, channel_id(body))
+        if incident is not None and body.get("trigger_id"):
+            deps.tasks.spawn(open_form(deps, body["trigger_id"], _update_form(deps, incident), channel_id(body),
+                                       user_id(body) or ""), name="open-update-form")
+
+    @app.action(Action.SEVERITY_CHANGE)
+    async def severity_picked(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        deps.tasks.spawn(_severity_from_card(deps, body, action), name="severity-from-card")
+
+
+async def _post_update(deps: Deps, incident: Incident, update: Update, actor: str) -> None:
+    try:
+        await post_update(incident, update, actor=actor, deps=deps)
+    except (NotAllowed, TransitionError) as exc:  # changed meanwhile by someone else
+        await tell(deps, incident.channel_id, actor, str(exc))
+
+
+async def _resolve(deps: Deps, incident: Incident, summary: str, actor: str) -> None:
+    try:
+        await resolve(incident, summary, actor=actor, deps=deps)
+    except (NotAllowed, TransitionError) as exc:
+        await tell(deps, incident.channel_id, actor, str(exc))
+
+
+async def _severity_from_card(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> None:
+    actor, channel = user_id(body) or "", channel_id(body)
+    incident = await incident_in_channel(deps, channel)
+    chosen = ((action.get("selected_option") or {}).get("value")) or ""
+    severity = match_severity(chosen, deps.settings.severities)
+    if incident is None or severity is None:
+        return
+    answer = await _attempt(deps, change_severity(incident, severity, actor=actor, deps=deps))
+    if answer:
+        await tell(deps, channel, actor, answer)
+        await surfaces.refresh_surfaces(incident, deps)  # put the picker back to the stored level
