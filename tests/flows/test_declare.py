@@ -39,7 +39,7 @@ async def test_declare_opens_channel_card_topic_and_announcement(harness: Harnes
     assert alice.id in channel.members
     assert fake.topic(channel.id).startswith("SEV-1 · Investigating · IC: unassigned")
     card_text = harness.card(channel.id)
-    for expected in ("INC-1 · Checkout API returning 502s", "SEV-1 · Critical", "Incident Commander",
+    for expected in ("INC-1 · Checkout API returning 502s", "*Severity*\nSEV-1 · Critical", "Incident Commander",
                      "_unassigned_", "Half of checkouts fail", "Technical Lead", "Communications Lead"):
         assert expected in card_text
     announcement = [m for m in fake.messages("incidents") if m.get("bot_id")]

@@ -85,13 +85,13 @@ async def test_severity_upgrade_mentions_the_escalation_group(harness: Harness) 
     channel = await harness.declare("alice", "Partial outage", values={"Severity": "SEV-3"})
     await harness.slack.command(alice, "/incident", "severity 1", channel=channel.id)
     await harness.settle()
-    assert "SEV-1 · Critical" in harness.card(channel.id)
+    assert "*Severity*\nSEV-1 · Critical" in harness.card(channel.id)
     assert any("<!subteam^S0ONCALL>" in t for t in harness.bot_messages(channel.id))
     assert fake.topic(channel.id).startswith("SEV-1")
     ts = harness.pinned(channel.id)[0]["ts"]
     await harness.slack.select_option(alice, channel.id, ts, "incident.severity.change", "SEV-4")
     await harness.settle()
-    assert "SEV-4 · Low" in harness.card(channel.id)
+    assert "*Severity*\nSEV-4 · Low" in harness.card(channel.id)
     downgrade = harness.bot_messages(channel.id)[-1]
     assert "to *SEV-4" in downgrade and "subteam" not in downgrade
 
@@ -104,7 +104,7 @@ async def test_bystander_cannot_change_severity_from_the_card(harness: Harness) 
     await harness.slack.select_option(bob, channel.id, harness.pinned(channel.id)[0]["ts"],
                                       "incident.severity.change", "SEV-1")
     await harness.settle()
-    assert "SEV-3 · Medium" in harness.card(channel.id)
+    assert "*Severity*\nSEV-3 · Medium" in harness.card(channel.id)
     assert "Only the Incident Commander" in fake.text_of(fake.ephemerals(user=bob)[-1])
 
 

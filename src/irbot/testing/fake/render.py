@@ -41,8 +41,17 @@ def block_texts(block: Json) -> Iterator[str]:
         yield f"[image: {block.get('alt_text', '')}]"
 
 
+_CLOSED_MENUS = ("static_select", "external_select", "users_select", "conversations_select",
+                 "channels_select", "overflow")
+
+
 def element_texts(element: Json) -> Iterator[str]:
     kind = element.get("type")
+    if kind in _CLOSED_MENUS:
+        # A closed menu shows its choice (or its placeholder); the options appear only when opened.
+        chosen = element.get("initial_option") or {}
+        yield f"[{_text(chosen.get('text')) or _text(element.get('placeholder')) or '…'} ▾]"
+        return
     if kind == "button":
         yield f"[{_text(element.get('text'))}]"
     elif kind == "image":
@@ -81,15 +90,23 @@ def humanize(text: str, name_of: Callable[[str], str]) -> str:
             return "@" + (label or name_of(ref))
         if sigil == "#":
             return "#" + (label or name_of(ref))
+        if ref.startswith("date^"):
+            return label or ref  # Slack shows the date in the reader's zone; the fallback stands in
+        if ref.startswith("subteam^"):
+            return "@" + (label or ref.split("^")[1])
         return "@" + ref.split("^")[0]
     text = MENTION.sub(sub, text)
-    return re.sub(r"<(https?://[^>|]+)\|([^>]+)>", r"\2", text)
+    text = re.sub(r"<(https?://[^>|]+)\|([^>]+)>", r"\2", text)
+    # What Slack displays for its three escaped characters.
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def render_message(message: Json, name_of: Callable[[str], str]) -> str:
     """A readable transcript entry: who, when-ish, then the content lines."""
     who = name_of(message.get("user", "")) if message.get("user") else "?"
-    if message.get("bot_id"):
+    if message.get("is_ephemeral"):
+        who = "irbot"
+    if message.get("bot_id") or message.get("is_ephemeral"):
         who += " (app)"
     head = f"{who}"
     if message.get("subtype") and message["subtype"] not in ("thread_broadcast",):
@@ -100,7 +117,9 @@ def render_message(message: Json, name_of: Callable[[str], str]) -> str:
         head += " (only visible to you)"
     if message.get("edited"):
         head += " (edited)"
-    body = humanize(text_of(message), name_of)
+    # With blocks, people read the blocks; ``text`` is only the notification fallback.
+    shown = {**message, "text": ""} if message.get("blocks") else message
+    body = humanize(text_of(shown), name_of)
     lines = [f"    {line}" for line in body.splitlines() if line.strip()]
     if message.get("reactions"):
         lines.append("    " + " ".join(f":{r['name']}: {r['count']}" for r in message["reactions"]))

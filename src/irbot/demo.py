@@ -1,0 +1,151 @@
+"""``irbot demo``: a whole incident, played as people would, against the built-in fake Slack.
+
+It runs the real app (HTTP server, database, templates, scheduler) with no configuration and
+prints what each person saw, step by step. A clock the demo moves makes reminders show up
+without waiting half an hour.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from irbot.testing.harness import FakeClock, Harness, sqlite_url
+
+
+class Transcript:
+    """Prints whatever appeared in Slack since the last step: messages, DMs, ephemerals, forms."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self._seen: set[tuple[str, str]] = set()
+        self._seen_ephemerals = 0
+
+    def step(self, who: str, action: str) -> None:
+        print(f"\n▶ {who} {action}")
+
+    def show_new(self) -> None:
+        fake = self.harness.fake
+        for channel in list(fake.channels.values()):
+            fresh = [m for m in fake.messages(channel.id) if (channel.id, m["ts"]) not in self._seen]
+            for message in fresh:
+                self._seen.add((channel.id, message["ts"]))
+                if message.get("subtype") in ("channel_join", "channel_topic", "pinned_item"):
+                    continue
+                where = f"DM to {fake.name_of(channel.im_user)}" if channel.is_im else f"#{channel.name}"
+                self._print(where, fake.render_message(message))
+        ephemerals = fake.ephemerals()
+        for item in ephemerals[self._seen_ephemerals:]:
+            where = f"#{fake.channel(item['channel']).name}, only {fake.name_of(item['user'])} sees"
+            self._print(where, fake.render_message(item))
+        self._seen_ephemerals = len(ephemerals)
+
+    def show_form(self, view: dict[str, Any]) -> None:
+        labels = [b["label"]["text"] for b in view.get("blocks", []) if b.get("type") == "input"]
+        print(f"  ┌ form “{view['title']['text']}”: {', '.join(labels)}")
+
+    def show_channel(self, channel_id: str) -> None:
+        fake = self.harness.fake
+        channel = fake.channel(channel_id)
+        members = ", ".join(sorted(fake.name_of(m) for m in channel.members))
+        print(f"  • #{channel.name} ({'private' if channel.is_private else 'public'}) · members: {members}")
+        print(f"  • topic: {fake.topic(channel_id)}")
+
+    @staticmethod
+    def _print(where: str, rendered: str) -> None:
+        print(f"  [{where}] {rendered}")
+
+
+async def run_demo(out: str | None = None) -> int:
+    folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="irbot-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    clock = FakeClock()
+    harness = await Harness(database_url=sqlite_url(folder), clock=clock).start()
+    try:
+        await _play(harness, clock, Transcript(harness))
+    finally:
+        await harness.stop()
+    harness.fake.assert_no_violations()
+    print(f"\nDone. The demo's database is {folder / 'irbot.db'}; every Slack call followed Slack's rules.")
+    return 0
+
+
+async def _play(h: Harness, clock: FakeClock, t: Transcript) -> None:
+    slack, fake = h.slack, h.fake
+    alice, bob, carol, dave, erin = (h.user(n) for n in ("alice", "bob", "carol", "dave", "erin"))
+    print("irbot demo: a fake Slack workspace with alice, bob, carol, dave and erin; irbot runs for real.")
+
+    t.step("alice", "types `/incident declare Checkout API returning 502s` in #general")
+    await slack.command(alice, "/incident", "declare Checkout API returning 502s")
+    await h.settle()
+    view = slack.open_view(alice)
+    t.show_form(view)
+    t.step("alice", "picks SEV-1, adds a summary and submits the form")
+    await slack.submit_view(alice, view["id"], {"Severity": "SEV-1", "Summary": "Half of checkout requests fail",
+                                                "Affected services": "checkout, payments-api"})
+    await h.settle()
+    channel = fake.channel(h.incident_channels()[-1])
+    t.show_channel(channel.id)
+    t.show_new()
+    card = h.pinned(channel.id)[0]["ts"]
+
+    t.step("bob", f"joins #{channel.name} and clicks “Take Incident Commander” on the card")
+    await fake.join(bob, channel.id)
+    await slack.click(bob, channel.id, card, "Take Incident Commander")
+    await h.settle()
+    t.show_new()
+
+    t.step("bob", "picks carol in “Assign Technical Lead…” and types `/incident assign comms @dave`")
+    await slack.select_user(bob, channel.id, card, "Assign Technical Lead…", carol.id)
+    await slack.command(bob, "/incident", f"assign comms <@{dave.id}|dave>", channel=channel.id)
+    await h.settle()
+    t.show_new()
+
+    t.step("erin", "joins and clicks “Take Incident Commander”, which bob holds")
+    await fake.join(erin, channel.id)
+    await slack.click(erin, channel.id, card, "Take Incident Commander")
+    await h.settle()
+    t.show_new()
+
+    t.step("bob", "hands command over: `/incident assign commander @erin`")
+    await slack.command(bob, "/incident", f"assign commander <@{erin.id}|erin>", channel=channel.id)
+    await h.settle()
+    t.show_new()
+    t.show_channel(channel.id)
+
+    t.step("erin", "runs `/incident update`, sets Mitigating and explains")
+    await slack.command(erin, "/incident", "update", channel=channel.id)
+    await h.settle()
+    view = slack.open_view(erin)
+    t.show_form(view)
+    await slack.submit_view(erin, view["id"], {"Status": "Mitigating",
+                                               "What changed": "Rolled back the 14:02 deploy; errors falling"})
+    await h.settle()
+    t.show_new()
+
+    t.step("(time)", "31 minutes pass without an update")
+    clock.advance(timedelta(minutes=31))
+    await h.fire_due_reminders()
+    t.show_new()
+
+    t.step("erin", "downgrades: `/incident severity 2`")
+    await slack.command(erin, "/incident", "severity 2", channel=channel.id)
+    await h.settle()
+    t.show_new()
+
+    t.step("erin", "runs `/incident resolve` and writes the resolution")
+    await slack.command(erin, "/incident", "resolve", channel=channel.id)
+    await h.settle()
+    view = slack.open_view(erin)
+    t.show_form(view)
+    await slack.submit_view(erin, view["id"], {"Resolution summary (one line)": "Rolled back; fix in v43"})
+    await h.settle()
+    t.show_new()
+    t.show_channel(channel.id)
+
+    t.step("(stakeholders)", "read #incidents: the announcement, updated in place, and its thread")
+    for message in fake.messages("incidents"):
+        if message.get("bot_id"):
+            print("  " + fake.render_message(message).replace("\n", "\n  "))
