@@ -17,12 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from irbot.config import Settings
 from irbot.deps import Deps, system_clock
+from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
-from irbot.slack import commands, declare, events, roles, updates
+from irbot.slack import commands, declare, roles, timeline, updates
 from irbot.slack.gateway import SlackGateway
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
@@ -39,6 +40,7 @@ class Irbot:
     bolt: AsyncApp
     metrics: Metrics
     web: web.Application
+    heartbeat: Heartbeat
     _runner: web.AppRunner | None = None
     port: int | None = None
 
@@ -48,6 +50,7 @@ class Irbot:
             await asyncio.to_thread(upgrade, self.settings.database_url)
         # One HTTP session for every Web API call (the SDK would otherwise open one per call).
         self.deps.slack.client.session = aiohttp.ClientSession()
+        await self.heartbeat.start()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
         await self.deps.scheduler.start()
@@ -62,6 +65,7 @@ class Irbot:
     async def stop(self) -> None:
         await self.deps.scheduler.stop()
         await self.deps.tasks.cancel_all()
+        await self.heartbeat.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.deps.slack.client.session is not None:
@@ -85,9 +89,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps.scheduler = ReminderScheduler(deps.db, fire, clock)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (commands, declare, events, roles, updates):
+    for feature in (commands, declare, roles, timeline, updates):
         feature.register(bolt, deps)
-    irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application())
+    irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(),
+                  heartbeat=Heartbeat(deps))
     irbot.web.add_routes([
         web.post("/slack/events", _slack_events(irbot)),
         web.get("/healthz", _healthz(irbot)),

@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the bot (HTTP mode; Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket-mode", action="store_true", help="connect through Socket Mode")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    postmortem = commands.add_parser("postmortem", help="write an incident's post-mortem from the database")
+    postmortem.add_argument("incident", help="the incident, e.g. INC-42")
+    postmortem.add_argument("-o", "--output", help="file to write (default: standard output)")
     demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
     demo.add_argument("--out", default=None, help="folder for the demo's database and post-mortem")
     return parser
@@ -45,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "postmortem":
+        return asyncio.run(_postmortem(settings, args.incident, args.output))
     if args.command == "serve":
         socket_mode = args.socket_mode or bool(settings.slack_app_token)
         settings.require_serve(socket_mode=socket_mode)
@@ -61,6 +66,11 @@ def _migrate(settings: Settings) -> int:
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     print("irbot: database is up to date")
     return 0
+
+
+async def _postmortem(settings: Settings, ref: str, output: str | None) -> int:
+    from irbot.offline import write_postmortem
+    return await write_postmortem(settings, ref, output)
 
 
 def _redacted(url: str) -> str:

@@ -77,6 +77,10 @@ def _duration(value: timedelta | None) -> str:
     return "" if value is None else humanize(value)
 
 
+def _utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
 def template_folders(override: Path | None) -> list[str]:
     builtin = str(resources.files("irbot.message_templates"))
     return [str(override), builtin] if override else [builtin]
@@ -89,6 +93,11 @@ class Renderer:
             loader=ChoiceLoader(loaders), finalize=_finalize, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False, autoescape=False,
         )
+        self.docs_env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders), finalize=lambda v: "" if v is None else v, undefined=StrictUndefined,
+            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+        )
+        self.docs_env.filters.update(duration=_duration, utc=_utc)
         self.env.filters.update(
             mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
             plain=_plain, unformatted=_unformatted, duration=_duration, truncate_to=truncate, one_line=one_line,
@@ -106,4 +115,5 @@ class Renderer:
         return str(function(**arguments)).strip()
 
     def document(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(**context)
+        """A Markdown document (the post-mortem): no mrkdwn escaping, user text stays data."""
+        return self.docs_env.get_template(template).render(**context)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import create_engine, text
@@ -57,14 +58,24 @@ class ReminderScheduler:
         self.is_leader = False
         self._lock_conn: AsyncConnection | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        sync_engine = create_engine(sync_url(db.url), pool_pre_ping=True,
-                                    **({"connect_args": {"timeout": 10}} if is_sqlite(db.url) else {}))
-        self._sync_engine = sync_engine
+        self._sync_engine = None
         self.apscheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=sync_engine, tablename="apscheduler_jobs")},
+            jobstores={"default": self._job_store()},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=timezone.utc,
         )
+
+    def _job_store(self) -> MemoryJobStore | SQLAlchemyJobStore:
+        """PostgreSQL: the shared SQLAlchemy job store, so every replica's jobs reach the active one.
+
+        SQLite means one process, and the job store's synchronous writes would wait on the
+        event loop's own open transaction (SQLite has one writer): jobs live in memory there and
+        are rebuilt from the ``reminder`` table whenever the scheduler becomes active.
+        """
+        if is_sqlite(self.db.url):
+            return MemoryJobStore()
+        self._sync_engine = create_engine(sync_url(self.db.url), pool_pre_ping=True)
+        return SQLAlchemyJobStore(engine=self._sync_engine, tablename="apscheduler_jobs")
 
     async def start(self) -> None:
         _active["current"] = self
@@ -80,7 +91,8 @@ class ReminderScheduler:
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=False)
         await self._release()
-        self._sync_engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
         if _active.get("current") is self:
             del _active["current"]
 

@@ -29,6 +29,7 @@ class Workspace:
     announce_channel_id: str | None = None
     announce_problem: str | None = None
     _people: dict[str, tuple[float, Person]] = field(default_factory=dict)
+    remembered: set[str] = field(default_factory=set)  # people whose names are stored already
 
     async def connect(self) -> None:
         """Learn who irbot is and where to announce; a problem is logged and shown in help."""

@@ -13,6 +13,7 @@ from irbot.deps import Deps
 from irbot.domain.permissions import Actors, may_change_role
 from irbot.domain.roles import COMMANDER, Role
 from irbot.services import surfaces
+from irbot.services.people import note_person
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
@@ -56,6 +57,7 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
         if current == target:
             return RoleOutcome(False, say("already", user=target))
         return RoleOutcome(False, say("lost_race", holder=current))
+    note_person(target, deps)
     deps.tasks.spawn(announce_role_change(incident.id, role, target, holder, actor, deps),
                      name=f"role-{incident.number}-{role.key}")
     return RoleOutcome(True, "")

@@ -215,3 +215,21 @@ def severity_picker(renderer: Renderer, severities: Sequence[Severity], current:
     return ActionsBlock(block_id="card.severity", elements=[StaticSelectElement(
         action_id=Action.SEVERITY_CHANGE, options=options, initial_option=chosen,
         placeholder=PlainTextObject(text=renderer.part("card.j2", "severity_placeholder")))])
+
+
+def action_list(renderer: Renderer, facts: IncidentFacts, items: Sequence[Any]) -> Message:
+    """Action items with buttons to move each along (pending → in progress → completed)."""
+    def part(name: str, **context: Any) -> str:
+        return renderer.part("timeline.j2", name, incident=facts, **context)
+
+    elements: list[Block] = [_section(part("actions_header"))]
+    for item in items[:20]:  # 2 blocks each: stays well under Slack's 50-block message limit
+        line = _section(part("action_line", item=item))
+        if item.status == "completed":
+            elements.append(line)
+            continue
+        line.accessory = ButtonElement(action_id=Action.ACTION_STATUS, value=f"{item.number}:completed",
+                                       text=PlainTextObject(text=part("button_done")), style="primary")
+        elements.append(line)
+    header = part("actions_header")
+    return Message(text=header, blocks=_dicts(elements))

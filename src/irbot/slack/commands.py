@@ -30,7 +30,10 @@ class CommandContext:
     body: dict[str, Any]
 
 
-Handler = Callable[[CommandContext], Awaitable[str | None]]
+# A handler answers with text or a ready message (shown only to the person), or None when it
+# answers some other way (a form, a channel message posted after the ack).
+Answer = str | blocks.Message | None
+Handler = Callable[[CommandContext], Awaitable[Answer]]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -60,12 +63,12 @@ async def list_incidents(ctx: CommandContext) -> str | None:
     return await listing.open_incidents_text(ctx.deps, viewer=ctx.user)
 
 
-InIncidentHandler = Callable[[CommandContext, Incident], Awaitable[str | None]]
+InIncidentHandler = Callable[[CommandContext, Incident], Awaitable[Answer]]
 
 
 def in_incident(handler: InIncidentHandler) -> Handler:
     """For subcommands that only make sense inside an incident channel."""
-    async def run(ctx: CommandContext) -> str | None:
+    async def run(ctx: CommandContext) -> Answer:
         incident = await incident_in_channel(ctx.deps, ctx.channel)
         if incident is None:
             return ctx.deps.renderer.part("ephemeral.j2", "not_in_incident")
@@ -93,5 +96,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not answer:
             await ack()
             return
-        message = blocks.text_message(answer)
+        message = answer if isinstance(answer, blocks.Message) else blocks.text_message(answer)
         await ack(text=message.text, blocks=message.blocks, response_type="ephemeral")

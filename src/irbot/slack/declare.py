@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.declare import DeclareForm, form_problems, TITLE_MAX
 from irbot.domain.types import INCIDENT_TYPES
+from irbot.services.people import note_person
 from irbot.services.declare import open_incident_with_retries, record_declaration
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
@@ -64,4 +65,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
             source_key=view.get("id"), deps=deps)
         await ack()
         if created:
+            note_person(incident.declarer_id, deps)
             deps.tasks.spawn(open_incident_with_retries(incident.id, deps), name=f"open-{incident.number}")

@@ -31,3 +31,4 @@ class Action(StrEnum):
     ROLE_ASSIGN = "incident.role.assign"
     UPDATE_OPEN = "incident.update.open"
     SEVERITY_CHANGE = "incident.severity.change"
+    ACTION_STATUS = "incident.action.status"

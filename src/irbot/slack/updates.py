@@ -77,32 +77,43 @@ async def status_command(ctx: CommandContext, incident: Incident) -> str | None:
         return ctx.deps.renderer.part("updates.j2", "status_usage", statuses=[s.value for s in Status])
     if new == Status.RESOLVED:
         return await _open_resolve_form(ctx, incident)
-    return await _attempt(ctx.deps, change_status(incident, new, actor=ctx.user, deps=ctx.deps))
+    try:
+        await require_commander(incident, ctx.user, ctx.deps)
+        check_status_change(incident, new)
+    except (NotAllowed, TransitionError) as exc:
+        return str(exc)
+    ctx.deps.tasks.spawn(_change(ctx.deps, incident, ctx.user, change_status(incident, new, actor=ctx.user,
+                                                                            deps=ctx.deps)), name="status")
+    return None
 
 
 @handles("severity", "sev")
 @in_incident
 async def severity_command(ctx: CommandContext, incident: Incident) -> str | None:
-    severity = match_severity(ctx.command.rest, ctx.deps.settings.severities) if ctx.command.rest else None
+    deps = ctx.deps
+    severity = match_severity(ctx.command.rest, deps.settings.severities) if ctx.command.rest else None
     if severity is None:
-        return ctx.deps.renderer.part("updates.j2", "severity_usage", severities=ctx.deps.settings.severities)
-    changed = await _attempt(ctx.deps, change_severity(incident, severity, actor=ctx.user, deps=ctx.deps))
-    if changed == "":
-        return None
-    return changed or ctx.deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
-                                             severity=severity)
-
-
-async def _attempt(deps: Deps, change: Any) -> str | None:
-    """Run a change; a refusal or a forbidden transition becomes the person's answer.
-
-    Returns "" when the change happened (the channel message says so), None when nothing changed.
-    """
+        return deps.renderer.part("updates.j2", "severity_usage", severities=deps.settings.severities)
     try:
-        result = await change
-    except (NotAllowed, TransitionError) as exc:
+        await require_commander(incident, ctx.user, deps)
+    except NotAllowed as exc:
         return str(exc)
-    return "" if result is not None else None
+    if severity.key == incident.severity:
+        return deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
+                                  severity=severity)
+    deps.tasks.spawn(_change(deps, incident, ctx.user, change_severity(incident, severity, actor=ctx.user,
+                                                                       deps=deps)), name="severity")
+    return None
+
+
+async def _change(deps: Deps, incident: Incident, actor: str, change: Any) -> bool:
+    """Run a change after the ack; a refusal (someone changed things meanwhile) is told to the actor."""
+    try:
+        await change
+        return True
+    except (NotAllowed, TransitionError) as exc:
+        await tell(deps, incident.channel_id, actor, str(exc))
+        return False
 
 
 def _next_update(view: dict[str, Any], deps: Deps) -> Any:
@@ -137,7 +148,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await ack()
         update = Update(text=text, status=status, next_update=_next_update(view, deps))
-        deps.tasks.spawn(_post_update(deps, incident, update, user_id(body) or ""), name="post-update")
+        actor = user_id(body) or ""
+        deps.tasks.spawn(_change(deps, incident, actor, post_update(incident, update, actor=actor, deps=deps)),
+                         name="post-update")
 
     @app.view(Callback.RESOLVE)
     async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -148,7 +161,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 Block.RESOLUTION: deps.renderer.part("update_modal.j2", "error_resolution_empty")})
             return
         await ack()
-        deps.tasks.spawn(_resolve(deps, incident, summary, user_id(body) or ""), name="resolve")
+        actor = user_id(body) or ""
+        deps.tasks.spawn(_change(deps, incident, actor, resolve(incident, summary, actor=actor, deps=deps)),
+                         name="resolve")
 
     @app.action(Action.UPDATE_OPEN)
     async def update_button(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -164,20 +179,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         deps.tasks.spawn(_severity_from_card(deps, body, action), name="severity-from-card")
 
 
-async def _post_update(deps: Deps, incident: Incident, update: Update, actor: str) -> None:
-    try:
-        await post_update(incident, update, actor=actor, deps=deps)
-    except (NotAllowed, TransitionError) as exc:  # changed meanwhile by someone else
-        await tell(deps, incident.channel_id, actor, str(exc))
-
-
-async def _resolve(deps: Deps, incident: Incident, summary: str, actor: str) -> None:
-    try:
-        await resolve(incident, summary, actor=actor, deps=deps)
-    except (NotAllowed, TransitionError) as exc:
-        await tell(deps, incident.channel_id, actor, str(exc))
-
-
 async def _severity_from_card(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> None:
     actor, channel = user_id(body) or "", channel_id(body)
     incident = await incident_in_channel(deps, channel)
@@ -185,7 +186,5 @@ async def _severity_from_card(deps: Deps, body: dict[str, Any], action: dict[str
     severity = match_severity(chosen, deps.settings.severities)
     if incident is None or severity is None:
         return
-    answer = await _attempt(deps, change_severity(incident, severity, actor=actor, deps=deps))
-    if answer:
-        await tell(deps, channel, actor, answer)
+    if not await _change(deps, incident, actor, change_severity(incident, severity, actor=actor, deps=deps)):
         await surfaces.refresh_surfaces(incident, deps)  # put the picker back to the stored level

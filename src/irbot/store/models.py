@@ -70,6 +70,8 @@ class Incident(SQLModel, table=True):
     last_update_at: datetime | None = _when(nullable=True)
     resolved_at: datetime | None = _when(nullable=True)
     resolution: str = ""
+    impact_started_at: datetime | None = _when(nullable=True)
+    postmortem_file_id: str | None = None
 
 
 class IncidentRole(SQLModel, table=True):
@@ -117,3 +119,36 @@ class Reminder(SQLModel, table=True):
     state: str = Field(default="pending", index=True)  # pending | firing | done | cancelled
     lease_until: datetime | None = _when(nullable=True)
     fired: int = 0
+
+
+class Person(SQLModel, table=True):
+    """Names irbot has looked up, so an offline post-mortem shows people, not IDs."""
+
+    id: str = Field(primary_key=True)
+    name: str
+    updated_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class ActionItem(SQLModel, table=True):
+    __tablename__ = "action_item"
+    __table_args__ = (UniqueConstraint("incident_id", "number", name="uq_action_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    number: int  # 1, 2, 3 … within the incident, as people refer to them
+    text: str
+    owner_id: str | None = None
+    due: str | None = None  # YYYY-MM-DD
+    priority: str = "medium"  # high | medium | low
+    status: str = "pending"  # pending | in_progress | completed
+    created_by: str | None = None
+    created_at: datetime = _when(nullable=False, default=utcnow)
+    completed_at: datetime | None = _when(nullable=True)
+
+
+class Heartbeat(SQLModel, table=True):
+    """When each irbot process was up: compiling backfills only the time nobody was listening."""
+
+    process_id: str = Field(primary_key=True)
+    started_at: datetime = _when(nullable=False)
+    last_seen: datetime = _when(nullable=False, index=True)
+    stopped: bool = False  # a clean stop: listening ended exactly at last_seen

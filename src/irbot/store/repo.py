@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from irbot.store.models import Counter, Incident, IncidentRole, Reminder, TimelineEvent, utcnow
+from irbot.store.models import (
+    ActionItem, Counter, Heartbeat, Incident, IncidentRole, Person, Reminder, TimelineEvent, utcnow,
+)
 
 INCIDENT_COUNTER = "incident"
 
@@ -205,3 +207,71 @@ async def pending_reminders(*, session: AsyncSession) -> list[Reminder]:
 async def reminders_of(incident_id: int, *, session: AsyncSession) -> dict[str, Reminder]:
     rows = await session.execute(select(Reminder).where(Reminder.incident_id == incident_id))
     return {row.kind: row for row in rows.scalars().all()}
+
+
+# --- capture --------------------------------------------------------------------------------------
+
+async def redact_message(incident_id: int, ts: str, *, session: AsyncSession) -> None:
+    """Drop the stored text of a deleted message and of its edits (Slack deletions are often secrets)."""
+    keys = or_(col(TimelineEvent.dedupe_key) == f"msg:{ts}", col(TimelineEvent.dedupe_key).like(f"edit:{ts}:%"))
+    await session.execute(update(TimelineEvent).where(col(TimelineEvent.incident_id) == incident_id, keys)
+                          .values(text=""))
+
+
+async def has_event(incident_id: int, dedupe_key: str, *, session: AsyncSession) -> bool:
+    query = select(TimelineEvent.id).where(TimelineEvent.incident_id == incident_id,
+                                           TimelineEvent.dedupe_key == dedupe_key)
+    return (await session.execute(query)).first() is not None
+
+
+async def remember_person(person_id: str, name: str, *, session: AsyncSession) -> None:
+    existing = await session.get(Person, person_id)
+    if existing is None:
+        try:
+            async with session.begin_nested():
+                session.add(Person(id=person_id, name=name, updated_at=utcnow()))
+        except IntegrityError:
+            pass
+    elif existing.name != name:
+        existing.name, existing.updated_at = name, utcnow()
+
+
+async def people_named(ids: Sequence[str], *, session: AsyncSession) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Person).where(col(Person.id).in_(list(ids))))
+    return {p.id: p.name for p in rows.scalars().all()}
+
+
+async def beat(process_id: str, *, started_at: datetime, now: datetime, session: AsyncSession,
+               stopped: bool = False) -> None:
+    result = await session.execute(update(Heartbeat).where(col(Heartbeat.process_id) == process_id)
+                                   .values(last_seen=now, stopped=stopped))
+    if not result.rowcount:
+        session.add(Heartbeat(process_id=process_id, started_at=started_at, last_seen=now, stopped=stopped))
+
+
+async def heartbeats_since(since: datetime, *, session: AsyncSession) -> list[Heartbeat]:
+    rows = await session.execute(select(Heartbeat).where(col(Heartbeat.last_seen) >= since))
+    return list(rows.scalars().all())
+
+
+# --- action items ---------------------------------------------------------------------------------
+
+async def add_action(item: ActionItem, *, session: AsyncSession) -> ActionItem:
+    highest = (await session.execute(select(func.max(ActionItem.number))
+                                     .where(ActionItem.incident_id == item.incident_id))).scalar_one_or_none()
+    item.number = (highest or 0) + 1
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def actions_of(incident_id: int, *, session: AsyncSession) -> list[ActionItem]:
+    query = select(ActionItem).where(ActionItem.incident_id == incident_id).order_by(ActionItem.number)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def action_by_number(incident_id: int, number: int, *, session: AsyncSession) -> ActionItem | None:
+    query = select(ActionItem).where(ActionItem.incident_id == incident_id, ActionItem.number == number)
+    return (await session.execute(query)).scalars().first()

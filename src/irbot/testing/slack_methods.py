@@ -78,6 +78,7 @@ METHODS: dict[str, MethodSpec] = {
         _m("views.push", ("trigger_id", "view"), "Tier4"),
         _m("users.info", ("user",), "Tier4"),
         _m("users.list", (), "Tier2"),
+        _m("files.info", ("file",), "Tier4"),
         _m("files.getUploadURLExternal", ("filename", "length"), "Tier4", newer=True),
         _m("files.completeUploadExternal", ("files",), "Tier4", newer=True),
         _m("bookmarks.add", ("channel_id", "title", "type"), "Tier2", newer=True),

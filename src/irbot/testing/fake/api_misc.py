@@ -106,6 +106,14 @@ def _share(fake: FakeSlack, files: list[UploadedFile], args: Json) -> None:
     fake.add_message(ch, fields, thread_ts=args.get("thread_ts") or None)
 
 
+@handles("files.info")
+def files_info(fake: FakeSlack, args: Json) -> Json:
+    f = fake.files.get(str(args["file"]))
+    if f is None or f.content is None:
+        raise SlackError("file_not_found")
+    return {"file": f.to_api(fake.bot_user_id), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+
 @handles("bookmarks.add")
 def bookmarks_add(fake: FakeSlack, args: Json) -> Json:
     ch = fake.visible_channel(str(args["channel_id"]))

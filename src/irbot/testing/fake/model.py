@@ -189,6 +189,7 @@ class UploadedFile:
             "user": user,
             "size": len(self.content or b""),
             "url_private": f"https://files.fake/{self.id}/{self.filename}",
+            "permalink": f"https://irbot-fake.slack.com/files/{user}/{self.id}/{self.filename}",
             "channels": [c for c in self.shared_in if c.startswith("C")],
             "ims": [c for c in self.shared_in if c.startswith("D")],
             "groups": [],

@@ -21,6 +21,16 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('heartbeat',
+    sa.Column('process_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('stopped', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('process_id')
+    )
+    with op.batch_alter_table('heartbeat', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_heartbeat_last_seen'), ['last_seen'], unique=False)
+
     op.create_table('incident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
@@ -51,6 +61,8 @@ def upgrade() -> None:
     sa.Column('last_update_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolution', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('impact_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('postmortem_file_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_key')
     )
@@ -58,6 +70,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_incident_channel_id'), ['channel_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_number'), ['number'], unique=True)
         batch_op.create_index(batch_op.f('ix_incident_setup'), ['setup'], unique=False)
+
+    op.create_table('person',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('action_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('owner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('due', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('priority', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('incident_id', 'number', name='uq_action_number')
+    )
+    with op.batch_alter_table('action_item', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_action_item_incident_id'), ['incident_id'], unique=False)
 
     op.create_table('incident_role',
     sa.Column('incident_id', sa.Integer(), nullable=False),
@@ -114,11 +151,20 @@ def downgrade() -> None:
 
     op.drop_table('reminder')
     op.drop_table('incident_role')
+    with op.batch_alter_table('action_item', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_action_item_incident_id'))
+
+    op.drop_table('action_item')
+    op.drop_table('person')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_setup'))
         batch_op.drop_index(batch_op.f('ix_incident_number'))
         batch_op.drop_index(batch_op.f('ix_incident_channel_id'))
 
     op.drop_table('incident')
+    with op.batch_alter_table('heartbeat', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_heartbeat_last_seen'))
+
+    op.drop_table('heartbeat')
     op.drop_table('counter')
     # ### end Alembic commands ###

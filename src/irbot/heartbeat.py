@@ -1,0 +1,48 @@
+"""irbot records when it is up, so compiling a post-mortem backfills only the gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from irbot.deps import Deps
+from irbot.store import repo
+
+log = logging.getLogger(__name__)
+BEAT_SECONDS = 15.0
+
+
+class Heartbeat:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.process_id = uuid.uuid4().hex
+        self.started_at = deps.clock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.beat()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.beat(stopped=True)
+        except Exception:  # shutting down with the database gone: the last beat is enough
+            log.warning("final heartbeat not recorded")
+
+    async def beat(self, *, stopped: bool = False) -> None:
+        async with self.deps.db.session() as session:
+            await repo.beat(self.process_id, started_at=self.started_at, now=self.deps.clock(), session=session,
+                            stopped=stopped)
+            await session.commit()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            try:
+                await self.beat()
+            except Exception:  # a database hiccup: the gap it leaves is backfilled later
+                log.warning("heartbeat failed", exc_info=True)

@@ -1,0 +1,132 @@
+"""Live capture of what responders say in the incident channel, keyed by Slack's ``ts``.
+
+Every store is idempotent (a ``dedupe_key`` per Slack fact), so Slack's retries, repeated
+deliveries and backfill never store anything twice. Capture happens before the ack: if the
+database is down, Slack gets an error and delivers the event again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from irbot.deps import Deps
+from irbot.domain.timeline import ts_to_datetime
+from irbot.services.people import note_person
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+
+# Messages Slack writes itself, and bot posts: the timeline has these as irbot's own events.
+_NOT_SAID_BY_PEOPLE = frozenset({
+    "bot_message", "channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
+    "pinned_item", "unpinned_item", "channel_archive", "channel_unarchive", "group_join", "group_leave",
+    "group_topic", "group_purpose", "group_name", "ekm_access_denied", "channel_posting_permissions",
+})
+
+
+def said_by_a_person(message: dict[str, Any], bot_user_id: str | None) -> bool:
+    if message.get("bot_id") or message.get("subtype") in _NOT_SAID_BY_PEOPLE:
+        return False
+    return bool(message.get("user")) and message.get("user") != bot_user_id
+
+
+def _files(message: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"name": f.get("title") or f.get("name") or "file", "url": f.get("permalink") or f.get("url_private") or ""}
+            for f in message.get("files") or []]
+
+
+async def store_message(incident: Incident, message: dict[str, Any], deps: Deps) -> bool:
+    """Store one human message (top level or thread reply); False when it was already stored."""
+    if not said_by_a_person(message, deps.workspace.bot_user_id) or not message.get("ts"):
+        return False
+    ts = message["ts"]
+    data = {"ts": ts, "thread_ts": message.get("thread_ts"), "files": _files(message)}
+    async with deps.db.session() as session:
+        event = await repo.add_event(incident.id, "message", actor_id=message.get("user"), text=message.get("text") or "",
+                                     data=data, dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts), session=session)
+        await session.commit()
+    note_person(message.get("user"), deps)
+    return event is not None
+
+
+async def capture_event(event: dict[str, Any], deps: Deps) -> None:
+    """A message, edit, deletion, reaction or pin in an incident channel."""
+    channel = event.get("channel") or (event.get("item") or {}).get("channel")
+    async with deps.db.session() as session:
+        incident = await repo.incident_by_channel(channel, session=session) if channel else None
+    if incident is None:
+        return
+    kind, subtype = event.get("type"), event.get("subtype")
+    if kind == "message" and subtype == "message_changed":
+        await _store_edit(incident, event, deps)
+    elif kind == "message" and subtype == "message_deleted":
+        await _store_deletion(incident, event, deps)
+    elif kind == "message":
+        await store_message(incident, event, deps)
+    elif kind == "reaction_added" and event.get("reaction") == "pushpin":
+        await mark_key_message(incident, (event.get("item") or {}).get("ts"), event.get("user"), deps)
+    elif kind == "pin_added":
+        await mark_key_message(incident, (event.get("item") or {}).get("message", {}).get("ts"), event.get("user"),
+                               deps)
+
+
+async def _store_edit(incident: Incident, event: dict[str, Any], deps: Deps) -> None:
+    message = event.get("message") or {}
+    previous = event.get("previous_message") or {}
+    if not said_by_a_person(message, deps.workspace.bot_user_id):
+        return
+    ts = message.get("ts")
+    edited = (message.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts")
+    if not ts or (message.get("text") or "") == (previous.get("text") or ""):
+        return  # an unfurl or a reply count changed, not the words
+    async with deps.db.session() as session:
+        if not await repo.has_event(incident.id, f"msg:{ts}", session=session) and previous:
+            # The original arrived while irbot was away: keep it as it was first said.
+            await repo.add_event(incident.id, "message", actor_id=previous.get("user") or message.get("user"),
+                                 text=previous.get("text") or "", dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts),
+                                 data={"ts": ts, "thread_ts": message.get("thread_ts"), "files": _files(previous)},
+                                 session=session)
+        await repo.add_event(incident.id, "message_edited", actor_id=message.get("user"),
+                             text=message.get("text") or "", dedupe_key=f"edit:{ts}:{edited}",
+                             at=ts_to_datetime(edited), data={"ts": ts}, session=session)
+        await session.commit()
+
+
+async def _store_deletion(incident: Incident, event: dict[str, Any], deps: Deps) -> None:
+    ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+    if not ts:
+        return
+    keep = deps.settings.keep_deleted_text or incident_is_on_hold(incident)
+    previous = event.get("previous_message") or {}
+    at = ts_to_datetime(event.get("event_ts") or event.get("ts") or ts)
+    async with deps.db.session() as session:
+        if not await repo.has_event(incident.id, f"msg:{ts}", session=session):
+            if not said_by_a_person(previous, deps.workspace.bot_user_id):
+                return
+        stored = await repo.add_event(incident.id, "message_deleted", actor_id=None, at=at,
+                                      text=(previous.get("text") or "") if keep else "",
+                                      dedupe_key=f"del:{ts}", data={"ts": ts}, session=session)
+        if stored is not None and not keep:
+            await repo.redact_message(incident.id, ts, session=session)
+        await session.commit()
+
+
+def incident_is_on_hold(incident: Incident) -> bool:
+    return bool(getattr(incident, "legal_hold", False))
+
+
+async def mark_key_message(incident: Incident, ts: str | None, actor: str | None, deps: Deps) -> None:
+    if not ts:
+        return
+    async with deps.db.session() as session:
+        await repo.add_event(incident.id, "key_message", actor_id=actor, dedupe_key=f"key:{ts}",
+                             data={"ts": ts}, at=deps.clock(), session=session)
+        await session.commit()
+
+
+async def add_note(incident: Incident, text: str, *, actor: str, deps: Deps) -> None:
+    async with deps.db.session() as session:
+        await repo.add_event(incident.id, "note", actor_id=actor, text=text, at=deps.clock(), session=session)
+        await session.commit()

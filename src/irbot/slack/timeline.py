@@ -1,0 +1,137 @@
+"""Capture (Events API), ``note``, ``timeline``, ``action`` and ``postmortem``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.timeline import Record, key_moments
+from irbot.render import Mrkdwn
+from irbot.services import actions as action_items
+from irbot.services import surfaces
+from irbot.services.postmortem import publish_postmortem
+from irbot.services.timeline import add_note, capture_event
+from irbot.slack import blocks
+from irbot.slack.commands import Answer, CommandContext, handles, in_incident
+from irbot.slack.gateway import SlackCallError
+from irbot.slack.ids import Action
+from irbot.slack.incident_context import incident_in_channel, tell
+from irbot.slack.payloads import channel_id, user_id
+from irbot.store import repo
+from irbot.store.models import Incident
+
+log = logging.getLogger(__name__)
+CAPTURED_EVENTS = ("message", "reaction_added", "pin_added")
+ACKNOWLEDGED_ONLY = ("member_joined_channel", "reaction_removed", "pin_removed")
+
+
+@handles("note")
+@in_incident
+async def note_command(ctx: CommandContext, incident: Incident) -> Answer:
+    if not ctx.command.rest:
+        return ctx.deps.renderer.part("timeline.j2", "note_usage")
+    await add_note(incident, ctx.command.rest, actor=ctx.user, deps=ctx.deps)
+    return ctx.deps.renderer.part("timeline.j2", "note_saved")
+
+
+@handles("timeline")
+@in_incident
+async def timeline_command(ctx: CommandContext, incident: Incident) -> str | None:
+    deps = ctx.deps
+    async with deps.db.session() as session:
+        events = await repo.events_of(incident.id, session=session)
+    roles = {r.key: r.name for r in deps.settings.roles}
+    moments = []
+    for event in key_moments([Record(e.kind, e.at, e.actor_id, e.text, e.data) for e in events]):
+        line = deps.renderer.part("timeline.j2", "moment", kind=event.kind, record=event, who=event.actor,
+                                  to=event.data.get("to"), role=roles.get(event.data.get("role"), ""))
+        moments.append({"at": event.at, "line": Mrkdwn(line)})
+    return deps.renderer.part("timeline.j2", "key_timeline", incident=surfaces.facts_of(incident),
+                              moments=moments[-40:])
+
+
+@handles("action", "actions")
+@in_incident
+async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
+    deps, render = ctx.deps, ctx.deps.renderer.part
+    verb, _, rest = ctx.command.rest.partition(" ")
+    verb = verb.lower()
+    if verb == "add":
+        draft = action_items.parse_action(rest)
+        if draft is None:
+            return render("timeline.j2", "action_usage")
+        item = await action_items.add_action(incident, draft, actor=ctx.user, deps=deps)
+        _say_later(deps, incident, render("timeline.j2", "action_added", item=item))
+        return None
+    if verb in ("list", ""):
+        items = await action_items.actions(incident, deps)
+        if not items:
+            return render("timeline.j2", "no_actions")
+        return blocks.action_list(deps.renderer, surfaces.facts_of(incident), items)
+    if verb in ("done", "complete", "start") and rest.strip().lstrip("#").isdigit():
+        status = "in_progress" if verb == "start" else "completed"
+        return await _set_status(deps, incident, int(rest.strip().lstrip("#")), status, ctx.user)
+    return render("timeline.j2", "action_usage")
+
+
+def _say_later(deps: Deps, incident: Incident, text: str) -> None:
+    """Post in the incident channel after the ack."""
+    deps.tasks.spawn(deps.slack.call("chat.postMessage", channel=incident.channel_id,
+                                     **blocks.text_message(text).as_args()), name="say")
+
+
+async def _set_status(deps: Deps, incident: Incident, number: int, status: str, actor: str) -> str | None:
+    item = await action_items.set_action_status(incident, number, status, actor=actor, deps=deps)
+    if item is None:
+        return deps.renderer.part("timeline.j2", "action_missing", number=number)
+    _say_later(deps, incident, deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor))
+    return None
+
+
+@handles("postmortem", "pm")
+@in_incident
+async def postmortem_command(ctx: CommandContext, incident: Incident) -> str | None:
+    ctx.deps.tasks.spawn(_publish(ctx.deps, incident, ctx.user), name=f"postmortem-{incident.number}")
+    return ctx.deps.renderer.part("timeline.j2", "postmortem_started", incident=surfaces.facts_of(incident))
+
+
+async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
+    try:
+        await publish_postmortem(incident, actor=actor, deps=deps)
+    except SlackCallError as exc:
+        log.error("post-mortem of INC-%d failed: %s", incident.number, exc)
+        await tell(deps, incident.channel_id, actor, deps.renderer.part("timeline.j2", "postmortem_failed",
+                                                                         problem=exc.code))
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def capture(ack: AsyncAck, event: dict[str, Any]) -> None:
+        # Stored before the ack: if the database fails, Slack sees an error and delivers again.
+        await capture_event(event, deps)
+        await ack()
+
+    async def acknowledge(ack: AsyncAck) -> None:
+        await ack()
+
+    for event_type in CAPTURED_EVENTS:
+        app.event(event_type)(capture)
+    for event_type in ACKNOWLEDGED_ONLY:
+        app.event(event_type)(acknowledge)
+
+    async def action_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        deps.tasks.spawn(_action_clicked(deps, body, action), name="action-status")
+
+    app.action(Action.ACTION_STATUS)(action_button)
+
+
+async def _action_clicked(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> None:
+    incident = await incident_in_channel(deps, channel_id(body))
+    number, _, status = (action.get("value") or "").partition(":")
+    if incident is not None and number.isdigit() and status in action_items.STATUSES:
+        answer = await _set_status(deps, incident, int(number), status, user_id(body) or "")
+        if answer:
+            await tell(deps, incident.channel_id, user_id(body) or "", answer)
