@@ -64,7 +64,7 @@ async def run_demo(out: str | None = None) -> int:
     clock = FakeClock()
     harness = await Harness(database_url=sqlite_url(folder), clock=clock).start()
     try:
-        await _play(harness, clock, Transcript(harness))
+        await _play(harness, clock, Transcript(harness), folder)
     finally:
         await harness.stop()
     harness.fake.assert_no_violations()
@@ -72,7 +72,7 @@ async def run_demo(out: str | None = None) -> int:
     return 0
 
 
-async def _play(h: Harness, clock: FakeClock, t: Transcript) -> None:
+async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> None:
     slack, fake = h.slack, h.fake
     alice, bob, carol, dave, erin = (h.user(n) for n in ("alice", "bob", "carol", "dave", "erin"))
     print("irbot demo: a fake Slack workspace with alice, bob, carol, dave and erin; irbot runs for real.")
@@ -125,6 +125,15 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript) -> None:
     await h.settle()
     t.show_new()
 
+    t.step("carol and dave", "talk in the channel; carol pins a finding with 📌; bob adds an action item")
+    first = await fake.say(carol, channel.id, "Errors started with the 14:02 deploy of payments-api")
+    await fake.say(dave, channel.id, "Status page updated", thread_ts=first)
+    await fake.react(carol, channel.id, first, "pushpin")
+    await slack.command(bob, "/incident", f"action add Add a canary for payments-api <@{carol.id}> "
+                                          "due 2026-12-14 priority high", channel=channel.id)
+    await h.settle()
+    t.show_new()
+
     t.step("(time)", "31 minutes pass without an update")
     clock.advance(timedelta(minutes=31))
     await h.fire_due_reminders()
@@ -149,3 +158,14 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript) -> None:
     for message in fake.messages("incidents"):
         if message.get("bot_id"):
             print("  " + fake.render_message(message).replace("\n", "\n  "))
+
+    t.step("erin", "runs `/incident postmortem`")
+    await slack.command(erin, "/incident", "postmortem", channel=channel.id)
+    await h.settle()
+    t.show_new()
+    shared = [m for m in fake.messages(channel.id) if m.get("files")][-1]
+    document = fake.file_content(shared["files"][0]["id"]) or b""
+    path = folder / "postmortem-INC-1.md"
+    path.write_bytes(document)
+    print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name}, "
+          f"bookmarked there, and saved at {path}")
