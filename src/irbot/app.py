@@ -25,12 +25,12 @@ from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import commands, declare, roles, timeline, updates
 from irbot.slack.gateway import SlackGateway
+from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
 from irbot.workspace import Workspace
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger early
 
 
 @dataclass
@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
                     client=client, process_before_response=True, name="irbot")
     for feature in (commands, declare, roles, timeline, updates):
         feature.register(bolt, deps)
-    irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(),
+    irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps))
     irbot.web.add_routes([
         web.post("/slack/events", _slack_events(irbot)),
@@ -104,11 +104,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
 def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        raw = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
-            return web.Response(status=413, text="request body too large")
-        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8", errors="replace"),
-                                        query=request.query_string, headers=dict(request.headers))
+        raw = await request.read()  # bigger than client_max_size: aiohttp answers 413
+        refusal = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
+        if refusal is not None:
+            return web.json_response({"error": refusal.reason}, status=refusal.status)
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                        headers=dict(request.headers))
         bolt_response = await irbot.bolt.async_dispatch(bolt_request)
         irbot.metrics.request_duration.labels(kind=_payload_kind(bolt_request)).observe(time.perf_counter() - started)
         headers = {k: v[0] for k, v in bolt_response.headers.items() if v and k.lower() != "content-length"}
