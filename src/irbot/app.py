@@ -24,6 +24,7 @@ from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import commands, declare, roles, timeline, updates
+from irbot.slack.dedupe import claim, delivery_key, release
 from irbot.slack.gateway import SlackGateway
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.store.db import Database
@@ -105,12 +106,22 @@ def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
         raw = await request.read()  # bigger than client_max_size: aiohttp answers 413
-        refusal = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
+        refusal, payload = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
         if refusal is not None:
             return web.json_response({"error": refusal.reason}, status=refusal.status)
+        key = delivery_key(payload)
+        if key is not None and not await claim(irbot.deps, key):
+            return web.Response(status=200)
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=dict(request.headers))
-        bolt_response = await irbot.bolt.async_dispatch(bolt_request)
+        try:
+            bolt_response = await irbot.bolt.async_dispatch(bolt_request)
+        except BaseException:
+            if key is not None:
+                await release(irbot.deps, key)
+            raise
+        if key is not None and bolt_response.status >= 500:
+            await release(irbot.deps, key)
         irbot.metrics.request_duration.labels(kind=_payload_kind(bolt_request)).observe(time.perf_counter() - started)
         headers = {k: v[0] for k, v in bolt_response.headers.items() if v and k.lower() != "content-length"}
         return web.Response(status=bolt_response.status, body=bolt_response.body.encode("utf-8"), headers=headers)

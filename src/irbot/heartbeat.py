@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from irbot.deps import Deps
+from irbot.slack.dedupe import KEEP_DELIVERIES
 from irbot.store import repo
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,10 @@ class Heartbeat:
             log.warning("final heartbeat not recorded")
 
     async def beat(self, *, stopped: bool = False) -> None:
+        now = self.deps.clock()
         async with self.deps.db.session() as session:
-            await repo.beat(self.process_id, started_at=self.started_at, now=self.deps.clock(), session=session,
-                            stopped=stopped)
+            await repo.beat(self.process_id, started_at=self.started_at, now=now, session=session, stopped=stopped)
+            await repo.forget_deliveries(now - KEEP_DELIVERIES, session=session)
             await session.commit()
 
     async def _run(self) -> None:

@@ -32,6 +32,7 @@ class Update:
     text: str
     status: Status
     next_update: datetime | None = None
+    source_key: str | None = None  # the form's view id: the same form submitted twice posts once
 
 
 async def require_commander(incident: Incident, actor: str, deps: Deps) -> None:
@@ -55,11 +56,15 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
     now = deps.clock()
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
-        values = {"last_update_at": now, "status": update.status.value}
-        await repo.update_incident(incident.id, session=session, **values)
-        await repo.add_event(incident.id, "update", actor_id=actor, text=update.text, at=now, session=session,
-                             data={"status": update.status.value, "previous_status": old.value})
-        if update.status != old:
+        recorded = await repo.add_event(incident.id, "update", actor_id=actor, text=update.text, at=now,
+                                        session=session, dedupe_key=update.source_key,
+                                        data={"status": update.status.value, "previous_status": old.value})
+        if recorded is None:
+            return incident  # this form was already posted
+        if update.status == old:
+            await repo.update_incident(incident.id, session=session, last_update_at=now)
+        else:
+            await _set_status(incident.id, old, update.status, session=session, last_update_at=now)
             await _record_status(incident.id, old, update.status, actor, now, session=session)
         incident = await repo.get_incident(incident.id, session=session)
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
@@ -76,13 +81,13 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
     now = deps.clock()
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
-        values: dict[str, object] = {"status": new.value, "last_update_at": now}
+        values: dict[str, object] = {"last_update_at": now}
         if old == Status.RESOLVED and new == Status.INVESTIGATING:
             values["resolved_at"] = None
             await plan.cancel(incident.id, RESOLVED_KINDS, session=session)
         if new == Status.CLOSED:
             await plan.cancel(incident.id, RESOLVED_KINDS, session=session)
-        await repo.update_incident(incident.id, session=session, **values)
+        await _set_status(incident.id, old, new, session=session, **values)
         await _record_status(incident.id, old, new, actor, now, session=session)
         incident = await repo.get_incident(incident.id, session=session)
         if new.is_open:
@@ -125,8 +130,8 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
     now = deps.clock()
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
-        await repo.update_incident(incident.id, session=session, status=Status.RESOLVED.value, resolved_at=now,
-                                   resolution=summary, last_update_at=now)
+        await _set_status(incident.id, old, Status.RESOLVED, session=session, resolved_at=now, resolution=summary,
+                          last_update_at=now)
         await _record_status(incident.id, old, Status.RESOLVED, actor, now, session=session, text=summary)
         incident = await repo.get_incident(incident.id, session=session)
         await plan_resolved(plan, incident, now, session=session)
@@ -143,6 +148,12 @@ async def plan_first_reminders(incident: Incident, deps: Deps) -> None:
         await plan_declared(plan, incident, session=session)
         await session.commit()
     plan.apply()
+
+
+async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001
+    """Move the status only from the one the change was checked against (two resolves: one wins)."""
+    if not await repo.transition_status(incident_id, old.value, new.value, session=session, **values):
+        raise TransitionError("The incident changed meanwhile; look at the card and try again.")
 
 
 async def _replan_updates(plan: ReminderPlan, incident: Incident, *, since: datetime, session,  # noqa: ANN001

@@ -119,17 +119,18 @@ class Refusal:
     reason: str
 
 
-def check_request(body: bytes, headers: Mapping[str, str], signing_secret: str | None) -> Refusal | None:
-    """None when the request may go on to Bolt; otherwise the status and a short reason."""
+def check_request(body: bytes, headers: Mapping[str, str],
+                  signing_secret: str | None) -> tuple[Refusal | None, dict[str, Any]]:
+    """(None, payload) when the request may go on to Bolt; otherwise the status and a short reason."""
     if len(body) > MAX_BODY_BYTES:
-        return Refusal(413, "request body too large")
+        return Refusal(413, "request body too large"), {}
     if signing_secret is not None and not signed_by_slack(body, headers, signing_secret):
-        return Refusal(401, "invalid request")
+        return Refusal(401, "invalid request"), {}
     try:
         payload = parse_body(body, headers.get("Content-Type") or headers.get("content-type") or "")
     except ValueError as exc:
-        return Refusal(400, f"malformed request: {exc}")
-    return _check_shape(payload)
+        return Refusal(400, f"malformed request: {exc}"), {}
+    return _check_shape(payload), payload
 
 
 def signed_by_slack(body: bytes, headers: Mapping[str, str], secret: str, *, now: float | None = None) -> bool:

@@ -147,7 +147,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={Block.UPDATE_STATUS: str(exc)[:2000]})
             return
         await ack()
-        update = Update(text=text, status=status, next_update=_next_update(view, deps))
+        update = Update(text=text, status=status, next_update=_next_update(view, deps),
+                        source_key=f"view:{view.get('id')}")
         actor = user_id(body) or ""
         deps.tasks.spawn(_change(deps, incident, actor, post_update(incident, update, actor=actor, deps=deps)),
                          name="post-update")

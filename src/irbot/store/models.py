@@ -152,3 +152,10 @@ class Heartbeat(SQLModel, table=True):
     started_at: datetime = _when(nullable=False)
     last_seen: datetime = _when(nullable=False, index=True)
     stopped: bool = False  # a clean stop: listening ended exactly at last_seen
+
+
+class Delivery(SQLModel, table=True):
+    """Requests already handled, by Slack's own identity (event_id, trigger_id): repeats do nothing."""
+
+    key: str = Field(primary_key=True)
+    received_at: datetime = _when(nullable=False, index=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.store.models import (
-    ActionItem, Counter, Heartbeat, Incident, IncidentRole, Person, Reminder, TimelineEvent, utcnow,
+    ActionItem, Counter, Delivery, Heartbeat, Incident, IncidentRole, Person, Reminder, TimelineEvent, utcnow,
 )
 
 INCIDENT_COUNTER = "incident"
@@ -275,3 +275,32 @@ async def actions_of(incident_id: int, *, session: AsyncSession) -> list[ActionI
 async def action_by_number(incident_id: int, number: int, *, session: AsyncSession) -> ActionItem | None:
     query = select(ActionItem).where(ActionItem.incident_id == incident_id, ActionItem.number == number)
     return (await session.execute(query)).scalars().first()
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+async def claim_delivery(key: str, *, now: datetime, session: AsyncSession) -> bool:
+    """True for the first delivery of ``key``; False for a repeat (any process)."""
+    try:
+        async with session.begin_nested():
+            session.add(Delivery(key=key, received_at=now))
+        return True
+    except IntegrityError:
+        return False
+
+
+async def release_delivery(key: str, *, session: AsyncSession) -> None:
+    await session.execute(delete(Delivery).where(col(Delivery.key) == key))
+
+
+async def forget_deliveries(before: datetime, *, session: AsyncSession) -> None:
+    await session.execute(delete(Delivery).where(col(Delivery.received_at) < before))
+
+
+async def transition_status(incident_id: int, expected: str, new: str, *, session: AsyncSession,
+                            **values: object) -> bool:
+    """Compare-and-set on the status: two concurrent changes cannot both start from the same one."""
+    result = await session.execute(
+        update(Incident).where(col(Incident.id) == incident_id, col(Incident.status) == expected)
+        .values(status=new, **values))
+    return result.rowcount == 1

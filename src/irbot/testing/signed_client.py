@@ -9,11 +9,13 @@ ephemeral, a view_submission's empty ack closes the modal, and so on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import urlencode
 
 import aiohttp
@@ -59,9 +61,27 @@ class SlackClient:
         await self.close()
 
     # ---- raw transport --------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def duplicated(self, copies: int = 2) -> AsyncIterator[None]:
+        """Inside, every request is sent ``copies`` times at once (a double click, a replay)."""
+        self._copies = copies
+        try:
+            yield
+        finally:
+            self._copies = 1
+
     async def post_raw(self, body: bytes, headers: dict[str, str] | None = None, sign: bool = True,
                        timestamp: int | None = None, content_type: str = "application/json") -> Response:
         """POST bytes to the app; sign=False or an old timestamp test the bot's verification."""
+        copies = getattr(self, "_copies", 1)
+        if copies > 1:
+            self._copies = 1
+            try:
+                responses = await asyncio.gather(*(self.post_raw(body, headers, sign, timestamp, content_type)
+                                                   for _ in range(copies)))
+            finally:
+                self._copies = copies
+            return responses[0]
         hdrs = signed_headers(self.signing_secret, body, content_type, timestamp)
         if not sign:
             hdrs.pop("X-Slack-Signature")

@@ -21,6 +21,14 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('delivery',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_received_at'), ['received_at'], unique=False)
+
     op.create_table('heartbeat',
     sa.Column('process_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
@@ -166,5 +174,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_heartbeat_last_seen'))
 
     op.drop_table('heartbeat')
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_received_at'))
+
+    op.drop_table('delivery')
     op.drop_table('counter')
     # ### end Alembic commands ###

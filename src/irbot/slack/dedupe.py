@@ -1,0 +1,44 @@
+"""A request Slack (or a double click) sends again has one effect.
+
+Slack retries events with the same ``event_id``; a replayed command or click carries the same
+``trigger_id``. The first delivery claims its key in the database (shared by every replica);
+repeats are acknowledged and dropped. A delivery that fails releases its claim, so Slack's
+retry of it is still processed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from irbot.deps import Deps
+from irbot.store import repo
+
+log = logging.getLogger(__name__)
+KEEP_DELIVERIES = timedelta(days=1)
+
+
+def delivery_key(body: dict[str, Any]) -> str | None:
+    if body.get("type") == "event_callback" and body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    return None
+
+
+async def claim(deps: Deps, key: str) -> bool:
+    """True for the first delivery of ``key`` (in any process); False for a repeat."""
+    async with deps.db.session() as session:
+        first = await repo.claim_delivery(key, now=deps.clock(), session=session)
+        await session.commit()
+    if not first:
+        log.info("repeat of %s acknowledged and dropped", key)
+    return first
+
+
+async def release(deps: Deps, key: str) -> None:
+    """The delivery failed: let Slack's retry of it through."""
+    async with deps.db.session() as session:
+        await repo.release_delivery(key, session=session)
+        await session.commit()
