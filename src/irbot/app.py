@@ -137,9 +137,12 @@ def _payload_kind(request: AsyncBoltRequest) -> str:
 
 def _healthz(irbot: Irbot):  # noqa: ANN202
     async def handle(_request: web.Request) -> web.Response:
+        # "scheduler" says whether this replica runs the reminders now (it holds the lock) or stands by.
+        scheduler = irbot.deps.scheduler
+        role = "active" if scheduler is not None and scheduler.is_leader else "standby"
         if await irbot.deps.db.ping():
-            return web.json_response({"ok": True})
-        return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
+            return web.json_response({"ok": True, "scheduler": role})
+        return web.json_response({"ok": False, "error": "database unreachable", "scheduler": role}, status=503)
     return handle
 
 

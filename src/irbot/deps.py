@@ -33,6 +33,8 @@ class Deps:
     clock: Callable[[], datetime] = system_clock
     scheduler: "ReminderScheduler | None" = None
     metrics: Metrics = field(default_factory=Metrics)
+    # How long a declare whose Slack set-up failed waits before trying again (tests shorten it).
+    setup_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
 
     def metrics_reminder(self, kind: str) -> None:
         self.metrics.reminders_sent.labels(kind=kind).inc()

@@ -43,7 +43,11 @@ async def run_reminder_job(incident_id: int, kind: str, due_at: str) -> None:
     if scheduler is None:
         log.warning("reminder %s:%s fired with no active scheduler", incident_id, kind)
         return
-    await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
+    if scheduler._firing is None:
+        await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
+        return
+    async with scheduler._firing:
+        await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
 
 
 def job_id(incident_id: int, kind: str) -> str:
@@ -58,6 +62,9 @@ class ReminderScheduler:
         self.is_leader = False
         self._lock_conn: AsyncConnection | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        import os
+        n = int(os.environ.get("EXP_FIRES", "0"))
+        self._firing = asyncio.Semaphore(n) if n else None
         self._sync_engine = None
         self.apscheduler = AsyncIOScheduler(
             jobstores={"default": self._job_store()},

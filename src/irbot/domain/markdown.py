@@ -9,16 +9,23 @@ _TOKEN = re.compile(r"<([^<>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
+_LINE_START = re.compile(r"^([#>|])", re.MULTILINE)
 
 NameOf = Callable[[str], str]
 
 
 def mrkdwn_to_markdown(text: str, *, person: NameOf, channel: NameOf) -> str:
     """Mentions become names, links Markdown links, *bold* **bold**; entities are unescaped."""
-    converted = _TOKEN.sub(lambda m: _token(m.group(1), person, channel), text)
-    converted = _BOLD.sub(r"**\1**", converted)
-    converted = _ITALIC.sub(r"*\1*", converted)
-    converted = _STRIKE.sub(r"~~\1~~", converted)
+    # Each step only when its character is there: a post-mortem converts every message.
+    converted = _TOKEN.sub(lambda m: _token(m.group(1), person, channel), text) if "<" in text else text
+    if "*" in converted:
+        converted = _BOLD.sub(r"**\1**", converted)
+    if "_" in converted:
+        converted = _ITALIC.sub(r"*\1*", converted)
+    if "~" in converted:
+        converted = _STRIKE.sub(r"~~\1~~", converted)
+    if "&" not in converted:
+        return converted
     return converted.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
@@ -45,4 +52,6 @@ def _escape_brackets(text: str) -> str:
 
 def escape_markdown_line(text: str) -> str:
     """Keep user text from turning into headings or tables when put at the start of a line."""
-    return re.sub(r"^([#>|])", r"\\\1", text, flags=re.MULTILINE)
+    if "\n" not in text and text[:1] not in ("#", ">", "|"):
+        return text
+    return _LINE_START.sub(r"\\\1", text)

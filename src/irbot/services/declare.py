@@ -197,12 +197,9 @@ async def resume_unfinished(deps: Deps) -> int:
     return finished
 
 
-RETRY_DELAYS = (5.0, 30.0, 120.0)
-
-
-async def open_incident_with_retries(incident_id: int, deps: Deps, delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+async def open_incident_with_retries(incident_id: int, deps: Deps) -> None:
     """Build the incident in Slack; if Slack keeps failing, tell the declarer and try again later."""
-    for attempt, delay in enumerate((0.0, *delays)):
+    for attempt, delay in enumerate((0.0, *deps.setup_retry_delays)):
         if delay:
             await asyncio.sleep(delay)
         try:

@@ -56,6 +56,7 @@ class Harness:
         env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                "SLACK_API_URL": self.fake.api_url, "DATABASE_URL": self.database_url, **self.env}
         self.irbot = create_app(load_settings(env), clock=self.clock, retry_base_delay=0.01)
+        self.irbot.deps.setup_retry_delays = (0.2, 0.5, 1.0)
         port = await self.irbot.start(port=0, host="127.0.0.1")
         app_url = f"http://127.0.0.1:{port}/slack/events"
         self.fake.app_url = app_url
