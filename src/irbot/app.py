@@ -11,6 +11,7 @@ from typing import Callable
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,7 +24,7 @@ from irbot.render import Renderer
 from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
-from irbot.slack import commands, declare, roles, timeline, updates
+from irbot.slack import commands, declare, errors, roles, timeline, updates
 from irbot.slack.dedupe import claim, delivery_key, release
 from irbot.slack.gateway import SlackGateway
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -90,7 +91,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps.scheduler = ReminderScheduler(deps.db, fire, clock)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (commands, declare, roles, timeline, updates):
+    for feature in (commands, declare, errors, roles, timeline, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps))
@@ -110,8 +111,15 @@ def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
         if refusal is not None:
             return web.json_response({"error": refusal.reason}, status=refusal.status)
         key = delivery_key(payload)
-        if key is not None and not await claim(irbot.deps, key):
-            return web.Response(status=200)
+        try:
+            if key is not None and not await claim(irbot.deps, key):
+                return web.Response(status=200)
+        except (DBAPIError, OSError):
+            # The database is out: events get a 500 below (Slack retries); people a polite answer.
+            log.warning("delivery claim failed: database unreachable")
+            if payload.get("type") == "event_callback":
+                return web.json_response({"error": "database unreachable"}, status=503)
+            key = None
         bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                         headers=dict(request.headers))
         try:

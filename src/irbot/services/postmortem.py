@@ -118,6 +118,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
     records = [Record(kind=e.kind, at=e.at, actor=e.actor_id, text=e.text, data=e.data) for e in events]
+    del events  # thousands of ORM objects: let them go before the log is built
     people = await _names(incident, records, holders, actions, deps, online=online)
     entries = build_log(records)
     pm = Postmortem(
