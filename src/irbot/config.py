@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from irbot.domain.assessment import FACTORS, AssessmentRules
 from irbot.domain.durations import Duration, DurationError, parse_duration
+from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import DEFAULT_ROLES, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
 
@@ -44,6 +46,8 @@ class Settings:
     escalation_usergroup: str | None = None
     severities: tuple[Severity, ...] = DEFAULT_SEVERITIES
     roles: tuple[Role, ...] = DEFAULT_ROLES
+    assessment: AssessmentRules = field(default_factory=AssessmentRules)
+    playbooks: tuple[Playbook, ...] = DEFAULT_PLAYBOOKS
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -66,7 +70,7 @@ class Settings:
 
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
-    "postmortem_due", "escalation_usergroup", "severities", "roles",
+    "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks",
 }
 _SEVERITY_KEYS = {"key", "label", "description", "update_every", "respond_within", "stakeholder_every"}
 _ROLE_KEYS = {"key", "name", "description"}
@@ -117,6 +121,10 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
         changes["severities"] = _severities(data["severities"])
     if "roles" in data:
         changes["roles"] = _roles(data["roles"])
+    if "assessment" in data:
+        changes["assessment"] = _assessment(data["assessment"], changes.get("severities", settings.severities))
+    if "playbooks" in data:
+        changes["playbooks"] = _playbooks(data["playbooks"])
     return replace(settings, **changes)
 
 
@@ -230,4 +238,57 @@ def _roles(value: Any) -> tuple[Role, ...]:
                            description=_string(f"roles[{index}].description", merged["description"])))
     if not any(r.key == "commander" for r in result):
         raise ConfigError("settings file: [[roles]] must keep the commander role")
+    return tuple(result)
+
+
+def _assessment(value: Any, severities: tuple[Severity, ...]) -> AssessmentRules:
+    if not isinstance(value, dict):
+        raise ConfigError("settings file: [assessment] must be a table")
+    unknown = sorted(set(value) - {"weights", "thresholds"})
+    if unknown:
+        raise ConfigError(f"settings file: assessment: unknown key {unknown[0]!r}")
+    rules = AssessmentRules()
+    weights = value.get("weights", rules.weights)
+    if not isinstance(weights, dict) or not all(isinstance(w, int) and not isinstance(w, bool)
+                                                for w in weights.values()):
+        raise ConfigError(f"settings file: assessment.weights must give whole percents for {', '.join(FACTORS)}")
+    thresholds = rules.thresholds
+    if "thresholds" in value:
+        thresholds = _thresholds(value["thresholds"], {s.key for s in severities})
+    rules = AssessmentRules(weights=dict(weights), thresholds=thresholds, fallback=severities[-1].key,
+                            security_override=severities[0].key)
+    problems = rules.problems()
+    if problems:
+        raise ConfigError(f"settings file: assessment: {problems[0]}")
+    return rules
+
+
+def _thresholds(value: Any, keys: set[str]) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError('settings file: assessment.thresholds must map levels to scores, e.g. "SEV-1" = 3.5')
+    result = []
+    for key, score in value.items():
+        if key not in keys:
+            raise ConfigError(f"settings file: assessment.thresholds: {key!r} is not a configured severity")
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not 1 <= score <= 4:
+            raise ConfigError(f"settings file: assessment.thresholds.{key} must be a score from 1 to 4")
+        result.append((key, round(score * 100)))
+    return tuple(sorted(result, key=lambda item: -item[1]))
+
+
+def _playbooks(value: Any) -> tuple[Playbook, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError("settings file: [[playbooks]] must be a list of tables")
+    result = []
+    for index, entry in enumerate(value):
+        unknown = sorted(set(entry) - {"type", "steps"})
+        if unknown:
+            raise ConfigError(f"settings file: playbooks[{index}]: unknown key {unknown[0]!r}")
+        steps = entry.get("steps")
+        if not isinstance(entry.get("type"), str) or not isinstance(steps, list) or not steps or not all(
+                isinstance(step, str) and step.strip() for step in steps):
+            raise ConfigError(f"settings file: playbooks[{index}] needs a type and a non-empty list of steps")
+        if len(steps) > 20:
+            raise ConfigError(f"settings file: playbooks[{index}]: at most 20 steps")
+        result.append(Playbook(type=entry["type"], steps=tuple(s.strip() for s in steps)))
     return tuple(result)

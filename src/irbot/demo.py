@@ -125,6 +125,23 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     await h.settle()
     t.show_new()
 
+    t.step("carol", "ticks the first step of the outage checklist")
+    checklist = next(m for m in fake.messages(channel.id) if "First steps" in fake.text_of(m))
+    await slack.click(carol, channel.id, checklist["ts"], action_id="incident.playbook.tick")
+    await h.settle()
+    t.show_new()
+    print("  " + fake.render_message(fake.message(channel.id, checklist["ts"])).replace("\n", "\n  "))
+
+    t.step("erin", "runs `/incident assess` and scores 3/3/3/1")
+    await slack.command(erin, "/incident", "assess", channel=channel.id)
+    await h.settle()
+    view = slack.open_view(erin)
+    t.show_form(view)
+    await slack.submit_view(erin, view["id"], {"Business impact": "3 · High", "System scope": "3 · High",
+                                               "User impact": "3 · High", "Security risk": "1 · Low"})
+    result = slack.open_view(erin)
+    print("  ┌ " + fake.render_message({"blocks": result["blocks"], "user": erin.id}).replace("\n", "\n  │ "))
+
     t.step("carol and dave", "talk in the channel; carol pins a finding with 📌; bob adds an action item")
     first = await fake.say(carol, channel.id, "Errors started with the 14:02 deploy of payments-api")
     await fake.say(dave, channel.id, "Status page updated", thread_ts=first)
@@ -134,13 +151,13 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     await h.settle()
     t.show_new()
 
-    t.step("(time)", "31 minutes pass without an update")
-    clock.advance(timedelta(minutes=31))
+    t.step("(time)", "61 minutes pass without an update")
+    clock.advance(timedelta(minutes=61))
     await h.fire_due_reminders()
     t.show_new()
 
-    t.step("erin", "downgrades: `/incident severity 2`")
-    await slack.command(erin, "/incident", "severity 2", channel=channel.id)
+    t.step("erin", "applies the assessment: clicks “Apply SEV-2”")
+    await slack.click_in_view(erin, result["id"], "Apply SEV-2")
     await h.settle()
     t.show_new()
 

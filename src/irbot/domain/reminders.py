@@ -17,6 +17,7 @@ class ReminderKind(StrEnum):
     RESPONSE_TARGET = "response_target"  # no commander within respond_within
     REVIEW = "review"  # lessons-learned review within 48 h of resolution
     POSTMORTEM_DUE = "postmortem_due"  # post-mortem due after resolution
+    STAKEHOLDER_SUMMARY = "stakeholder_summary"  # a short summary for stakeholders, every stakeholder_every
 
 
 def next_update_due(last_update: datetime, cadence: Duration, tz: str, *, now: datetime,
@@ -31,7 +32,7 @@ def next_update_due(last_update: datetime, cadence: Duration, tz: str, *, now: d
 
 def still_applies(kind: ReminderKind, status: Status, *, has_commander: bool) -> bool:
     """A reminder whose reason has gone away is dropped when it fires."""
-    if kind in (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET):
+    if kind in (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET, ReminderKind.STAKEHOLDER_SUMMARY):
         if not status.is_open:
             return False
         return not (kind == ReminderKind.RESPONSE_TARGET and has_commander)
@@ -41,5 +42,5 @@ def still_applies(kind: ReminderKind, status: Status, *, has_commander: bool) ->
 
 
 def repeats(kind: ReminderKind) -> bool:
-    """Update reminders come back every cadence until someone posts; the others come once."""
-    return kind == ReminderKind.UPDATE_DUE
+    """Update reminders and stakeholder summaries come back every cadence; the others come once."""
+    return kind in (ReminderKind.UPDATE_DUE, ReminderKind.STAKEHOLDER_SUMMARY)

@@ -19,6 +19,7 @@ from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
 from irbot.services import surfaces
+from irbot.services.playbooks import post_checklist
 from irbot.services.updates import plan_first_reminders
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
@@ -62,7 +63,7 @@ async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
     """Run the Slack steps that have not run yet; returns the incident, or None if another owns it."""
     if not await _claim(incident_id, deps):
         return None
-    steps = (_create_channel, _post_card, _pin_card, _set_topic, _invite_declarer, _announce)
+    steps = (_create_channel, _post_card, _pin_card, _set_topic, _invite_declarer, _announce, post_checklist)
     try:
         for step in steps:
             incident = await _load(incident_id, deps)

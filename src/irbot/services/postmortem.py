@@ -25,6 +25,7 @@ from irbot.store.models import ActionItem, Incident
 log = logging.getLogger(__name__)
 HEARTBEAT_SLACK = timedelta(seconds=45)  # a beat every 15 s; allow for a slow one
 HISTORY_PAGE = 200
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
 @dataclass
@@ -136,6 +137,9 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
                      "to": pm.name(r.data.get("to")), "by": pm.name(r.actor)}
                     for r in records if r.kind == "role_changed"]
     pm.moments = _moments(records, entries, pm, role_names)
+    ticked = {int(r.data["index"]): r for r in records if r.kind == "playbook_step"}
+    pm.extra["playbook"] = [{"step": step, "by": pm.name(ticked[i].actor) if i in ticked else None,
+                             "at": ticked[i].at if i in ticked else None} for i, step in enumerate(incident.playbook)]
     return pm
 
 
@@ -160,13 +164,15 @@ def _moments(records: list[Record], entries: list[LogEntry], pm: Postmortem, rol
 async def _names(incident: Incident, records: list[Record], holders: dict, actions: list[ActionItem],  # noqa: ANN001
                  deps: Deps, *, online: bool) -> dict[str, str]:
     ids: set[str] = {r.actor for r in records if r.actor}
-    ids |= {r.data.get(k) for r in records for k in ("from", "to") if r.data.get(k)}
+    # Only role changes name people in from/to; status and severity changes hold "SEV-2", "mitigating".
+    ids |= {r.data.get(k) for r in records if r.kind == "role_changed" for k in ("from", "to") if r.data.get(k)}
     ids |= {h.user_id for h in holders.values() if h.user_id}
     ids |= {a.owner_id for a in actions if a.owner_id}
     if incident.declarer_id:
         ids.add(incident.declarer_id)
     for record in records:
-        ids |= set(re.findall(r"<@([UW][A-Z0-9]+)", record.text))
+        if "<@" in record.text:
+            ids.update(_MENTION.findall(record.text))
     async with deps.db.session() as session:
         known = await repo.people_named(sorted(ids), session=session)
     if online:

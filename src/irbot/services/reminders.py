@@ -19,7 +19,7 @@ from irbot.store.models import Incident
 
 log = logging.getLogger(__name__)
 FIRING_LEASE = timedelta(minutes=2)
-OPEN_KINDS = (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET)
+OPEN_KINDS = (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET, ReminderKind.STAKEHOLDER_SUMMARY)
 RESOLVED_KINDS = (ReminderKind.REVIEW, ReminderKind.POSTMORTEM_DUE)
 
 
@@ -61,6 +61,13 @@ async def plan_declared(plan: ReminderPlan, incident: Incident, *, session: Asyn
                    session=session)
     respond_by = severity.respond_within.after(incident.declared_at, deps.settings.timezone)
     await plan.set(incident.id, ReminderKind.RESPONSE_TARGET, respond_by, session=session)
+    await plan.set(incident.id, ReminderKind.STAKEHOLDER_SUMMARY, summary_due_after(incident, deps, incident.declared_at),
+                   session=session)
+
+
+def summary_due_after(incident: Incident, deps: Deps, since: datetime) -> datetime:
+    severity = deps.settings.severity(incident.severity)
+    return max(severity.stakeholder_every.after(since, deps.settings.timezone), deps.clock())
 
 
 async def plan_resolved(plan: ReminderPlan, incident: Incident, resolved_at: datetime, *,
@@ -94,13 +101,23 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
         await repo.finish_reminder(incident_id, kind, due_at, state="done" if applies else "cancelled",
                                    session=session)
         if applies and repeats(reminder):
-            await plan.set(incident_id, reminder, update_due_after(incident, deps, now), session=session)
+            await plan.set(incident_id, reminder, _next_due(reminder, incident, deps, now), session=session)
         await session.commit()
     plan.apply()
 
 
+def _next_due(kind: ReminderKind, incident: Incident, deps: Deps, now: datetime) -> datetime:
+    if kind == ReminderKind.STAKEHOLDER_SUMMARY:
+        return summary_due_after(incident, deps, now)
+    return update_due_after(incident, deps, now)
+
+
 async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due_at: datetime,
                 deps: Deps) -> None:
+    if kind == ReminderKind.STAKEHOLDER_SUMMARY:
+        await _post_summary(incident, holders, deps)
+        deps.metrics_reminder(kind.value)
+        return
     severity = deps.settings.severity(incident.severity)
     who = holders.get(COMMANDER) or incident.declarer_id
     group = None if incident.drill else deps.settings.escalation_usergroup
@@ -110,3 +127,18 @@ async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str |
     await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
     log.info("%s reminder posted for INC-%d", kind.value, incident.number)
     deps.metrics_reminder(kind.value)
+
+
+async def _post_summary(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
+    """In the announcement thread; a private incident's summary stays in its own channel."""
+    async with deps.db.session() as session:
+        updates = await repo.events_of(incident.id, kinds=["update"], session=session)
+    roles = [{"name": role.name, "holder": holders.get(role.key)} for role in deps.settings.roles]
+    text = deps.renderer.part("reminders.j2", "stakeholder_summary", incident=surfaces.facts_of(incident),
+                              severity=deps.settings.severity(incident.severity), roles=roles,
+                              latest=updates[-1].text if updates else None,
+                              since=deps.clock() - incident.declared_at)
+    if incident.private or not (incident.announce_channel_id and incident.announce_ts):
+        await surfaces.say(incident, text, deps)
+        return
+    await surfaces.say(incident, text, deps, channel=incident.announce_channel_id, thread_ts=incident.announce_ts)

@@ -84,7 +84,7 @@ async def announce_role_change(incident_id: int, role: Role, user: str, previous
     assert incident is not None and incident.channel_id
     await deps.slack.call("conversations.invite", channel=incident.channel_id, users=user)
     text = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
-    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **blocks.text_message(text).as_args())
+    await surfaces.say(incident, text, deps)
     await _brief(incident, role, user, deps)
     await surfaces.refresh_surfaces(incident, deps)
 
@@ -96,8 +96,8 @@ async def _brief(incident: Incident, role: Role, user: str, deps: Deps) -> None:
                               channel=incident.channel_id)
     fallback = deps.renderer.part("roles.j2", "brief_fallback", role=role, incident=facts)
     try:
-        await deps.slack.call("chat.postMessage", channel=user, text=fallback,
-                              blocks=blocks.text_message(text).blocks)
+        await surfaces.say(incident, text, deps, channel=user, message=blocks.Message(
+            text=fallback, blocks=blocks.text_message(surfaces.drill_marked(incident, text, deps)).blocks))
     except SlackCallError as exc:  # a brief that cannot be delivered must not undo the role change
         log.warning("could not brief %s: %s", user, exc.code)
 

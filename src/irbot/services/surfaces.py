@@ -64,3 +64,19 @@ async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
     if incident.announce_channel_id and incident.announce_ts and not incident.private:
         await deps.slack.call("chat.update", channel=incident.announce_channel_id, ts=incident.announce_ts,
                               **announcement_message(incident, holders, deps).as_args())
+
+
+def drill_marked(incident: Incident, text: str, deps: Deps) -> str:
+    """Every message of a drill says so, first."""
+    if not incident.drill:
+        return text
+    return f"{deps.renderer.part('drill.j2', 'banner')} · {text}"
+
+
+async def say(incident: Incident, text: str, deps: Deps, *, channel: str | None = None,
+              thread_ts: str | None = None, message: blocks.Message | None = None) -> dict:
+    """Post in the incident's channel (or ``channel``), marked when the incident is a drill."""
+    message = message or blocks.text_message(drill_marked(incident, text, deps))
+    args = {"thread_ts": thread_ts} if thread_ts else {}
+    return await deps.slack.call("chat.postMessage", channel=channel or incident.channel_id, **args,
+                                 **message.as_args())

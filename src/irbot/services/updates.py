@@ -16,9 +16,10 @@ from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.render import Mrkdwn
 from irbot.services import surfaces
-from irbot.services.reminders import RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, update_due_after
+from irbot.services.reminders import (
+    RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, summary_due_after, update_due_after,
+)
 from irbot.services.roles import actors_for
-from irbot.slack import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
 
@@ -99,7 +100,7 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
 
 
 async def change_severity(incident: Incident, severity: Severity, *, actor: str, deps: Deps,
-                          reason: str = "") -> Incident | None:
+                          reason: str = "", details: dict | None = None) -> Incident | None:
     """None when nothing changes (the same level chosen again)."""
     await require_commander(incident, actor, deps)
     if severity.key == incident.severity:
@@ -110,15 +111,17 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
     async with deps.db.session() as session:
         await repo.update_incident(incident.id, session=session, severity=severity.key)
         await repo.add_event(incident.id, "severity_changed", actor_id=actor, at=now, session=session,
-                             text=reason, data={"from": old.key, "to": severity.key})
+                             text=reason, data={"from": old.key, "to": severity.key, **(details or {})})
         incident = await repo.get_incident(incident.id, session=session)
         if Status(incident.status).is_open:
             await _replan_updates(plan, incident, since=incident.last_update_at or incident.declared_at,
                                   session=session)
+            await plan.set(incident.id, ReminderKind.STAKEHOLDER_SUMMARY, summary_due_after(incident, deps, now),
+                           session=session)
         await session.commit()
     plan.apply()
     escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
-    await _announce(incident, "severity_changed", deps, actor=actor, old_severity=old,
+    await _announce(incident, "severity_changed", deps, actor=actor, old_severity=old, reason=reason,
                     group=deps.settings.escalation_usergroup if escalate else None)
     return incident
 
@@ -173,13 +176,12 @@ async def _announce(incident: Incident, macro: str, deps: Deps, **context: objec
     facts = surfaces.facts_of(incident)
     severity = deps.settings.severity(incident.severity)
     text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
-    message = blocks.text_message(text)
-    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
+    await surfaces.say(incident, text, deps)
     if incident.announce_ts and incident.announce_channel_id and not incident.private:
         stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
                                          body=Mrkdwn(text))
-        await deps.slack.call("chat.postMessage", channel=incident.announce_channel_id,
-                              thread_ts=incident.announce_ts, **blocks.text_message(stakeholder).as_args())
+        await surfaces.say(incident, stakeholder, deps, channel=incident.announce_channel_id,
+                           thread_ts=incident.announce_ts)
     await surfaces.refresh_surfaces(incident, deps)
 
 

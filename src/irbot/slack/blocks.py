@@ -57,10 +57,6 @@ def text_message(text: str) -> Message:
 
 # --- the declare form ---------------------------------------------------------------------------
 
-def _part(renderer: Renderer, name: str, **context: Any) -> str:
-    return renderer.part("declare_modal.j2", name, **context)
-
-
 def _input(block_id: str, label: str, element: Any, *, optional: bool = False, hint: str | None = None) -> InputBlock:
     return InputBlock(block_id=block_id, label=PlainTextObject(text=label), element=element,
                       optional=optional, hint=PlainTextObject(text=hint) if hint else None)
@@ -72,8 +68,13 @@ def severity_option(severity: Severity) -> Option:
 
 
 def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: str, announce: str,
-                  metadata: Mapping[str, Any], severity: str | None = None) -> dict[str, Any]:
+                  metadata: Mapping[str, Any], severity: str | None = None, drill: bool = False) -> dict[str, Any]:
+    def _part(renderer: Renderer, name: str, **context: Any) -> str:
+        return renderer.part("declare_modal.j2", name, drill=drill, **context)
+
     options = [severity_option(s) for s in severities]
+    flags = [Option(value="private", text=PlainTextObject(text=_part(renderer, "option_private"))),
+             Option(value="drill", text=PlainTextObject(text=_part(renderer, "option_drill")))]
     chosen = next((o for o in options if o.value == severity), options[min(2, len(options) - 1)])
     type_options = [Option(value=t.key, text=PlainTextObject(text=t.label)) for t in INCIDENT_TYPES]
     blocks = [
@@ -95,8 +96,7 @@ def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: 
             action_id=Action.INPUT, max_length=12,
             placeholder=PlainTextObject(text=_part(renderer, "placeholder_users"))), optional=True),
         _input(BlockId.PRIVATE, _part(renderer, "label_private"), CheckboxesElement(
-            action_id=Action.INPUT, options=[Option(value="private", text=PlainTextObject(
-                text=_part(renderer, "option_private")))]),
+            action_id=Action.INPUT, options=flags, initial_options=[flags[1]] if drill else None),
             optional=True, hint=_part(renderer, "hint_private")),
     ]
     view = View(type="modal", callback_id=Callback.DECLARE, title=PlainTextObject(text=_part(renderer, "title")),
@@ -233,3 +233,61 @@ def action_list(renderer: Renderer, facts: IncidentFacts, items: Sequence[Any]) 
         elements.append(line)
     header = part("actions_header")
     return Message(text=header, blocks=_dicts(elements))
+
+
+def playbook_message(renderer: Renderer, facts: IncidentFacts, steps: Sequence[str],
+                     done: Mapping[int, tuple[str | None, Any]]) -> Message:
+    """One section per step; an open step carries a Done button (value: the step's index)."""
+    def part(name: str, **context: Any) -> str:
+        return renderer.part("playbook.j2", name, incident=facts, **context)
+
+    elements: list[Block] = [_section(part("header"))]
+    for index, step in enumerate(steps[:20]):
+        by, at = done.get(index, (None, None))
+        line = _section(part("step", number=index + 1, text=step, done_by=by, done_at=at))
+        if index not in done and facts.is_open:
+            line.accessory = ButtonElement(action_id=Action.PLAYBOOK_TICK, value=str(index),
+                                           text=PlainTextObject(text=part("done_button")))
+        elements.append(line)
+    return Message(text=part("fallback"), blocks=_dicts(elements))
+
+
+# --- severity assessment ------------------------------------------------------------------------
+
+ASSESS_FACTORS = ("business", "scope", "users", "security")
+
+
+def assess_modal(renderer: Renderer, *, weights: Mapping[str, int], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    def part(name: str, **context: Any) -> str:
+        return renderer.part("assess.j2", name, weights=weights, **context)
+
+    inputs: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=part("intro"))])]
+    for factor in ASSESS_FACTORS:
+        options = [Option(value=str(level), text=PlainTextObject(text=part("level_option", level=level)),
+                          description=PlainTextObject(text=truncate(part(f"level_{factor}", level=level), 75)))
+                   for level in (1, 2, 3, 4)]
+        inputs.append(_input(f"{BlockId.ASSESS_PREFIX}{factor}", part(f"label_{factor}"),
+                             StaticSelectElement(action_id=Action.INPUT, options=options)))
+    view = View(type="modal", callback_id=Callback.ASSESS, title=PlainTextObject(text=part("title")),
+                submit=PlainTextObject(text=part("submit")), close=PlainTextObject(text=part("close")),
+                private_metadata=json.dumps(dict(metadata)), blocks=inputs)
+    return view.to_dict()
+
+
+def assess_result(renderer: Renderer, *, context: Mapping[str, Any], metadata: Mapping[str, Any],
+                  action: str | None, note: str | None = None) -> dict[str, Any]:
+    """The answer, in the same modal: score, level, why, and Apply or Declare."""
+    def part(name: str) -> str:
+        return renderer.part("assess.j2", name, **context)
+
+    elements: list[Block] = [_section(part("result"))]
+    if note:
+        elements.append(_section(note))
+    if action:
+        button = part("apply_button") if action == Action.ASSESS_APPLY else part("declare_button")
+        elements.append(ActionsBlock(elements=[ButtonElement(action_id=action, style="primary",
+                                                             text=PlainTextObject(text=truncate(button, 75)))]))
+    view = View(type="modal", callback_id=Callback.ASSESS, title=PlainTextObject(text=part("title")),
+                close=PlainTextObject(text=part("close")), private_metadata=json.dumps(dict(metadata)),
+                blocks=elements)
+    return view.to_dict()

@@ -53,6 +53,14 @@ async def declare(ctx: CommandContext) -> str | None:
     return None
 
 
+@handles("drill")
+async def drill(ctx: CommandContext) -> str | None:
+    if ctx.trigger_id:
+        ctx.deps.tasks.spawn(open_declare_modal(ctx.deps, trigger_id=ctx.trigger_id, user=ctx.user,
+                                                origin_channel=ctx.channel, title=ctx.command.rest, drill=True))
+    return None
+
+
 @handles("help")
 async def show_help(ctx: CommandContext) -> str | None:
     return help_text(ctx.deps)

@@ -26,9 +26,7 @@ _FIELD_BLOCKS = {"title": Block.TITLE, "severity": Block.SEVERITY, "type": Block
 
 async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_channel: str | None,
                              title: str = "", severity: str | None = None, drill: bool = False) -> None:
-    view = blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
-                                announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
-                                metadata={"origin": origin_channel, "drill": drill})
+    view = declare_view(deps, origin_channel=origin_channel, title=title, severity=severity, drill=drill)
     try:
         await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
     except SlackCallError as exc:
@@ -38,13 +36,20 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
             await tell(deps, origin_channel, user, text)
 
 
+def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", severity: str | None = None,
+                 drill: bool = False) -> dict[str, Any]:
+    return blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
+                                announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
+                                metadata={"origin": origin_channel}, drill=drill)
+
+
 def form_from_view(view: dict[str, Any]) -> DeclareForm:
     private = input_value(view, Block.PRIVATE) or []
     return DeclareForm(
         title=text_value(view, Block.TITLE), severity=str(input_value(view, Block.SEVERITY) or ""),
         type=str(input_value(view, Block.TYPE) or ""), summary=text_value(view, Block.SUMMARY),
         services=text_value(view, Block.SERVICES), affected_users=text_value(view, Block.USERS),
-        private="private" in private, drill=bool(metadata(view).get("drill")),
+        private="private" in private, drill="drill" in private,
     )
 
 

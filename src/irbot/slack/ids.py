@@ -9,6 +9,7 @@ class Callback(StrEnum):
     DECLARE = "incident.declare"
     UPDATE = "incident.update"
     RESOLVE = "incident.resolve"
+    ASSESS = "incident.assess"
 
 
 class Block(StrEnum):
@@ -23,6 +24,7 @@ class Block(StrEnum):
     UPDATE_TEXT = "update.text"
     UPDATE_NEXT = "update.next"
     RESOLUTION = "resolve.summary"
+    ASSESS_PREFIX = "assess."  # + factor name
 
 
 class Action(StrEnum):
@@ -32,3 +34,6 @@ class Action(StrEnum):
     UPDATE_OPEN = "incident.update.open"
     SEVERITY_CHANGE = "incident.severity.change"
     ACTION_STATUS = "incident.action.status"
+    PLAYBOOK_TICK = "incident.playbook.tick"
+    ASSESS_APPLY = "incident.assess.apply"
+    ASSESS_DECLARE = "incident.assess.declare"

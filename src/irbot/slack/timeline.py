@@ -79,8 +79,7 @@ async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
 
 def _say_later(deps: Deps, incident: Incident, text: str) -> None:
     """Post in the incident channel after the ack."""
-    deps.tasks.spawn(deps.slack.call("chat.postMessage", channel=incident.channel_id,
-                                     **blocks.text_message(text).as_args()), name="say")
+    deps.tasks.spawn(surfaces.say(incident, text, deps), name="say")
 
 
 async def _set_status(deps: Deps, incident: Incident, number: int, status: str, actor: str) -> str | None:

@@ -72,6 +72,9 @@ class Incident(SQLModel, table=True):
     resolution: str = ""
     impact_started_at: datetime | None = _when(nullable=True)
     postmortem_file_id: str | None = None
+    # The containment checklist as posted (settings may change later; ticks refer to these steps).
+    playbook: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    playbook_ts: str | None = None
 
 
 class IncidentRole(SQLModel, table=True):

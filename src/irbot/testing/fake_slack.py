@@ -40,6 +40,7 @@ class FakeSlack(Workspace):
         self.rate_limits = False  # off so fast tests are not throttled; tests may turn it on
         self.limiter = RateLimiter()
         self.faults = FaultPlan()
+        self.latency = 0.0  # seconds every Web API call waits before it is answered (benches set it)
         self.calls: list[Call] = []
         self.port: int | None = None
         self._runner: web.AppRunner | None = None

@@ -63,6 +63,8 @@ def reply(body: Json, status: int = 200, headers: dict[str, str] | None = None) 
 async def api(fake: FakeSlack, request: web.Request) -> web.StreamResponse:
     method = request.match_info["method"]
     args, token = await read_args(request)
+    if fake.latency:
+        await asyncio.sleep(fake.latency)  # Slack's round trip, for benches; the call then runs as usual
     if method not in METHODS or method not in HANDLERS:
         return fake.record(method, args, {"ok": False, "error": "unknown_method"}, 404)
     if not token:

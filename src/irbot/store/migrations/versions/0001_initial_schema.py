@@ -71,6 +71,8 @@ def upgrade() -> None:
     sa.Column('resolution', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('impact_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('postmortem_file_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('playbook', sa.JSON(), nullable=False),
+    sa.Column('playbook_ts', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source_key')
     )

@@ -1,0 +1,54 @@
+"""The containment checklist: posted at declare, ticked step by step from the message."""
+
+from __future__ import annotations
+
+from irbot.deps import Deps
+from irbot.domain.playbooks import playbook_for
+from irbot.services import surfaces
+from irbot.slack import blocks
+from irbot.store import repo
+from irbot.store.models import Incident
+
+
+async def ticks(incident_id: int, deps: Deps) -> dict[int, tuple[str | None, object]]:
+    async with deps.db.session() as session:
+        events = await repo.events_of(incident_id, kinds=["playbook_step"], session=session)
+    return {int(e.data["index"]): (e.actor_id, e.at) for e in events}
+
+
+async def checklist_message(incident: Incident, deps: Deps) -> blocks.Message:
+    message = blocks.playbook_message(deps.renderer, surfaces.facts_of(incident), incident.playbook,
+                                      await ticks(incident.id, deps))
+    return blocks.Message(text=surfaces.drill_marked(incident, message.text, deps), blocks=message.blocks)
+
+
+async def post_checklist(incident: Incident, deps: Deps) -> None:
+    """A declare step: store the steps as posted, then post them (once)."""
+    if incident.playbook_ts:
+        return
+    playbook = playbook_for(incident.type, deps.settings.playbooks)
+    if playbook is None:
+        return
+    incident.playbook = list(playbook.steps)
+    posted = await surfaces.say(incident, "", deps, message=await checklist_message(incident, deps))
+    async with deps.db.session() as session:
+        await repo.update_incident(incident.id, playbook=list(playbook.steps), playbook_ts=posted["ts"],
+                                   session=session)
+        await session.commit()
+
+
+async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> str | None:
+    """Record a done step and update the checklist in place; a second tick changes nothing."""
+    if not 0 <= index < len(incident.playbook):
+        return None
+    async with deps.db.session() as session:
+        recorded = await repo.add_event(incident.id, "playbook_step", actor_id=actor, text=incident.playbook[index],
+                                        dedupe_key=f"step:{index}", data={"index": index}, at=deps.clock(),
+                                        session=session)
+        await session.commit()
+    if recorded is None:
+        by, _ = (await ticks(incident.id, deps)).get(index, (None, None))
+        return deps.renderer.part("playbook.j2", "already", number=index + 1, done_by=by)
+    await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.playbook_ts,
+                          **(await checklist_message(incident, deps)).as_args())
+    return None
