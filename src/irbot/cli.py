@@ -23,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem = commands.add_parser("postmortem", help="write an incident's post-mortem from the database")
     postmortem.add_argument("incident", help="the incident, e.g. INC-42")
     postmortem.add_argument("-o", "--output", help="file to write (default: standard output)")
+    verify = commands.add_parser("verify", help="check an incident's evidence chain")
+    verify.add_argument("incident", help="the incident, e.g. INC-42")
+    export = commands.add_parser("export", help="write an incident's evidence chain as JSON lines")
+    export.add_argument("incident", help="the incident, e.g. INC-42")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
     demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
     demo.add_argument("--out", default=None, help="folder for the demo's database and post-mortem")
     return parser
@@ -48,8 +53,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.command == "migrate":
         return _migrate(settings)
-    if args.command == "postmortem":
-        return asyncio.run(_postmortem(settings, args.incident, args.output))
+    if args.command in ("postmortem", "verify", "export"):
+        return asyncio.run(_offline(args, settings))
     if args.command == "serve":
         socket_mode = args.socket_mode or bool(settings.slack_app_token)
         settings.require_serve(socket_mode=socket_mode)
@@ -68,9 +73,19 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _postmortem(settings: Settings, ref: str, output: str | None) -> int:
-    from irbot.offline import write_postmortem
-    return await write_postmortem(settings, ref, output)
+async def _offline(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from irbot import offline
+    try:
+        if args.command == "verify":
+            return await offline.verify(settings, args.incident)
+        if args.command == "export":
+            return await offline.export(settings, args.incident, args.output)
+        return await offline.write_postmortem(settings, args.incident, args.output)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot read {_redacted(settings.database_url)}: "
+                          f"{str(exc.orig if getattr(exc, 'orig', None) else exc).splitlines()[0]}") from None
 
 
 def _redacted(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from irbot.config import ConfigError, Settings
 from irbot.deps import Deps
+from irbot.domain.evidence import verify_chain
 from irbot.domain.incident import parse_ref
 from irbot.render import Renderer
 from irbot.services.postmortem import compile_postmortem, render
@@ -25,16 +27,58 @@ def offline_deps(settings: Settings) -> Deps:
                 renderer=Renderer(settings.templates_dir), workspace=Workspace(gateway, settings.announce_channel))
 
 
-async def write_postmortem(settings: Settings, ref: str, output: str | None) -> int:
+async def _incident(deps: Deps, ref: str):  # noqa: ANN202
     number = parse_ref(ref)
     if number is None:
         raise ConfigError(f"{ref!r} is not an incident id like INC-42")
+    async with deps.db.session() as session:
+        incident = await repo.incident_by_number(number, session=session)
+    if incident is None:
+        raise ConfigError(f"no incident INC-{number} in this database")
+    return incident
+
+
+async def verify(settings: Settings, ref: str) -> int:
+    """``irbot verify INC-7``: recompute the evidence chain; exit 0 with the head, 1 naming a bad record."""
     deps = offline_deps(settings)
     try:
+        incident = await _incident(deps, ref)
         async with deps.db.session() as session:
-            incident = await repo.incident_by_number(number, session=session)
-        if incident is None:
-            raise ConfigError(f"no incident INC-{number} in {settings.database_url}")
+            verdict = verify_chain(await repo.evidence(incident.id, session=session))
+    finally:
+        await deps.db.dispose()
+    name = f"INC-{incident.number}"
+    if verdict.ok:
+        print(f"{name}: {verdict.count} records, head {verdict.head}")
+        return 0
+    print(f"{name}: record {verdict.bad_seq} does not match ({verdict.reason}); "
+          f"{verdict.count} records before it verify", file=sys.stderr)
+    return 1
+
+
+async def export(settings: Settings, ref: str, output: str | None) -> int:
+    """``irbot export INC-7``: the chain as JSON lines, for a third party to verify."""
+    deps = offline_deps(settings)
+    try:
+        incident = await _incident(deps, ref)
+        async with deps.db.session() as session:
+            records = await repo.evidence(incident.id, session=session)
+    finally:
+        await deps.db.dispose()
+    lines = "".join(json.dumps(r.as_json(), sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    if output:
+        Path(output).write_text(lines, encoding="utf-8")
+        print(f"irbot: wrote {len(records)} records of INC-{incident.number} to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+    return 0
+
+
+async def write_postmortem(settings: Settings, ref: str, output: str | None) -> int:
+    deps = offline_deps(settings)
+    try:
+        incident = await _incident(deps, ref)
+        number = incident.number
         document = render(await compile_postmortem(incident, deps, online=False), deps)
     finally:
         await deps.db.dispose()

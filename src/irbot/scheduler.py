@@ -33,6 +33,7 @@ FireReminder = Callable[[int, str, datetime], Awaitable[None]]
 LOCK_KEY = 726573  # arbitrary, constant: the scheduler leadership lock
 STANDBY_POLL_SECONDS = 5.0
 LEADER_WAKEUP_SECONDS = 2.0  # notice jobs other replicas added to the shared store
+FIRING_AT_ONCE = 4  # reminders firing together on PostgreSQL; the rest of the pool stays for requests
 
 _active: dict[str, "ReminderScheduler"] = {}
 
@@ -43,10 +44,7 @@ async def run_reminder_job(incident_id: int, kind: str, due_at: str) -> None:
     if scheduler is None:
         log.warning("reminder %s:%s fired with no active scheduler", incident_id, kind)
         return
-    if scheduler._firing is None:
-        await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
-        return
-    async with scheduler._firing:
+    async with scheduler.firing:  # APScheduler starts every due job at once; fire a few at a time
         await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
 
 
@@ -62,9 +60,9 @@ class ReminderScheduler:
         self.is_leader = False
         self._lock_conn: AsyncConnection | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        import os
-        n = int(os.environ.get("EXP_FIRES", "0"))
-        self._firing = asyncio.Semaphore(n) if n else None
+        # Unbounded, a burst of due jobs queues on the connection pool until checkouts time out
+        # after a claim (the reminder then stays "firing"); SQLite has one writer anyway.
+        self.firing = asyncio.Semaphore(1 if is_sqlite(db.url) else FIRING_AT_ONCE)
         self._sync_engine = None
         self.apscheduler = AsyncIOScheduler(
             jobstores={"default": self._job_store()},

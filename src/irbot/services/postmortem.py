@@ -118,6 +118,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         events = await repo.events_of(incident.id, session=session)
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
+        head = await repo.head_hash(incident.id, session=session)
     records = [Record(kind=e.kind, at=e.at, actor=e.actor_id, text=e.text, data=e.data) for e in events]
     del events  # thousands of ORM objects: let them go before the log is built
     people = await _names(incident, records, holders, actions, deps, online=online)
@@ -137,6 +138,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
                      "to": pm.name(r.data.get("to")), "by": pm.name(r.actor)}
                     for r in records if r.kind == "role_changed"]
     pm.moments = _moments(records, entries, pm, role_names)
+    pm.extra["head_hash"] = head
     ticked = {int(r.data["index"]): r for r in records if r.kind == "playbook_step"}
     pm.extra["playbook"] = [{"step": step, "by": pm.name(ticked[i].actor) if i in ticked else None,
                              "at": ticked[i].at if i in ticked else None} for i, step in enumerate(incident.playbook)]

@@ -98,7 +98,7 @@ async def _store_deletion(incident: Incident, event: dict[str, Any], deps: Deps)
     ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
     if not ts:
         return
-    keep = deps.settings.keep_deleted_text or incident_is_on_hold(incident)
+    keep = deps.settings.keep_deleted_text or incident.legal_hold
     previous = event.get("previous_message") or {}
     at = ts_to_datetime(event.get("event_ts") or event.get("ts") or ts)
     async with deps.db.session() as session:
@@ -111,10 +111,6 @@ async def _store_deletion(incident: Incident, event: dict[str, Any], deps: Deps)
         if stored is not None and not keep:
             await repo.redact_message(incident.id, ts, session=session)
         await session.commit()
-
-
-def incident_is_on_hold(incident: Incident) -> bool:
-    return bool(getattr(incident, "legal_hold", False))
 
 
 async def mark_key_message(incident: Incident, ts: str | None, actor: str | None, deps: Deps) -> None:

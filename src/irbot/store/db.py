@@ -47,6 +47,9 @@ def is_sqlite(url: str) -> bool:
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
     # WAL lets readers work beside the writer; the busy timeout turns lock contention into waits.
+    # The driver's own transaction handling is switched off (SQLAlchemy's recipe), so SAVEPOINTs
+    # work and every transaction starts with BEGIN IMMEDIATE below.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -54,11 +57,18 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI typ
     cursor.close()
 
 
+def _begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
+    """Take SQLite's write lock at the start: a transaction that read first and wrote later could
+    otherwise fail at once (SQLITE_BUSY_SNAPSHOT) when another writer committed in between."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

@@ -71,6 +71,7 @@ class Incident(SQLModel, table=True):
     resolved_at: datetime | None = _when(nullable=True)
     resolution: str = ""
     impact_started_at: datetime | None = _when(nullable=True)
+    legal_hold: bool = False
     postmortem_file_id: str | None = None
     # The containment checklist as posted (settings may change later; ticks refer to these steps).
     playbook: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
@@ -90,8 +91,11 @@ class IncidentRole(SQLModel, table=True):
 
 
 class TimelineEvent(SQLModel, table=True):
+    """One record of an incident's timeline, chained to the one before it (see domain.evidence)."""
+
     __tablename__ = "timeline_event"
-    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key", name="uq_timeline_dedupe"),)
+    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key", name="uq_timeline_dedupe"),
+                      UniqueConstraint("incident_id", "seq", name="uq_timeline_seq"))
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     at: datetime = _when(nullable=False, default=utcnow)
@@ -101,6 +105,10 @@ class TimelineEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Slack-side identity of what the event records (an event_id, a message ts): repeats collapse.
     dedupe_key: str | None = None
+    seq: int = 0  # 1, 2, 3 … within the incident: the chain's order
+    text_sha256: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
 
 class Counter(SQLModel, table=True):

@@ -70,6 +70,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolution', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('impact_started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('legal_hold', sa.Boolean(), nullable=False),
     sa.Column('postmortem_file_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('playbook', sa.JSON(), nullable=False),
     sa.Column('playbook_ts', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -139,9 +140,14 @@ def upgrade() -> None:
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('dedupe_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('text_sha256', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('incident_id', 'dedupe_key', name='uq_timeline_dedupe')
+    sa.UniqueConstraint('incident_id', 'dedupe_key', name='uq_timeline_dedupe'),
+    sa.UniqueConstraint('incident_id', 'seq', name='uq_timeline_seq')
     )
     with op.batch_alter_table('timeline_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_timeline_event_incident_id'), ['incident_id'], unique=False)
