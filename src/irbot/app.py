@@ -24,7 +24,7 @@ from irbot.render import Renderer
 from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
-from irbot.slack import commands, declare, errors, framework, roles, timeline, updates
+from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
 from irbot.slack.dedupe import claim, delivery_key, release
 from irbot.slack.gateway import SlackGateway
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps.scheduler = ReminderScheduler(deps.db, fire, clock)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (commands, declare, errors, framework, roles, timeline, updates):
+    for feature in (clocks, commands, declare, errors, framework, report, roles, timeline, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps))

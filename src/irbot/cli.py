@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write an incident's evidence chain as JSON lines")
     export.add_argument("incident", help="the incident, e.g. INC-42")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    report = commands.add_parser("report", help="response times per severity and type, action items, recurrences")
+    report.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: the first incident)")
+    report.add_argument("--until", metavar="YYYY-MM-DD", help="day after the last one, exclusive (default: now)")
+    report.add_argument("--format", choices=("md", "csv"), default="md", help="Markdown (default) or CSV")
+    report.add_argument("-o", "--output", help="file to write (default: standard output)")
     demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
     demo.add_argument("--out", default=None, help="folder for the demo's database and post-mortem")
     return parser
@@ -53,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.command == "migrate":
         return _migrate(settings)
-    if args.command in ("postmortem", "verify", "export"):
+    if args.command in ("postmortem", "verify", "export", "report"):
         return asyncio.run(_offline(args, settings))
     if args.command == "serve":
         socket_mode = args.socket_mode or bool(settings.slack_app_token)
@@ -82,6 +87,8 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
             return await offline.verify(settings, args.incident)
         if args.command == "export":
             return await offline.export(settings, args.incident, args.output)
+        if args.command == "report":
+            return await offline.report(settings, args.since, args.until, args.format, args.output)
         return await offline.write_postmortem(settings, args.incident, args.output)
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot read {_redacted(settings.database_url)}: "

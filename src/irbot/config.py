@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from irbot.domain.assessment import FACTORS, AssessmentRules
+from irbot.domain.clocks import DEFAULT_REGULATIONS, Regulation
 from irbot.domain.durations import Duration, DurationError, parse_duration
 from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import DEFAULT_ROLES, Role
@@ -48,6 +49,7 @@ class Settings:
     roles: tuple[Role, ...] = DEFAULT_ROLES
     assessment: AssessmentRules = field(default_factory=AssessmentRules)
     playbooks: tuple[Playbook, ...] = DEFAULT_PLAYBOOKS
+    regulations: tuple[Regulation, ...] = DEFAULT_REGULATIONS
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -70,8 +72,9 @@ class Settings:
 
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
-    "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks",
+    "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
 }
+_REGULATION_KEYS = {"key", "name", "notify_within", "notify_whom"}
 _SEVERITY_KEYS = {"key", "label", "description", "update_every", "respond_within", "stakeholder_every"}
 _ROLE_KEYS = {"key", "name", "description"}
 
@@ -125,6 +128,8 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
         changes["assessment"] = _assessment(data["assessment"], changes.get("severities", settings.severities))
     if "playbooks" in data:
         changes["playbooks"] = _playbooks(data["playbooks"])
+    if "regulations" in data:
+        changes["regulations"] = _regulations(data["regulations"])
     return replace(settings, **changes)
 
 
@@ -291,4 +296,20 @@ def _playbooks(value: Any) -> tuple[Playbook, ...]:
         if len(steps) > 20:
             raise ConfigError(f"settings file: playbooks[{index}]: at most 20 steps")
         result.append(Playbook(type=entry["type"], steps=tuple(s.strip() for s in steps)))
+    return tuple(result)
+
+
+def _regulations(value: Any) -> tuple[Regulation, ...]:
+    builtins = {r.key: r for r in DEFAULT_REGULATIONS}
+    result = []
+    for index, entry in enumerate(_entries("regulations", value, _REGULATION_KEYS)):
+        merged = _merged("regulations", index, entry, builtins.get(entry["key"]),
+                         ("name", "notify_within", "notify_whom"))
+        within = merged["notify_within"]
+        if not isinstance(within, Duration):
+            within = _duration(f"regulations[{index}].notify_within", within)
+        result.append(Regulation(key=merged["key"].strip().lower(),
+                                 name=_string(f"regulations[{index}].name", merged["name"]),
+                                 notify_within=within,
+                                 notify_whom=_string(f"regulations[{index}].notify_whom", merged["notify_whom"])))
     return tuple(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,8 +13,10 @@ from irbot.config import ConfigError, Settings
 from irbot.deps import Deps
 from irbot.domain.evidence import verify_chain
 from irbot.domain.incident import parse_ref
+from irbot.domain.report import ReportInputError, parse_period
 from irbot.render import Renderer
 from irbot.services.postmortem import compile_postmortem, render
+from irbot.services.report import compile_report, render_csv, render_markdown
 from irbot.slack.gateway import SlackGateway
 from irbot.store import repo
 from irbot.store.db import Database
@@ -85,6 +88,27 @@ async def write_postmortem(settings: Settings, ref: str, output: str | None) -> 
     if output:
         Path(output).write_text(document, encoding="utf-8")
         print(f"irbot: wrote the post-mortem of INC-{number} to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(document)
+    return 0
+
+
+async def report(settings: Settings, since: str | None, until: str | None, fmt: str, output: str | None) -> int:
+    """``irbot report --since 2026-01-01 --format csv``: the incident report, drills left out."""
+    now = datetime.now(timezone.utc)
+    try:
+        period = parse_period(since, until, tz=settings.timezone, now=now)
+    except ReportInputError as exc:
+        raise ConfigError(f"report: {exc}") from None
+    deps = offline_deps(settings)
+    try:
+        compiled = await compile_report(period, deps, now=now)
+    finally:
+        await deps.db.dispose()
+    document = render_csv(compiled) if fmt == "csv" else render_markdown(compiled, deps.renderer)
+    if output:
+        Path(output).write_text(document, encoding="utf-8")
+        print(f"irbot: wrote the report of {compiled.total.count} incidents to {output}", file=sys.stderr)
     else:
         sys.stdout.write(document)
     return 0

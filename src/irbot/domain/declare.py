@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 TITLE_MAX = 150
 
@@ -17,6 +19,8 @@ class DeclareForm:
     affected_users: str = ""
     private: bool = False
     drill: bool = False
+    impact_started: str = ""  # "YYYY-MM-DD HH:MM" in the settings' time zone, optional
+    regimes: tuple[str, ...] = ()  # regulations whose notification clocks start at declare
 
 
 def form_problems(form: DeclareForm, *, severities: set[str], types: set[str]) -> dict[str, str]:
@@ -33,7 +37,18 @@ def form_problems(form: DeclareForm, *, severities: set[str], types: set[str]) -
     users = form.affected_users.replace(",", "").replace("_", "").strip()
     if users and not users.isdigit():
         problems["affected_users"] = "error_users"
+    if form.impact_started.strip() and parse_local_time(form.impact_started, "UTC") is None:
+        problems["impact_started"] = "error_impact_started"
     return problems
+
+
+def parse_local_time(text: str, tz: str) -> datetime | None:
+    """``2026-11-30 14:05`` (or with a T) in the settings' time zone → an aware UTC datetime."""
+    try:
+        moment = datetime.strptime(" ".join(text.strip().replace("T", " ").split()), "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
 
 
 def normalise_users(text: str) -> str:

@@ -13,12 +13,14 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from irbot.deps import Deps
-from irbot.domain.declare import DeclareForm, normalise_users
+from irbot.domain.declare import DeclareForm, normalise_users, parse_local_time
 from irbot.domain.incident import incident_ref
 from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
+from irbot.domain.clocks import match_regulation
 from irbot.services import surfaces
+from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
 from irbot.services.updates import plan_first_reminders
 from irbot.slack import blocks
@@ -43,6 +45,8 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
             summary=form.summary.strip(), services=form.services.strip(),
             affected_users=normalise_users(form.affected_users), declarer_id=declarer_id,
             origin_channel_id=origin_channel_id, source_key=source_key, declared_at=deps.clock(),
+            impact_started_at=parse_local_time(form.impact_started, deps.settings.timezone)
+            if form.impact_started.strip() else None,
         )
         try:
             await repo.add_incident(incident, [r.key for r in deps.settings.roles], session=session)
@@ -56,7 +60,11 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
             if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
                 return existing, False  # a concurrent submission of the same form won
             raise
-        return incident, True
+    for regime in form.regimes:
+        regulation = match_regulation(regime, deps.settings.regulations)
+        if regulation is not None:
+            await start_clock(incident, regulation, aware_at=incident.declared_at, actor=declarer_id, deps=deps)
+    return incident, True
 
 
 async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
@@ -143,7 +151,7 @@ async def _post_card(incident: Incident, deps: Deps) -> None:
     if incident.card_ts:
         return
     holders = await surfaces.holders_of(incident.id, deps)
-    message = surfaces.card_message(incident, holders, deps)
+    message = await surfaces.card_message(incident, holders, deps)
     posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
     await _save(incident.id, deps, card_ts=posted["ts"])
 

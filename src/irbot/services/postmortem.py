@@ -119,6 +119,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
         head = await repo.head_hash(incident.id, session=session)
+        clocks = await repo.clocks_of(incident.id, session=session)
     records = [Record(kind=e.kind, at=e.at, actor=e.actor_id, text=e.text, data=e.data) for e in events]
     del events  # thousands of ORM objects: let them go before the log is built
     people = await _names(incident, records, holders, actions, deps, online=online)
@@ -139,6 +140,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
                     for r in records if r.kind == "role_changed"]
     pm.moments = _moments(records, entries, pm, role_names)
     pm.extra["head_hash"] = head
+    pm.extra["clocks"] = [_clock_row(clock, pm) for clock in clocks]
     ticked = {int(r.data["index"]): r for r in records if r.kind == "playbook_step"}
     pm.extra["playbook"] = [{"step": step, "by": pm.name(ticked[i].actor) if i in ticked else None,
                              "at": ticked[i].at if i in ticked else None} for i, step in enumerate(incident.playbook)]
@@ -225,3 +227,13 @@ async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> s
 def _file_id(uploaded: dict[str, Any]) -> str | None:
     files = uploaded.get("files") or ([uploaded["file"]] if uploaded.get("file") else [])
     return files[0].get("id") if files else None
+
+
+def _clock_row(clock: Any, pm: Postmortem) -> dict[str, Any]:
+    if clock.notified_at is not None:
+        outcome = "met" if clock.notified_at <= clock.deadline else "missed (notified late)"
+    else:
+        outcome = "missed" if clock.missed or pm.generated_at > clock.deadline else "running"
+    return {"name": clock.name, "whom": clock.notify_whom, "aware": clock.aware_at, "deadline": clock.deadline,
+            "notified": clock.notified_at, "by": pm.name(clock.notified_by) if clock.notified_by else None,
+            "reference": clock.reference, "outcome": outcome}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ class ReminderPlan:
         self._planned: list[tuple[int, str, datetime]] = []
         self._cancelled: list[tuple[int, str]] = []
 
-    async def set(self, incident_id: int, kind: ReminderKind, due_at: datetime, *, session: AsyncSession) -> None:
+    async def set(self, incident_id: int, kind: str, due_at: datetime, *, session: AsyncSession) -> None:
         await repo.set_reminder(incident_id, kind, due_at, session=session)
         self._planned.append((incident_id, kind, due_at))
 
@@ -79,6 +79,18 @@ async def plan_resolved(plan: ReminderPlan, incident: Incident, resolved_at: dat
     await plan.set(incident.id, ReminderKind.POSTMORTEM_DUE, due, session=session)
 
 
+# A reminder handler posts what is due and says when the same kind is due next (None: no more).
+Fired = tuple[bool, datetime | None]
+ClockHandler = Callable[[int, str, Deps], Awaitable[Fired]]
+CLOCK_PREFIX = "clock:"
+_clock_handler: list[ClockHandler] = []
+
+
+def handle_clocks_with(handler: ClockHandler) -> None:
+    """services.clocks registers itself here (it imports this module, not the other way round)."""
+    _clock_handler[:] = [handler]
+
+
 async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Deps) -> None:
     """Post one reminder, exactly once, if its reason still holds; plan the next when it repeats."""
     now = deps.clock()
@@ -88,22 +100,31 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
         await session.commit()
     if not claimed:
         return
-    reminder = ReminderKind(kind)
+    if kind.startswith(CLOCK_PREFIX):
+        posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], deps)
+    else:
+        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due_at, deps, now)
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        await repo.finish_reminder(incident_id, kind, due_at, state="done" if posted else "cancelled",
+                                   session=session)
+        if next_due is not None:
+            await plan.set(incident_id, kind, next_due, session=session)
+        await session.commit()
+    plan.apply()
+
+
+async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due_at: datetime, deps: Deps,
+                                  now: datetime) -> Fired:
     async with deps.db.session() as session:
         incident = await repo.get_incident(incident_id, session=session)
     holders = await surfaces.holders_of(incident_id, deps) if incident else {}
     applies = incident is not None and incident.channel_id is not None and still_applies(
         reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER)))
-    if applies:
-        await _post(incident, reminder, holders, due_at, deps)
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
-        await repo.finish_reminder(incident_id, kind, due_at, state="done" if applies else "cancelled",
-                                   session=session)
-        if applies and repeats(reminder):
-            await plan.set(incident_id, reminder, _next_due(reminder, incident, deps, now), session=session)
-        await session.commit()
-    plan.apply()
+    if not applies:
+        return False, None
+    await _post(incident, reminder, holders, due_at, deps)
+    return True, _next_due(reminder, incident, deps, now) if repeats(reminder) else None
 
 
 def _next_due(kind: ReminderKind, incident: Incident, deps: Deps, now: datetime) -> datetime:

@@ -30,10 +30,12 @@ async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
     return {key: row.user_id for key, row in rows.items()}
 
 
-def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
+async def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
     settings = deps.settings
+    async with deps.db.session() as session:
+        clocks = await repo.clocks_of(incident.id, session=session)
     return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
-                                settings.roles, holders, settings.severities)
+                                settings.roles, holders, settings.severities, clocks)
 
 
 def announcement_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
@@ -53,7 +55,7 @@ async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
     holders = await holders_of(incident.id, deps)
     if incident.channel_id and incident.card_ts:
         await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.card_ts,
-                              **card_message(incident, holders, deps).as_args())
+                              **(await card_message(incident, holders, deps)).as_args())
     if incident.channel_id:
         topic = await topic_text(incident, holders, deps)
         if topic != incident.topic:

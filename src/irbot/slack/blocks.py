@@ -68,7 +68,8 @@ def severity_option(severity: Severity) -> Option:
 
 
 def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: str, announce: str,
-                  metadata: Mapping[str, Any], severity: str | None = None, drill: bool = False) -> dict[str, Any]:
+                  metadata: Mapping[str, Any], severity: str | None = None, drill: bool = False,
+                  regulations: Sequence[tuple[str, str]] = (), timezone: str = "UTC") -> dict[str, Any]:
     def _part(renderer: Renderer, name: str, **context: Any) -> str:
         return renderer.part("declare_modal.j2", name, drill=drill, **context)
 
@@ -95,10 +96,19 @@ def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: 
         _input(BlockId.USERS, _part(renderer, "label_users"), PlainTextInputElement(
             action_id=Action.INPUT, max_length=12,
             placeholder=PlainTextObject(text=_part(renderer, "placeholder_users"))), optional=True),
+        _input(BlockId.IMPACT_STARTED, _part(renderer, "label_impact_started"), PlainTextInputElement(
+            action_id=Action.INPUT, max_length=20,
+            placeholder=PlainTextObject(text=_part(renderer, "placeholder_impact_started"))),
+            optional=True, hint=_part(renderer, "hint_impact_started", timezone=timezone)),
         _input(BlockId.PRIVATE, _part(renderer, "label_private"), CheckboxesElement(
             action_id=Action.INPUT, options=flags, initial_options=[flags[1]] if drill else None),
             optional=True, hint=_part(renderer, "hint_private")),
     ]
+    if regulations:
+        blocks.append(_input(BlockId.REGIMES, _part(renderer, "label_regimes"), CheckboxesElement(
+            action_id=Action.INPUT, options=[Option(value=key, text=PlainTextObject(text=truncate(name, 75)))
+                                             for key, name in regulations[:10]]),
+            optional=True, hint=_part(renderer, "hint_regimes")))
     view = View(type="modal", callback_id=Callback.DECLARE, title=PlainTextObject(text=_part(renderer, "title")),
                 submit=PlainTextObject(text=_part(renderer, "submit")),
                 close=PlainTextObject(text=_part(renderer, "close")),
@@ -114,7 +124,8 @@ def _fields(rendered: str) -> list[MarkdownTextObject]:
 
 
 def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, roles: Sequence[Role],
-                  holders: Mapping[str, str | None], severities: Sequence[Severity]) -> Message:
+                  holders: Mapping[str, str | None], severities: Sequence[Severity],
+                  clocks: Sequence[Any] = ()) -> Message:
     def part(name: str, **extra: Any) -> str:
         return renderer.part("card.j2", name, incident=facts, severity=severity, **extra)
 
@@ -131,6 +142,12 @@ def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, 
                                              role=role, holder=holders.get(role.key))))
         if facts.is_open:
             blocks.append(_role_controls(renderer, role))
+    for clock in clocks[:8]:
+        line = _section(renderer.part("clocks.j2", "card_line", clock=clock))
+        if clock.notified_at is None:
+            line.accessory = ButtonElement(action_id=Action.CLOCK_NOTIFIED, value=clock.regime,
+                                           text=PlainTextObject(text=renderer.part("clocks.j2", "notified_button")))
+        blocks.append(line)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(part("footer"), 3000))]))
     return Message(text=part("fallback"), blocks=_dicts(blocks))
 

@@ -21,7 +21,7 @@ from irbot.slack.payloads import input_value, metadata, text_value, user_id
 log = logging.getLogger(__name__)
 
 _FIELD_BLOCKS = {"title": Block.TITLE, "severity": Block.SEVERITY, "type": Block.TYPE,
-                 "affected_users": Block.USERS}
+                 "affected_users": Block.USERS, "impact_started": Block.IMPACT_STARTED}
 
 
 async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_channel: str | None,
@@ -40,7 +40,8 @@ def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", sev
                  drill: bool = False) -> dict[str, Any]:
     return blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
                                 announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
-                                metadata={"origin": origin_channel}, drill=drill)
+                                metadata={"origin": origin_channel}, drill=drill, timezone=deps.settings.timezone,
+                                regulations=[(r.key, r.name) for r in deps.settings.regulations])
 
 
 def form_from_view(view: dict[str, Any]) -> DeclareForm:
@@ -50,6 +51,8 @@ def form_from_view(view: dict[str, Any]) -> DeclareForm:
         type=str(input_value(view, Block.TYPE) or ""), summary=text_value(view, Block.SUMMARY),
         services=text_value(view, Block.SERVICES), affected_users=text_value(view, Block.USERS),
         private="private" in private, drill="drill" in private,
+        impact_started=text_value(view, Block.IMPACT_STARTED),
+        regimes=tuple(input_value(view, Block.REGIMES) or ()),
     )
 
 

@@ -170,3 +170,22 @@ class Delivery(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     received_at: datetime = _when(nullable=False, index=True)
+
+
+class RegulatoryClock(SQLModel, table=True):
+    """A legal notification deadline running for an incident (one per regulation)."""
+
+    __tablename__ = "regulatory_clock"
+    __table_args__ = (UniqueConstraint("incident_id", "regime", name="uq_clock_regime"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    regime: str
+    name: str
+    notify_whom: str
+    aware_at: datetime = _when(nullable=False)
+    deadline: datetime = _when(nullable=False)
+    started_by: str | None = None
+    notified_at: datetime | None = _when(nullable=True)
+    notified_by: str | None = None
+    reference: str = ""
+    missed: bool = False

@@ -117,6 +117,26 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.PrimaryKeyConstraint('incident_id', 'role_key')
     )
+    op.create_table('regulatory_clock',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('regime', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('notify_whom', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('aware_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notified_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('missed', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('incident_id', 'regime', name='uq_clock_regime')
+    )
+    with op.batch_alter_table('regulatory_clock', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_regulatory_clock_incident_id'), ['incident_id'], unique=False)
+
     op.create_table('reminder',
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -166,6 +186,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reminder_due_at'))
 
     op.drop_table('reminder')
+    with op.batch_alter_table('regulatory_clock', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_regulatory_clock_incident_id'))
+
+    op.drop_table('regulatory_clock')
     op.drop_table('incident_role')
     with op.batch_alter_table('action_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_action_item_incident_id'))

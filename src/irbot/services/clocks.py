@@ -1,0 +1,126 @@
+"""Regulatory notification clocks: start, remind (half, three quarters, last hour), notify, miss.
+
+Resolution does not stop a clock: a legal duty outlives the incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from irbot.deps import Deps
+from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
+from irbot.domain.roles import COMMANDER, LEGAL
+from irbot.services import surfaces
+from irbot.services.reminders import CLOCK_PREFIX, Fired, ReminderPlan, handle_clocks_with
+from irbot.services.roles import actors_for
+from irbot.store import repo
+from irbot.store.models import Incident, RegulatoryClock
+
+log = logging.getLogger(__name__)
+
+
+class ClockRefused(Exception):
+    """Not allowed, or nothing to do; the message is for the person."""
+
+
+def _say(deps: Deps, macro: str, **context: object) -> str:
+    return deps.renderer.part("clocks.j2", macro, **context)
+
+
+async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: datetime, actor: str | None,
+                      deps: Deps) -> RegulatoryClock | None:
+    """Store the clock and plan its first reminder point still ahead; None if it already runs."""
+    deadline = regulation.notify_within.after(aware_at, deps.settings.timezone)
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        clock = await repo.add_clock(RegulatoryClock(
+            incident_id=incident.id, regime=regulation.key, name=regulation.name, notify_whom=regulation.notify_whom,
+            aware_at=aware_at, deadline=deadline, started_by=actor), session=session)
+        if clock is None:
+            return None
+        await repo.add_event(incident.id, "clock_started", actor_id=actor, at=deps.clock(), session=session,
+                             text=regulation.name, data={"regime": regulation.key, "aware_at": aware_at.isoformat(),
+                                                         "deadline": deadline.isoformat()})
+        upcoming = next_point(aware_at, deadline, deps.clock())
+        if upcoming is not None:
+            await plan.set(incident.id, CLOCK_PREFIX + regulation.key, upcoming[1], session=session)
+        await session.commit()
+    plan.apply()
+    return clock
+
+
+async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, legal_too: bool) -> None:
+    actors = await actors_for(incident, actor, deps)
+    if actors.acts_as_commander:
+        return
+    if legal_too and (await surfaces.holders_of(incident.id, deps)).get(LEGAL) == actor:
+        return
+    raise ClockRefused(_say(deps, "refuse", legal_too=legal_too, commander=actors.commander))
+
+
+async def mark_notified(incident: Incident, regime: str, *, actor: str, reference: str, deps: Deps) -> RegulatoryClock:
+    await require_clock_keeper(incident, actor, deps, legal_too=True)
+    now = deps.clock()
+    plan = ReminderPlan(deps)
+    async with deps.db.session() as session:
+        clock = await repo.clock_of(incident.id, regime, session=session)
+        if clock is None:
+            raise ClockRefused(_say(deps, "no_clock", regime=regime))
+        if not await repo.mark_clock_notified(clock.id, by=actor, at=now, reference=reference, session=session):
+            raise ClockRefused(_say(deps, "already_notified", clock=clock))
+        await repo.add_event(incident.id, "clock_notified", actor_id=actor, at=now, text=reference, session=session,
+                             data={"regime": regime, "met": now <= clock.deadline})
+        await plan.cancel(incident.id, [CLOCK_PREFIX + regime], session=session)
+        await session.commit()
+        clock = await repo.clock_of(incident.id, regime, session=session)
+    plan.apply()
+    await surfaces.say(incident, _say(deps, "notified", clock=clock, actor=actor, met=now <= clock.deadline), deps)
+    await surfaces.refresh_surfaces(incident, deps)
+    return clock
+
+
+async def fire_clock(incident_id: int, regime: str, deps: Deps) -> Fired:
+    """One reminder for the latest point reached (several missed while down give one), then the next."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        incident = await repo.get_incident(incident_id, session=session)
+        clock = await repo.clock_of(incident_id, regime, session=session)
+    if incident is None or clock is None or clock.notified_at is not None or not incident.channel_id:
+        return False, None
+    point = latest_point(clock.aware_at, clock.deadline, now)
+    if point is None:
+        upcoming = next_point(clock.aware_at, clock.deadline, now)
+        return False, upcoming[1] if upcoming else None
+    holders = await surfaces.holders_of(incident_id, deps)
+    who = holders.get(LEGAL) or holders.get(COMMANDER) or incident.declarer_id
+    if point[0] == DEADLINE:
+        await _record_missed(incident, clock, deps)
+        await surfaces.say(incident, _say(deps, "missed", clock=clock, who=who), deps)
+        await surfaces.refresh_surfaces(incident, deps)
+        deps.metrics_reminder("clock_missed")
+        return True, None
+    await surfaces.say(incident, _say(deps, "reminder", clock=clock, who=who, point=point[0],
+                                      left=clock.deadline - now), deps)
+    deps.metrics_reminder(f"clock_{point[0]}")
+    upcoming = next_point(clock.aware_at, clock.deadline, now)
+    return True, upcoming[1] if upcoming else None
+
+
+async def _record_missed(incident: Incident, clock: RegulatoryClock, deps: Deps) -> None:
+    async with deps.db.session() as session:
+        await repo.add_event(incident.id, "clock_missed", at=deps.clock(), text=clock.name, session=session,
+                             data={"regime": clock.regime, "deadline": clock.deadline.isoformat()},
+                             dedupe_key=f"missed:{clock.regime}")
+        stored = await repo.clock_of(incident.id, clock.regime, session=session)
+        if stored is not None:
+            stored.missed = True
+        await session.commit()
+
+
+async def clocks(incident_id: int, deps: Deps) -> list[RegulatoryClock]:
+    async with deps.db.session() as session:
+        return await repo.clocks_of(incident_id, session=session)
+
+
+handle_clocks_with(fire_clock)

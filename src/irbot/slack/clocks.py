@@ -1,0 +1,107 @@
+"""``/incident clock|notified|hold`` and the card's "Mark notified" buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.clocks import match_regulation
+from irbot.domain.declare import parse_local_time
+from irbot.services import surfaces
+from irbot.services.clocks import ClockRefused, mark_notified, require_clock_keeper, start_clock
+from irbot.slack.commands import Answer, CommandContext, handles, in_incident
+from irbot.slack.ids import Action
+from irbot.slack.incident_context import incident_in_channel, tell
+from irbot.slack.payloads import channel_id, user_id
+from irbot.store import repo
+from irbot.store.models import Incident
+
+
+def _say(deps: Deps, macro: str, **context: object) -> str:
+    return deps.renderer.part("clocks.j2", macro, **context)
+
+
+@handles("clock")
+@in_incident
+async def clock_command(ctx: CommandContext, incident: Incident) -> Answer:
+    deps, words = ctx.deps, ctx.command.words
+    regulation = match_regulation(words[0], deps.settings.regulations) if words else None
+    aware_at = deps.clock()
+    if len(words) >= 2:
+        aware_at = parse_local_time(" ".join(words[2:]), deps.settings.timezone) if words[1].lower() == "aware" \
+            else None
+    if regulation is None or aware_at is None:
+        return _say(deps, "clock_usage", regulations=deps.settings.regulations)
+    try:
+        await require_clock_keeper(incident, ctx.user, deps, legal_too=False)
+    except ClockRefused as exc:
+        return str(exc)
+    clock = await start_clock(incident, regulation, aware_at=min(aware_at, deps.clock()), actor=ctx.user, deps=deps)
+    if clock is None:
+        return _say(deps, "already_running", regime=regulation.key)
+    deps.tasks.spawn(_announce_start(deps, incident, clock, ctx.user), name="clock-started")
+    return None
+
+
+async def _announce_start(deps: Deps, incident: Incident, clock: Any, actor: str) -> None:
+    await surfaces.say(incident, _say(deps, "started", clock=clock, actor=actor), deps)
+    await surfaces.refresh_surfaces(incident, deps)
+
+
+@handles("notified")
+@in_incident
+async def notified_command(ctx: CommandContext, incident: Incident) -> Answer:
+    words = ctx.command.rest.split(maxsplit=1)
+    regulation = match_regulation(words[0], ctx.deps.settings.regulations) if words else None
+    if regulation is None:
+        return _say(ctx.deps, "notified_usage")
+    try:
+        await require_clock_keeper(incident, ctx.user, ctx.deps, legal_too=True)
+    except ClockRefused as exc:
+        return str(exc)
+    reference = words[1].strip() if len(words) > 1 else ""
+    ctx.deps.tasks.spawn(_notify(ctx.deps, incident, regulation.key, ctx.user, reference), name="clock-notified")
+    return None
+
+
+async def _notify(deps: Deps, incident: Incident, regime: str, actor: str, reference: str) -> None:
+    try:
+        await mark_notified(incident, regime, actor=actor, reference=reference, deps=deps)
+    except ClockRefused as exc:
+        await tell(deps, incident.channel_id, actor, str(exc))
+
+
+@handles("hold")
+@in_incident
+async def hold_command(ctx: CommandContext, incident: Incident) -> Answer:
+    deps = ctx.deps
+    try:
+        await require_clock_keeper(incident, ctx.user, deps, legal_too=True)
+    except ClockRefused as exc:
+        return str(exc)
+    facts = surfaces.facts_of(incident)
+    async with deps.db.session() as session:
+        if incident.legal_hold:
+            return _say(deps, "hold_already", incident=facts)
+        await repo.update_incident(incident.id, legal_hold=True, session=session)
+        await repo.add_event(incident.id, "legal_hold", actor_id=ctx.user, at=deps.clock(), session=session,
+                             dedupe_key="legal_hold")
+        await session.commit()
+    deps.tasks.spawn(surfaces.say(incident, _say(deps, "hold_started", incident=facts, actor=ctx.user), deps),
+                     name="hold")
+    return None
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(Action.CLOCK_NOTIFIED)
+    async def notified_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        deps.tasks.spawn(_button(deps, body, action), name="clock-notified")
+
+
+async def _button(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> None:
+    incident = await incident_in_channel(deps, channel_id(body))
+    if incident is not None:
+        await _notify(deps, incident, action.get("value") or "", user_id(body) or "", "")

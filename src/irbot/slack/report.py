@@ -1,0 +1,40 @@
+"""``/incident report``: answer at once, then share the report as a Markdown file."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from irbot.deps import Deps
+from irbot.domain.report import Period, ReportInputError, parse_period, parse_report_words
+from irbot.services.report import publish_report
+from irbot.slack.commands import Answer, CommandContext, handles
+from irbot.slack.gateway import SlackCallError
+from irbot.slack.incident_context import tell
+
+log = logging.getLogger(__name__)
+
+
+@handles("report")
+async def report_command(ctx: CommandContext) -> Answer:
+    deps = ctx.deps
+    try:
+        since, until = parse_report_words(ctx.command.words)
+        period = parse_period(since, until, tz=deps.settings.timezone, now=deps.clock())
+    except ReportInputError as exc:
+        return deps.renderer.part("report.j2", "usage", problem=str(exc))
+    deps.tasks.spawn(_share(deps, period, ctx.user, ctx.channel), name="report")
+    return deps.renderer.part("report.j2", "started")
+
+
+async def _share(deps: Deps, period: Period, user: str, channel: str | None) -> None:
+    try:
+        await publish_report(period, actor=user, channel=channel, deps=deps)
+    except SlackCallError as exc:
+        log.error("incident report for %s failed: %s", user, exc)
+        await tell(deps, channel, user, deps.renderer.part("report.j2", "failed", problem=exc.code))
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """The subcommand registers itself with ``@handles``; nothing else to listen for."""
