@@ -11,7 +11,6 @@ from typing import Callable
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,8 +24,8 @@ from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
-from irbot.slack.dedupe import claim, delivery_key, release
 from irbot.slack.gateway import SlackGateway
+from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
@@ -43,6 +42,7 @@ class Irbot:
     metrics: Metrics
     web: web.Application
     heartbeat: Heartbeat
+    pipeline: Pipeline
     _runner: web.AppRunner | None = None
     port: int | None = None
 
@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     for feature in (clocks, commands, declare, errors, framework, report, roles, timeline, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
-                  heartbeat=Heartbeat(deps))
+                  heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps))
     irbot.web.add_routes([
         web.post("/slack/events", _slack_events(irbot)),
         web.get("/healthz", _healthz(irbot)),
@@ -105,42 +105,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
 
 def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
     async def handle(request: web.Request) -> web.Response:
-        started = time.perf_counter()
         raw = await request.read()  # bigger than client_max_size: aiohttp answers 413
         refusal, payload = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
         if refusal is not None:
             return web.json_response({"error": refusal.reason}, status=refusal.status)
-        key = delivery_key(payload)
-        try:
-            if key is not None and not await claim(irbot.deps, key):
-                return web.Response(status=200)
-        except (DBAPIError, OSError):
-            # The database is out: events get a 500 below (Slack retries); people a polite answer.
-            log.warning("delivery claim failed: database unreachable")
-            if payload.get("type") == "event_callback":
-                return web.json_response({"error": "database unreachable"}, status=503)
-            key = None
-        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                        headers=dict(request.headers))
-        try:
-            bolt_response = await irbot.bolt.async_dispatch(bolt_request)
-        except BaseException:
-            if key is not None:
-                await release(irbot.deps, key)
-            raise
-        if key is not None and bolt_response.status >= 500:
-            await release(irbot.deps, key)
-        irbot.metrics.request_duration.labels(kind=_payload_kind(bolt_request)).observe(time.perf_counter() - started)
-        headers = {k: v[0] for k, v in bolt_response.headers.items() if v and k.lower() != "content-length"}
-        return web.Response(status=bolt_response.status, body=bolt_response.body.encode("utf-8"), headers=headers)
+        response = await irbot.pipeline.handle(payload, lambda: AsyncBoltRequest(
+            body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)))
+        headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
+        return web.Response(status=response.status, body=response.body.encode("utf-8"), headers=headers)
     return handle
-
-
-def _payload_kind(request: AsyncBoltRequest) -> str:
-    body = request.body if isinstance(request.body, dict) else {}
-    if "command" in body:
-        return "command"
-    return str(body.get("type") or "other")
 
 
 def _healthz(irbot: Irbot):  # noqa: ANN202

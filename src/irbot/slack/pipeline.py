@@ -1,0 +1,61 @@
+"""Every Slack request, over HTTP or Socket Mode, takes the same path into Bolt:
+
+shape check → claim the delivery (repeats are dropped) → Bolt → release the claim on failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import DBAPIError
+
+from irbot.deps import Deps
+from irbot.slack.dedupe import claim, delivery_key, release
+from irbot.slack.intake import check_shape
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, bolt: AsyncApp, deps: Deps) -> None:
+        self.bolt = bolt
+        self.deps = deps
+
+    async def handle(self, payload: dict[str, Any], make_request: Callable[[], AsyncBoltRequest]) -> BoltResponse:
+        """``payload`` is the parsed body (signature-checked in HTTP mode). The Bolt request is made
+        only after the shape check: building one from a malformed body raises inside Bolt."""
+        started = time.perf_counter()
+        refusal = check_shape(payload)
+        if refusal is not None:
+            return BoltResponse(status=refusal.status, body={"error": refusal.reason})
+        key = delivery_key(payload)
+        try:
+            if key is not None and not await claim(self.deps, key):
+                return BoltResponse(status=200, body="")
+        except (DBAPIError, OSError):
+            # The database is out: events get an error (Slack retries); people a polite answer.
+            log.warning("delivery claim failed: database unreachable")
+            if payload.get("type") == "event_callback":
+                return BoltResponse(status=503, body={"error": "database unreachable"})
+            key = None
+        try:
+            response = await self.bolt.async_dispatch(make_request())
+        except BaseException:
+            if key is not None:
+                await release(self.deps, key)
+            raise
+        if key is not None and response.status >= 500:
+            await release(self.deps, key)
+        self.deps.metrics.request_duration.labels(kind=payload_kind(payload)).observe(time.perf_counter() - started)
+        return response
+
+
+def payload_kind(payload: Mapping[str, Any]) -> str:
+    if "command" in payload:
+        return "command"
+    return str(payload.get("type") or "other")
