@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Callable
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +22,7 @@ from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.render import Renderer
+from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
@@ -27,6 +30,7 @@ from irbot.slack import clocks, commands, declare, errors, framework, report, ro
 from irbot.slack.gateway import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
+from irbot.store import repo
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
 from irbot.workspace import Workspace
@@ -88,7 +92,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    deps.scheduler = ReminderScheduler(deps.db, fire, clock)
+    deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
     for feature in (clocks, commands, declare, errors, framework, report, roles, timeline, updates):
@@ -99,6 +103,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
         web.post("/slack/events", _slack_events(irbot)),
         web.get("/healthz", _healthz(irbot)),
         web.get("/metrics", _metrics(irbot)),
+        web.post("/alerts/alertmanager", _alertmanager(irbot)),
     ])
     return irbot
 
@@ -129,5 +134,36 @@ def _healthz(irbot: Irbot):  # noqa: ANN202
 
 def _metrics(irbot: Irbot):  # noqa: ANN202
     async def handle(_request: web.Request) -> web.Response:
+        await _count_open_incidents(irbot)
         return web.Response(body=irbot.metrics.render(), headers={"Content-Type": irbot.metrics.content_type})
     return handle
+
+
+def _alertmanager(irbot: Irbot):  # noqa: ANN202
+    async def handle(request: web.Request) -> web.Response:
+        token = irbot.settings.alert_token
+        if not token:
+            raise web.HTTPNotFound()
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            notification = alerts.parse_notification(await request.read())
+        except alerts.MalformedNotification as exc:
+            return web.json_response({"error": f"malformed notification: {exc}"}, status=400)
+        outcome = await alerts.receive(notification, irbot.deps)
+        irbot.metrics.alerts_received.labels(action=outcome.action).inc()
+        return web.json_response({"action": outcome.action, "incident": outcome.incident})
+    return handle
+
+
+async def _count_open_incidents(irbot: Irbot) -> None:
+    """The open-incident gauge is read from the database at scrape time (right across replicas)."""
+    try:
+        async with irbot.deps.db.session() as session:
+            counts = await repo.open_by_severity(session=session)
+    except (DBAPIError, OSError):
+        return  # /healthz reports the database; the other series still answer
+    gauge = irbot.metrics.incidents_open
+    for severity in {s.key for s in irbot.settings.severities} | set(counts):
+        gauge.labels(severity=severity).set(counts.get(severity, 0))

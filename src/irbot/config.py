@@ -50,6 +50,9 @@ class Settings:
     assessment: AssessmentRules = field(default_factory=AssessmentRules)
     playbooks: tuple[Playbook, ...] = DEFAULT_PLAYBOOKS
     regulations: tuple[Regulation, ...] = DEFAULT_REGULATIONS
+    webhooks: tuple[Webhook, ...] = ()
+    alert_severity_map: tuple[tuple[str, str], ...] = (("critical", "SEV-1"), ("error", "SEV-2"),
+                                                       ("warning", "SEV-3"), ("info", "SEV-4"))
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -73,7 +76,16 @@ class Settings:
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
     "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
+    "webhooks", "alerts",
 }
+WEBHOOK_EVENTS = ("declared", "severity_changed", "status_changed", "role_changed", "resolved")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    events: tuple[str, ...]
+    secret: str
 _REGULATION_KEYS = {"key", "name", "notify_within", "notify_whom"}
 _SEVERITY_KEYS = {"key", "label", "description", "update_every", "respond_within", "stakeholder_every"}
 _ROLE_KEYS = {"key", "name", "description"}
@@ -130,6 +142,10 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
         changes["playbooks"] = _playbooks(data["playbooks"])
     if "regulations" in data:
         changes["regulations"] = _regulations(data["regulations"])
+    if "webhooks" in data:
+        changes["webhooks"] = _webhooks(data["webhooks"])
+    if "alerts" in data:
+        changes["alert_severity_map"] = _alerts(data["alerts"], changes.get("severities", settings.severities))
     return replace(settings, **changes)
 
 
@@ -313,3 +329,34 @@ def _regulations(value: Any) -> tuple[Regulation, ...]:
                                  notify_within=within,
                                  notify_whom=_string(f"regulations[{index}].notify_whom", merged["notify_whom"])))
     return tuple(result)
+
+
+def _webhooks(value: Any) -> tuple[Webhook, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError("settings file: [[webhooks]] must be a list of tables")
+    result = []
+    for index, entry in enumerate(value):
+        unknown = sorted(set(entry) - {"url", "events", "secret"})
+        if unknown:
+            raise ConfigError(f"settings file: webhooks[{index}]: unknown key {unknown[0]!r}")
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"settings file: webhooks[{index}].url must be an http(s) URL")
+        events = entry.get("events", list(WEBHOOK_EVENTS))
+        if not isinstance(events, list) or not events or any(e not in WEBHOOK_EVENTS for e in events):
+            raise ConfigError(f"settings file: webhooks[{index}].events must list some of {', '.join(WEBHOOK_EVENTS)}")
+        secret = entry.get("secret")
+        if not isinstance(secret, str) or not secret:
+            raise ConfigError(f"settings file: webhooks[{index}].secret is required (it signs each delivery)")
+        result.append(Webhook(url=url, events=tuple(events), secret=secret))
+    return tuple(result)
+
+
+def _alerts(value: Any, severities: tuple[Severity, ...]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or set(value) - {"severity_map"}:
+        raise ConfigError("settings file: [alerts] takes only severity_map")
+    mapping = value.get("severity_map", {})
+    keys = {s.key for s in severities}
+    if not isinstance(mapping, dict) or any(not isinstance(v, str) or v not in keys for v in mapping.values()):
+        raise ConfigError("settings file: alerts.severity_map must map label values to configured severities")
+    return tuple((str(k).lower(), v) for k, v in mapping.items())

@@ -35,6 +35,7 @@ class Deps:
     metrics: Metrics = field(default_factory=Metrics)
     # How long a declare whose Slack set-up failed waits before trying again (tests shorten it).
     setup_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
 
     def metrics_reminder(self, kind: str) -> None:
         self.metrics.reminders_sent.labels(kind=kind).inc()

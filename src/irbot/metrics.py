@@ -22,6 +22,16 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0), registry=self.registry)
         self.reminders_sent = Counter(
             "irbot_reminders_sent", "Reminders posted", ["kind"], registry=self.registry)
+        self.reminder_lateness = Histogram(
+            "irbot_reminder_lateness_seconds", "How long after its due time a reminder fired",
+            buckets=(0.1, 0.5, 1, 2, 5, 15, 60, 300, 3600), registry=self.registry)
+        self.scheduler_active = Gauge(
+            "irbot_scheduler_active", "1 when this process runs the reminder scheduler", registry=self.registry)
+        self.webhook_deliveries = Counter(
+            "irbot_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"], registry=self.registry)
+        self.alerts_received = Counter(
+            "irbot_alerts_received", "Alertmanager notifications by what irbot did", ["action"],
+            registry=self.registry)
 
     def observe_slack_call(self, method: str, outcome: str) -> None:
         self.slack_api_calls.labels(method=method, outcome=outcome).inc()

@@ -68,6 +68,12 @@ def _plain(value: Any) -> Mrkdwn:
     return Mrkdwn("" if value is None else str(value))
 
 
+def _link_target(url: Any) -> Mrkdwn:
+    """A URL inside <url|label>: Slack's control characters escaped, the label separator removed."""
+    text = str(url).replace("|", "%7C")
+    return Mrkdwn(text.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E"))
+
+
 def _unformatted(value: Any) -> Mrkdwn:
     """For topics: Slack shows them raw, so angle brackets become look-alikes that cannot mention."""
     return Mrkdwn(str(value).replace("<", "‹").replace(">", "›"))
@@ -100,7 +106,7 @@ class Renderer:
         self.docs_env.filters.update(duration=_duration, utc=_utc)
         self.env.filters.update(
             mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
-            plain=_plain, unformatted=_unformatted, duration=_duration, truncate_to=truncate, one_line=one_line,
+            plain=_plain, unformatted=_unformatted, link_target=_link_target, duration=_duration, truncate_to=truncate, one_line=one_line,
         )
 
     def part(self, template: str, macro: str, **context: Any) -> str:

@@ -33,7 +33,9 @@ FireReminder = Callable[[int, str, datetime], Awaitable[None]]
 LOCK_KEY = 726573  # arbitrary, constant: the scheduler leadership lock
 STANDBY_POLL_SECONDS = 5.0
 LEADER_WAKEUP_SECONDS = 2.0  # notice jobs other replicas added to the shared store
-FIRING_AT_ONCE = 4  # reminders firing together on PostgreSQL; the rest of the pool stays for requests
+# Reminders firing at once: enough to overlap Slack's round trips (~100 ms each), few enough to
+# leave most of the connection pool to requests and to spare SQLite's single writer.
+FIRING_AT_ONCE = 8
 
 _active: dict[str, "ReminderScheduler"] = {}
 
@@ -44,7 +46,7 @@ async def run_reminder_job(incident_id: int, kind: str, due_at: str) -> None:
     if scheduler is None:
         log.warning("reminder %s:%s fired with no active scheduler", incident_id, kind)
         return
-    async with scheduler.firing:  # APScheduler starts every due job at once; fire a few at a time
+    async with scheduler.firing:
         await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
 
 
@@ -53,16 +55,18 @@ def job_id(incident_id: int, kind: str) -> str:
 
 
 class ReminderScheduler:
-    def __init__(self, db: Database, fire: FireReminder, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, fire: FireReminder, clock: Callable[[], datetime],
+                 on_leadership: Callable[[bool], None] = lambda active: None) -> None:
         self.db = db
+        self._on_leadership = on_leadership
         self.fire = fire
         self.clock = clock
         self.is_leader = False
         self._lock_conn: AsyncConnection | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        # Unbounded, a burst of due jobs queues on the connection pool until checkouts time out
-        # after a claim (the reminder then stays "firing"); SQLite has one writer anyway.
-        self.firing = asyncio.Semaphore(1 if is_sqlite(db.url) else FIRING_AT_ONCE)
+        # APScheduler starts every due job at once: unbounded, a burst queues on the connection
+        # pool until checkouts time out after a claim, and the reminder stays "firing".
+        self.firing = asyncio.Semaphore(FIRING_AT_ONCE)
         self._sync_engine = None
         self.apscheduler = AsyncIOScheduler(
             jobstores={"default": self._job_store()},
@@ -123,6 +127,7 @@ class ReminderScheduler:
     async def _lead(self) -> None:
         """Become the active scheduler: catch up, make sure every pending reminder has a job."""
         self.is_leader = True
+        self._on_leadership(True)
         await self.fire_due()
         async with self.db.session() as session:
             pending = await repo.pending_reminders(session=session)
@@ -172,6 +177,7 @@ class ReminderScheduler:
     async def _step_down(self) -> None:
         if self.is_leader and not is_sqlite(self.db.url):
             self.is_leader = False
+            self._on_leadership(False)
             if self.apscheduler.running:
                 self.apscheduler.pause()
             await self._release()

@@ -136,6 +136,7 @@ async def test_legal_hold_keeps_deleted_text_and_verify_finds_tampering(harness:
     before_hold = await fake.say(alice, channel.id, "secret before the hold")
     await harness.settle()
     await fake.delete(channel.id, before_hold)
+    await harness.settle()
     await harness.slack.command(alice, "/incident", "hold", channel=channel.id)
     await harness.settle()
     assert any("legal hold" in t for t in harness.bot_messages(channel.id))

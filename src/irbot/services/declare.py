@@ -19,7 +19,7 @@ from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
 from irbot.domain.clocks import match_regulation
-from irbot.services import surfaces
+from irbot.services import surfaces, webhooks
 from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
 from irbot.services.updates import plan_first_reminders
@@ -83,6 +83,7 @@ async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
     await _save(incident_id, deps, setup="open", setup_error=None, setup_lease_until=None)
     incident = await _load(incident_id, deps)
     await plan_first_reminders(incident, deps)
+    webhooks.emit("declared", incident, deps)
     deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
     return incident
 

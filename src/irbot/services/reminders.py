@@ -100,6 +100,7 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
         await session.commit()
     if not claimed:
         return
+    deps.metrics.reminder_lateness.observe(max((now - due_at).total_seconds(), 0.0))
     if kind.startswith(CLOCK_PREFIX):
         posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], deps)
     else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from irbot.deps import Deps
 from irbot.domain.permissions import Actors, may_change_role
 from irbot.domain.roles import COMMANDER, Role
-from irbot.services import surfaces
+from irbot.services import surfaces, webhooks
 from irbot.services.people import note_person
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
@@ -58,6 +58,7 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
             return RoleOutcome(False, say("already", user=target))
         return RoleOutcome(False, say("lost_race", holder=current))
     note_person(target, deps)
+    webhooks.emit("role_changed", incident, deps)
     deps.tasks.spawn(announce_role_change(incident.id, role, target, holder, actor, deps),
                      name=f"role-{incident.number}-{role.key}")
     return RoleOutcome(True, "")

@@ -15,7 +15,7 @@ from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.render import Mrkdwn
-from irbot.services import surfaces
+from irbot.services import surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
@@ -71,6 +71,8 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
         await session.commit()
     plan.apply()
+    if update.status != old:
+        webhooks.emit("status_changed", incident, deps)
     await _announce(incident, "update", deps, actor=actor, text=update.text, previous=old)
     return incident
 
@@ -95,6 +97,7 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
             await _replan_updates(plan, incident, since=now, session=session)
         await session.commit()
     plan.apply()
+    webhooks.emit("status_changed", incident, deps)
     await _announce(incident, "status_changed", deps, actor=actor, previous=old)
     return incident
 
@@ -120,6 +123,7 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
                            session=session)
         await session.commit()
     plan.apply()
+    webhooks.emit("severity_changed", incident, deps)
     escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
     await _announce(incident, "severity_changed", deps, actor=actor, old_severity=old, reason=reason,
                     group=deps.settings.escalation_usergroup if escalate else None)
@@ -140,6 +144,8 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
         await plan_resolved(plan, incident, now, session=session)
         await session.commit()
     plan.apply()
+    webhooks.emit("status_changed", incident, deps)
+    webhooks.emit("resolved", incident, deps)
     await _announce(incident, "resolved", deps, actor=actor, text=summary, previous=old)
     return incident
 

@@ -189,3 +189,15 @@ class RegulatoryClock(SQLModel, table=True):
     notified_by: str | None = None
     reference: str = ""
     missed: bool = False
+
+
+class AlertGroup(SQLModel, table=True):
+    """An Alertmanager group (its ``groupKey``) and the incident its notifications go to."""
+
+    __tablename__ = "alert_group"
+    group_key: str = Field(primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    # Alerts already told to the channel, by fingerprint: none is listed twice.
+    seen: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    status: str = "firing"
+    updated_at: datetime = _when(nullable=False, default=utcnow)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
-    ActionItem, Counter, Delivery, Heartbeat, Incident, IncidentRole, Person, RegulatoryClock, Reminder,
+    ActionItem, AlertGroup, Counter, Delivery, Heartbeat, Incident, IncidentRole, Person, RegulatoryClock, Reminder,
     TimelineEvent, utcnow,
 )
 
@@ -80,6 +80,14 @@ async def claim_setup(incident_id: int, *, now: datetime, until: datetime, sessi
 async def open_incidents(*, session: AsyncSession) -> list[Incident]:
     query = select(Incident).where(col(Incident.status).not_in(("resolved", "closed"))).order_by(Incident.number)
     return list((await session.execute(query)).scalars().all())
+
+
+async def open_by_severity(*, session: AsyncSession) -> dict[str, int]:
+    """Open (not resolved, not closed) non-drill incidents per severity, counted in SQL."""
+    query = (select(Incident.severity, func.count()).where(col(Incident.status).not_in(("resolved", "closed")),
+                                                           col(Incident.drill).is_(False))
+             .group_by(Incident.severity))
+    return {severity: count for severity, count in (await session.execute(query)).all()}
 
 
 async def update_incident(incident_id: int, *, session: AsyncSession, **values: Any) -> None:
@@ -373,3 +381,22 @@ async def mark_clock_notified(clock_id: int, *, by: str, at: datetime, reference
         update(RegulatoryClock).where(col(RegulatoryClock.id) == clock_id, col(RegulatoryClock.notified_at).is_(None))
         .values(notified_at=at, notified_by=by, reference=reference))
     return result.rowcount == 1
+
+
+# --- alert groups ---------------------------------------------------------------------------------
+
+async def alert_group(group_key: str, *, session: AsyncSession, lock: bool = False) -> AlertGroup | None:
+    query = select(AlertGroup).where(AlertGroup.group_key == group_key)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def add_alert_group(group: AlertGroup, *, session: AsyncSession) -> bool:
+    """False when another notification of the same group created it first."""
+    try:
+        async with session.begin_nested():
+            session.add(group)
+        return True
+    except IntegrityError:
+        return False

@@ -107,6 +107,18 @@ def upgrade() -> None:
     with op.batch_alter_table('action_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_action_item_incident_id'), ['incident_id'], unique=False)
 
+    op.create_table('alert_group',
+    sa.Column('group_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('seen', sa.JSON(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
+    sa.PrimaryKeyConstraint('group_key')
+    )
+    with op.batch_alter_table('alert_group', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_group_incident_id'), ['incident_id'], unique=False)
+
     op.create_table('incident_role',
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('role_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -191,6 +203,10 @@ def downgrade() -> None:
 
     op.drop_table('regulatory_clock')
     op.drop_table('incident_role')
+    with op.batch_alter_table('alert_group', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_group_incident_id'))
+
+    op.drop_table('alert_group')
     with op.batch_alter_table('action_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_action_item_incident_id'))
 
