@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -160,3 +161,27 @@ async def test_legal_hold_keeps_deleted_text_and_verify_finds_tampering(harness:
     bad = subprocess.run([sys.executable, "-m", "irbot", "verify", "INC-1"], env=env, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and "does not match" in bad.stderr and "record" in bad.stderr
+
+
+async def test_the_readme_recipe_verifies_an_export(harness: Harness, database_url: str, tmp_path: Path) -> None:
+    """A third party can check an export with nothing but the README's few lines of Python."""
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Recipe")
+    await fake.say(alice, channel.id, "héllo, 世界")
+    await harness.settle()
+    export = tmp_path / "inc-1.jsonl"
+    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "irbot", "export", "INC-1", "-o", str(export)], env=env, check=True,
+                   capture_output=True, timeout=60)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    recipe = readme.split("import hashlib, json", 1)[1].split("```", 1)[0]
+    script = tmp_path / "recipe.py"
+    script.write_text("import hashlib, json" + recipe.replace("inc-7.jsonl", str(export)), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("ok, head"), result.stderr
+    lines = export.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    record["text"] = "changed"
+    export.write_text("\n".join([*lines[:-1], json.dumps(record)]) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "text changed" in (result.stderr + result.stdout)
