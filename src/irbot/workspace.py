@@ -74,16 +74,15 @@ class Workspace:
                 return (await self.slack.call("conversations.info", channel=wanted)).get("channel")
             except SlackCallError:
                 return None
-        cursor = None
-        while True:
-            page = await self.slack.call("conversations.list", types="public_channel,private_channel",
-                                         exclude_archived=True, limit=200, cursor=cursor)
-            for channel in page.get("channels", []):
-                if channel.get("name") == wanted:
-                    return channel
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
+        return await self.channel_named(wanted)
+
+    async def channel_named(self, name: str) -> dict[str, Any] | None:
+        """A channel irbot can see (public, or private with irbot in it), by name."""
+        async for channel in self.slack.paginate("conversations.list", "channels", limit=200, exclude_archived=True,
+                                                 types="public_channel,private_channel"):
+            if channel.get("name") == name:
+                return channel
+        return None
 
     async def person(self, user_id: str) -> Person | None:
         """users.info through a cache: one call per person, not per message."""

@@ -134,18 +134,12 @@ async def _create_channel(incident: Incident, deps: Deps) -> None:
 
 async def _our_channel_named(name: str, incident: Incident, deps: Deps) -> dict | None:
     """After a crash between create and save, the taken name may be our own channel: adopt it."""
-    cursor = None
-    while True:
-        page = await deps.slack.call("conversations.list", types="public_channel,private_channel",
-                                     exclude_archived=True, limit=200, cursor=cursor)
-        for channel in page.get("channels", []):
-            if channel.get("name") == name:
-                ours = channel.get("creator") == deps.workspace.bot_user_id and channel.get("is_member")
-                fresh = channel.get("created", 0) >= incident.declared_at.timestamp() - 5
-                return channel if ours and fresh else None
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    channel = await deps.workspace.channel_named(name)
+    if channel is None:
+        return None
+    ours = channel.get("creator") == deps.workspace.bot_user_id and channel.get("is_member")
+    fresh = channel.get("created", 0) >= incident.declared_at.timestamp() - 5
+    return channel if ours and fresh else None
 
 
 async def _post_card(incident: Incident, deps: Deps) -> None:

@@ -9,17 +9,13 @@ from irbot.store import repo
 
 
 async def is_member(deps: Deps, channel_id: str, user_id: str) -> bool:
-    cursor = None
-    while True:
-        try:
-            page = await deps.slack.call("conversations.members", channel=channel_id, limit=1000, cursor=cursor)
-        except SlackCallError:
-            return False
-        if user_id in page.get("members", []):
-            return True
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return False
+    try:
+        async for member in deps.slack.paginate("conversations.members", "members", channel=channel_id, limit=1000):
+            if member == user_id:
+                return True
+    except SlackCallError:
+        pass
+    return False
 
 
 async def open_incidents_text(deps: Deps, *, viewer: str) -> str:

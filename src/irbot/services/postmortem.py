@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
@@ -86,30 +86,16 @@ def _touches(parent: dict[str, Any], gaps: list[tuple[datetime, datetime]]) -> b
     return any(first <= b and latest >= a for a, b in gaps)
 
 
-async def _history(incident: Incident, deps: Deps):  # noqa: ANN202 - async generator of messages
-    cursor = None
-    while True:
-        page = await deps.slack.call("conversations.history", channel=incident.channel_id, limit=HISTORY_PAGE,
-                                     oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True,
-                                     cursor=cursor)
-        for message in page.get("messages", []):
+def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
+    return deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id, limit=HISTORY_PAGE,
+                               oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True)
+
+
+async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncIterator[dict[str, Any]]:
+    async for message in deps.slack.paginate("conversations.replies", "messages", channel=incident.channel_id,
+                                             ts=thread_ts, limit=HISTORY_PAGE):
+        if message.get("ts") != thread_ts:
             yield message
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return
-
-
-async def _replies(incident: Incident, thread_ts: str, deps: Deps):  # noqa: ANN202
-    cursor = None
-    while True:
-        page = await deps.slack.call("conversations.replies", channel=incident.channel_id, ts=thread_ts,
-                                     limit=HISTORY_PAGE, cursor=cursor)
-        for message in page.get("messages", []):
-            if message.get("ts") != thread_ts:
-                yield message
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return
 
 
 async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = True) -> Postmortem:

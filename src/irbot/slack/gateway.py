@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -57,6 +57,17 @@ class SlackGateway:
             await self._sleep(delay)
         self._observe(method, "gave_up")
         raise SlackCallError(method, "slack_unavailable")
+
+    async def paginate(self, method: str, items: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a cursor-paginated method (``items`` is the list's key in the answer)."""
+        cursor = None
+        while True:
+            page = await self.call(method, **args, **({"cursor": cursor} if cursor else {}))
+            for item in page.get(items) or []:
+                yield item
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
 
     async def _attempt(self, method: str, function: Any, args: dict[str, Any], attempt: int) -> dict[str, Any] | float:
         """One try: the response data, or how long to wait before the next try."""

@@ -58,20 +58,15 @@ async def _person_from_text(deps: Deps, text: str) -> str | None:
 
 
 async def _user_named(deps: Deps, name: str) -> str | None:
-    cursor = None
-    while True:
-        try:
-            page = await deps.slack.call("users.list", limit=200, cursor=cursor)
-        except SlackCallError:
-            return None
-        for member in page.get("members", []):
+    try:
+        async for member in deps.slack.paginate("users.list", "members", limit=200):
             profile = member.get("profile") or {}
             names = {member.get("name"), profile.get("display_name"), profile.get("real_name")}
             if name in {n.lower() for n in names if n}:
                 return member.get("id")
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    except SlackCallError:
+        pass
+    return None
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
