@@ -34,6 +34,8 @@ NOT_THE_BOT = SOURCE / "testing"
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "views.open": (),
+    "views.update": (),
+    "views.push": (),
     "conversations.create": ("channels:manage", "groups:write"),
     "conversations.setTopic": ("channels:manage", "groups:write"),
     "conversations.invite": ("channels:manage", "groups:write"),
@@ -144,6 +146,21 @@ def test_one_request_url_serves_commands_events_and_interactivity(manifest: dict
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is False
     assert settings["org_deploy_enabled"] is False and settings["token_rotation_enabled"] is False
+
+
+def test_the_socket_mode_manifest_is_the_same_app_without_request_urls(manifest: dict[str, Any]) -> None:
+    socket = yaml.safe_load((REPO / "manifest.socket.yml").read_text(encoding="utf-8"))
+    if MANIFEST_SCHEMA.is_file():
+        from jsonschema import Draft7Validator
+        errors = list(Draft7Validator(json.loads(MANIFEST_SCHEMA.read_text(encoding="utf-8"))).iter_errors(socket))
+        assert not errors, "\n".join(f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors)
+    assert socket["settings"]["socket_mode_enabled"] is True
+    http = json.loads(json.dumps(manifest))  # a deep copy, made the socket way
+    for command in http["features"]["slash_commands"]:
+        del command["url"]
+    del http["settings"]["event_subscriptions"]["request_url"], http["settings"]["interactivity"]["request_url"]
+    http["settings"]["socket_mode_enabled"] = True
+    assert socket == http, "manifest.socket.yml must differ from manifest.yml only by Socket Mode"
 
 
 def test_slash_command_escapes_mentions_and_hints_the_subcommands(manifest: dict[str, Any]) -> None:
