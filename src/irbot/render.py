@@ -98,10 +98,12 @@ class Renderer:
         self.env = SandboxedEnvironment(
             loader=ChoiceLoader(loaders), finalize=_finalize, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False, autoescape=False,
+            auto_reload=False,  # templates are read once; an override folder is fixed at start
         )
         self.docs_env = SandboxedEnvironment(
             loader=ChoiceLoader(loaders), finalize=lambda v: "" if v is None else v, undefined=StrictUndefined,
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+            auto_reload=False,
         )
         self.docs_env.filters.update(duration=_duration, utc=_utc)
         self.env.filters.update(

@@ -101,13 +101,11 @@ async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncItera
 async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = True) -> Postmortem:
     """Gather everything; ``online`` looks people up in Slack (the CLI works from the database)."""
     async with deps.db.session() as session:
-        events = await repo.events_of(incident.id, session=session)
+        records = [Record(*row) for row in await repo.timeline_rows(incident.id, session=session)]
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
         head = await repo.head_hash(incident.id, session=session)
         clocks = await repo.clocks_of(incident.id, session=session)
-    records = [Record(kind=e.kind, at=e.at, actor=e.actor_id, text=e.text, data=e.data) for e in events]
-    del events  # thousands of ORM objects: let them go before the log is built
     people = await _names(incident, records, holders, actions, deps, online=online)
     entries = build_log(records)
     pm = Postmortem(
@@ -126,6 +124,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
                     for r in records if r.kind == "role_changed"]
     pm.moments = _moments(records, entries, pm, role_names)
     pm.extra["head_hash"] = head
+    pm.extra["impact_started"] = incident.impact_started_at
     pm.extra["clocks"] = [_clock_row(clock, pm) for clock in clocks]
     ticked = {int(r.data["index"]): r for r in records if r.kind == "playbook_step"}
     pm.extra["playbook"] = [{"step": step, "by": pm.name(ticked[i].actor) if i in ticked else None,

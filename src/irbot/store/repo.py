@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -168,19 +170,46 @@ def evidence_of(event: TimelineEvent) -> EvidenceRecord:
 
 
 async def evidence(incident_id: int, *, session: AsyncSession) -> list[EvidenceRecord]:
-    """The chain in order, read as plain rows (100,000 records load in well under a second)."""
-    columns = (TimelineEvent.seq, TimelineEvent.at, TimelineEvent.kind, TimelineEvent.actor_id, TimelineEvent.text,
-               TimelineEvent.text_sha256, TimelineEvent.data, TimelineEvent.dedupe_key, TimelineEvent.prev_hash,
-               TimelineEvent.hash)
-    rows = await session.execute(select(*columns).where(TimelineEvent.incident_id == incident_id)
-                                 .order_by(TimelineEvent.seq))
-    return [EvidenceRecord(*row) for row in rows.all()]
+    """The chain in order, read as plain rows.
+
+    The table's own columns make this a Core query: the ORM's per-row loading machinery is skipped
+    (a quarter of the load time for 100,000 records), while the column types still give aware
+    datetimes and decoded JSON.
+    """
+    table = TimelineEvent.__table__.c  # type: ignore[attr-defined]
+    columns = (table.seq, table.at, table.kind, table.actor_id, table.text, table.text_sha256, table.data,
+               table.dedupe_key, table.prev_hash, table.hash)
+    rows = await session.execute(select(*columns).where(table.incident_id == incident_id).order_by(table.seq))
+    with _cyclic_gc_paused():
+        return [EvidenceRecord(*row) for row in rows.all()]
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Building 100,000 records (and their ``data`` dicts) sets off repeated full collections that
+    walk every record built so far: a fifth of ``irbot verify``'s time. The records hold no cycles,
+    and no other coroutine runs inside this synchronous block, so the collector waits until it ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def head_hash(incident_id: int, *, session: AsyncSession) -> str:
     row = (await session.execute(select(TimelineEvent.hash).where(TimelineEvent.incident_id == incident_id)
                                  .order_by(col(TimelineEvent.seq).desc()).limit(1))).first()
     return row[0] if row else GENESIS
+
+
+async def timeline_rows(incident_id: int, *, session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(kind, at, actor, text, data) in order, as plain rows: compiling 10,000 needs no ORM objects."""
+    columns = (TimelineEvent.kind, TimelineEvent.at, TimelineEvent.actor_id, TimelineEvent.text, TimelineEvent.data)
+    query = select(*columns).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.at,
+                                                                                        TimelineEvent.seq)
+    return [tuple(row) for row in (await session.execute(query)).all()]
 
 
 async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[str] | None = None) -> list[TimelineEvent]:
