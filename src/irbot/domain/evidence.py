@@ -21,8 +21,14 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds this encoder on every
+# call; one shared instance gives byte-identical output without that cost (verifying 100,000 records).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    return utc.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class EvidenceRecord:
         """What the hash covers: sorted keys, no spaces, UTF-8."""
         body = {"seq": self.seq, "at": canonical_time(self.at), "kind": self.kind, "actor": self.actor,
                 "text_sha256": self.text_sha256, "data": self.data, "key": self.dedupe_key}
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _CANONICAL_JSON.encode(body).encode("utf-8")
 
     def as_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": canonical_time(self.at), "kind": self.kind, "actor": self.actor,

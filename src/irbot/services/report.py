@@ -38,8 +38,10 @@ def _first(kind: str, key: str, value: str, label: str) -> Any:
     return func.min(case((matches, event.at)), type_=UTCDateTime()).label(label)
 
 
-def _in_period(period: Period) -> list[Any]:
-    conditions = [incident.drill.is_(false()), incident.declared_at < period.until]
+def _declared_in(period: Period, *, drills: bool = False) -> list[Any]:
+    """Incidents (or, with ``drills``, only drills) declared in [since, until)."""
+    conditions = [incident.drill.is_not(false()) if drills else incident.drill.is_(false()),
+                  incident.declared_at < period.until]
     if period.since is not None:
         conditions.append(incident.declared_at >= period.since)
     return conditions
@@ -50,7 +52,7 @@ def _action_count(last_day: str, *, completed: bool) -> Any:
     due = and_(action.incident_id == incident.id, action.due.is_not(None), action.due != "", action.due <= last_day)
     if completed:
         due = and_(due, action.status == "completed")
-    return select(func.count()).where(due).scalar_subquery()
+    return select(func.count()).select_from(ActionItem.__table__).where(due).scalar_subquery()  # type: ignore[attr-defined]
 
 
 def incident_query(period: Period) -> Select[Any]:
@@ -65,7 +67,7 @@ def incident_query(period: Period) -> Select[Any]:
                _action_count(last_day, completed=False).label("actions_due"),
                _action_count(last_day, completed=True).label("actions_completed"))
         .select_from(joined)
-        .where(*_in_period(period))
+        .where(*_declared_in(period))
         # Grouping by the primary key lets PostgreSQL accept the incident's other columns.
         .group_by(incident.id)
         .order_by(incident.number)
@@ -73,10 +75,7 @@ def incident_query(period: Period) -> Select[Any]:
 
 
 def drills_query(period: Period) -> Select[Any]:
-    conditions = [incident.drill.is_not(false()), incident.declared_at < period.until]
-    if period.since is not None:
-        conditions.append(incident.declared_at >= period.since)
-    return select(func.count()).select_from(INCIDENTS).where(*conditions)
+    return select(func.count()).select_from(INCIDENTS).where(*_declared_in(period, drills=True))
 
 
 def row_of(row: Any) -> IncidentRow:
@@ -160,7 +159,8 @@ async def _destination(channel: str | None, actor: str, deps: Deps) -> str:
     """
     if channel and await _bot_is_member(channel, deps):
         return channel
-    notice = blocks.text_message(deps.renderer.part("report.j2", "sent_privately", channel=channel))
+    where = channel if channel and channel.startswith(("C", "G")) else None  # not a DM's id
+    notice = blocks.text_message(deps.renderer.part("report.j2", "sent_privately", channel=where))
     posted = await deps.slack.call("chat.postMessage", channel=actor, **notice.as_args())
     return str(posted.get("channel") or actor)
 
