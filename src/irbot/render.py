@@ -108,7 +108,7 @@ class Renderer:
         self.docs_env.filters.update(duration=_duration, utc=_utc)
         self.env.filters.update(
             mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
-            plain=_plain, unformatted=_unformatted, link_target=_link_target, duration=_duration, truncate_to=truncate, one_line=one_line,
+            plain=_plain, unformatted=_unformatted, link_target=_link_target, rendered=Mrkdwn, duration=_duration, truncate_to=truncate, one_line=one_line,
         )
 
     def part(self, template: str, macro: str, **context: Any) -> str:
