@@ -98,7 +98,7 @@ async def _claim(incident_id: int, deps: Deps) -> bool:
 
 
 async def _load(incident_id: int, deps: Deps) -> Incident:
-    async with deps.db.session() as session:
+    async with deps.db.reader() as session:
         incident = await repo.get_incident(incident_id, session=session)
     assert incident is not None
     return incident

@@ -25,7 +25,7 @@ def facts_of(incident: Incident) -> IncidentFacts:
 
 
 async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
-    async with deps.db.session() as session:
+    async with deps.db.reader() as session:
         rows = await repo.roles_of(incident_id, session=session)
     return {key: row.user_id for key, row in rows.items()}
 

@@ -54,7 +54,7 @@ async def store_message(incident: Incident, message: dict[str, Any], deps: Deps)
 async def capture_event(event: dict[str, Any], deps: Deps) -> None:
     """A message, edit, deletion, reaction or pin in an incident channel."""
     channel = event.get("channel") or (event.get("item") or {}).get("channel")
-    async with deps.db.session() as session:
+    async with deps.db.reader() as session:
         incident = await repo.incident_by_channel(channel, session=session) if channel else None
     if incident is None:
         return

@@ -12,11 +12,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from irbot.deps import Deps
 from irbot.store import repo
-from irbot.store.models import Delivery
 
 log = logging.getLogger(__name__)
 KEEP_DELIVERIES = timedelta(days=1)
@@ -32,14 +29,8 @@ def delivery_key(body: dict[str, Any]) -> str | None:
 
 async def claim(deps: Deps, key: str) -> bool:
     """True for the first delivery of ``key`` (in any process); False for a repeat."""
-    # One INSERT … ON CONFLICT DO NOTHING in its own short transaction: it is on every request's
-    # path before the ack, so no ORM unit of work and no savepoint (BEGIN, INSERT, COMMIT).
-    table = Delivery.__table__
-    dialect = postgresql if deps.db.engine.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(table).values(key=key, received_at=deps.clock())
-                 .on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key))
-    async with deps.db.engine.begin() as conn:
-        first = (await conn.execute(statement)).first() is not None
+    async with deps.db.engine.begin() as connection:
+        first = await repo.claim_delivery(key, now=deps.clock(), connection=connection)
     if not first:
         log.info("repeat of %s acknowledged and dropped", key)
     return first

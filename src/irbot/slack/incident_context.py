@@ -12,7 +12,7 @@ from irbot.store.models import Incident
 async def incident_in_channel(deps: Deps, channel_id: str | None) -> Incident | None:
     if not channel_id:
         return None
-    async with deps.db.session() as session:
+    async with deps.db.reader() as session:
         return await repo.incident_by_channel(channel_id, session=session)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from irbot.config import ConfigError
@@ -63,14 +64,44 @@ def _begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, for_reading: bool = False) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target, connect_args={"timeout": 10})
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        if not for_reading:  # readers take no lock at all: WAL gives them a consistent snapshot
+            event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(target, pool_size=10, max_overflow=10)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out (a restarted server
+# left it dead). SQLAlchemy's pool_pre_ping pings on every checkout: under load that is one extra
+# round trip per session, several per request, for connections that were in use a moment ago.
+IDLE_BEFORE_PING = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    pool, dialect = engine.sync_engine.pool, engine.sync_engine.dialect
+
+    def checked_in(_dbapi_connection, record) -> None:  # noqa: ANN001 - pool event arguments
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection, record, _proxy) -> None:  # noqa: ANN001
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING:
+            return  # just connected, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(str(exc)) from exc  # the pool replaces it with a new one
+            raise
+
+    event.listen(pool, "checkin", checked_in)
+    event.listen(pool, "checkout", checked_out)
 
 
 class Database:
@@ -79,11 +110,21 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        # SQLite: a second engine whose sessions never take the write lock, for pure reads on the
+        # hot paths (every transaction of the main engine starts with BEGIN IMMEDIATE).
+        self._read_engine = create_engine(url, for_reading=True) if is_sqlite(url) else self.engine
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._readers = async_sessionmaker(self._read_engine, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only (nothing it does is committed)."""
+        async with self._readers() as session:
             yield session
 
     async def ping(self) -> bool:
@@ -96,3 +137,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()

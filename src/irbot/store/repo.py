@@ -10,7 +10,8 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
@@ -137,8 +138,6 @@ async def add_event(
 ) -> TimelineEvent | None:
     """Append a record to the incident's evidence chain; a repeat of ``dedupe_key`` is skipped (None)."""
     for _ in range(20):  # a concurrent append may take our sequence number: read the head again
-        if dedupe_key is not None and await has_event(incident_id, dedupe_key, session=session):
-            return None
         await _lock_chain(incident_id, session=session)
         head = (await session.execute(
             select(TimelineEvent.seq, TimelineEvent.hash).where(TimelineEvent.incident_id == incident_id)
@@ -153,7 +152,9 @@ async def add_event(
                 session.add(event)
             return event
         except IntegrityError:
-            continue
+            # Either this fact is stored already (a repeat: skip it) or another append took the seq.
+            if dedupe_key is not None and await has_event(incident_id, dedupe_key, session=session):
+                return None
     raise RuntimeError(f"could not append to the evidence chain of incident {incident_id}")
 
 
@@ -353,14 +354,17 @@ async def action_by_number(incident_id: int, number: int, *, session: AsyncSessi
 
 # --- deliveries -----------------------------------------------------------------------------------
 
-async def claim_delivery(key: str, *, now: datetime, session: AsyncSession) -> bool:
-    """True for the first delivery of ``key``; False for a repeat (any process)."""
-    try:
-        async with session.begin_nested():
-            session.add(Delivery(key=key, received_at=now))
-        return True
-    except IntegrityError:
-        return False
+async def claim_delivery(key: str, *, now: datetime, connection: AsyncConnection) -> bool:
+    """True for the first delivery of ``key``; False for a repeat (any process).
+
+    One INSERT … ON CONFLICT DO NOTHING on a bare connection: it is on every request's path before
+    the ack, so no ORM unit of work and no savepoint.
+    """
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(table).values(key=key, received_at=now)
+                 .on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key))
+    return (await connection.execute(statement)).first() is not None
 
 
 async def release_delivery(key: str, *, session: AsyncSession) -> None:
