@@ -330,6 +330,7 @@ async def bench_chain(size: int, args: argparse.Namespace, folder: Path) -> dict
     from sqlalchemy import update
 
     from irbot.domain.evidence import verify_chain
+    from irbot.perf import gc_paused
     from irbot.store import repo
     from irbot.store.db import Database
     from irbot.store.models import TimelineEvent
@@ -345,11 +346,14 @@ async def bench_chain(size: int, args: argparse.Namespace, folder: Path) -> dict
                     return await repo.evidence(1, session=session)
 
             async def check() -> Any:
-                return verify_chain(loaded)
+                with gc_paused():  # as irbot verify does (irbot.offline.verify)
+                    return verify_chain(loaded)
 
             async def both() -> Any:
                 async with db.session() as session:
-                    return verify_chain(await repo.evidence(1, session=session))
+                    records = await repo.evidence(1, session=session)
+                with gc_paused():
+                    return verify_chain(records)
 
             await load()  # warm the connection pool and the statement cache
             load_phase, _ = await measure(load, args.repeat)

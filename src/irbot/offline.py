@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from irbot.config import ConfigError, Settings
 from irbot.deps import Deps
 from irbot.domain.evidence import verify_chain
+from irbot.perf import gc_paused
 from irbot.domain.incident import parse_ref
 from irbot.domain.report import ReportInputError, parse_period
 from irbot.render import Renderer
@@ -47,7 +48,9 @@ async def verify(settings: Settings, ref: str) -> int:
     try:
         incident = await _incident(deps, ref)
         async with deps.db.session() as session:
-            verdict = verify_chain(await repo.evidence(incident.id, session=session))
+            records = await repo.evidence(incident.id, session=session)
+        with gc_paused():
+            verdict = verify_chain(records)
     finally:
         await deps.db.dispose()
     name = f"INC-{incident.number}"

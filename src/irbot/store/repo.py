@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +11,7 @@ from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from irbot.perf import gc_paused
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
     ActionItem, AlertGroup, Counter, Delivery, Heartbeat, Incident, IncidentRole, Person, RegulatoryClock, Reminder,
@@ -181,22 +180,8 @@ async def evidence(incident_id: int, *, session: AsyncSession) -> list[EvidenceR
     columns = (table.seq, table.at, table.kind, table.actor_id, table.text, table.text_sha256, table.data,
                table.dedupe_key, table.prev_hash, table.hash)
     rows = await session.execute(select(*columns).where(table.incident_id == incident_id).order_by(table.seq))
-    with _cyclic_gc_paused():
+    with gc_paused():
         return [EvidenceRecord(*row) for row in rows.all()]
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Building 100,000 records (and their ``data`` dicts) sets off repeated full collections that
-    walk every record built so far: a fifth of ``irbot verify``'s time. The records hold no cycles,
-    and no other coroutine runs inside this synchronous block, so the collector waits until it ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 async def head_hash(incident_id: int, *, session: AsyncSession) -> str:
