@@ -1,5 +1,8 @@
 """Fixtures: a database per test (SQLite, or PostgreSQL when IRBOT_TEST_DATABASE_URL says so),
-and the harness that runs irbot against the fake Slack."""
+and the harness that runs irbot against the fake Slack — once over HTTP, once over Socket Mode.
+
+A test that only makes sense over HTTP (signatures, HTTP status codes) is marked
+``@pytest.mark.http_only("why")`` and skipped in Socket Mode."""
 
 from __future__ import annotations
 
@@ -39,6 +42,19 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield sqlite_url(tmp_path)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "http_only(reason): the test is about HTTP; skipped in Socket Mode")
+
+
+@pytest.fixture(params=["http", "socket"])
+def slack_mode(request: pytest.FixtureRequest) -> str:
+    """How Slack reaches irbot: signed HTTP requests, or Socket Mode envelopes over a WebSocket."""
+    marker = request.node.get_closest_marker("http_only")
+    if request.param == "socket" and marker is not None:
+        pytest.skip(marker.args[0] if marker.args else "HTTP only")
+    return request.param
+
+
 @pytest.fixture
 def irbot_env() -> dict[str, str]:
     """Extra environment for irbot; tests override this fixture or add to it."""
@@ -46,8 +62,8 @@ def irbot_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def harness(database_url: str, irbot_env: dict[str, str]) -> AsyncIterator[Harness]:
-    running = await Harness(database_url=database_url, env=irbot_env).start()
+async def harness(database_url: str, irbot_env: dict[str, str], slack_mode: str) -> AsyncIterator[Harness]:
+    running = await Harness(database_url=database_url, env=irbot_env, socket_mode=slack_mode == "socket").start()
     try:
         yield running
     finally:

@@ -30,6 +30,7 @@ from irbot.slack import clocks, commands, declare, errors, framework, report, ro
 from irbot.slack.gateway import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
+from irbot.socket_mode import SocketModeConnection
 from irbot.store import repo
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
@@ -49,9 +50,14 @@ class Irbot:
     pipeline: Pipeline
     _runner: web.AppRunner | None = None
     port: int | None = None
+    socket_mode: bool = False
+    socket_ping_interval: float = 10.0  # how soon a dead Socket Mode connection is noticed (tests shorten it)
+    _socket: SocketModeConnection | None = None
 
-    async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True) -> int:
-        """Migrate, learn the workspace, finish interrupted work, then listen. Returns the port."""
+    async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True,
+                    socket_mode: bool = False) -> int:
+        """Migrate, learn the workspace, finish interrupted work, listen, then (in Socket Mode) connect
+        to Slack. Returns the HTTP port (in Socket Mode it serves all but /slack/events)."""
         if migrate:
             await asyncio.to_thread(upgrade, self.settings.database_url)
         # One HTTP session for every Web API call (the SDK would otherwise open one per call).
@@ -66,9 +72,17 @@ class Irbot:
         await site.start()
         self.port = self._runner.addresses[0][1]
         log.info("irbot listening on port %d", self.port)
+        if socket_mode:
+            self.socket_mode = True
+            self._socket = SocketModeConnection(self.bolt, self.pipeline, self.settings,
+                                                ping_interval=self.socket_ping_interval)
+            await self._socket.connect_async()
         return self.port
 
     async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
         await self.deps.scheduler.stop()
         await self.deps.tasks.cancel_all()
         await self.heartbeat.stop()
@@ -110,6 +124,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
 
 def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
     async def handle(request: web.Request) -> web.Response:
+        if irbot.socket_mode:
+            raise web.HTTPNotFound()  # Slack sends everything over the WebSocket
         raw = await request.read()  # bigger than client_max_size: aiohttp answers 413
         refusal, payload = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
         if refusal is not None:

@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         socket_mode = args.socket_mode or bool(settings.slack_app_token)
         settings.require_serve(socket_mode=socket_mode)
-        return asyncio.run(_serve(settings))
+        return asyncio.run(_serve(settings, socket_mode=socket_mode))
     raise AssertionError(args.command)
 
 
@@ -100,13 +100,16 @@ def _redacted(url: str) -> str:
     return sync_url(url).render_as_string(hide_password=True)
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, *, socket_mode: bool = False) -> int:
     from irbot.app import create_app
     irbot = create_app(settings)
     try:
-        await irbot.start()
+        await irbot.start(socket_mode=socket_mode)
     except OSError as exc:
         raise ConfigError(f"cannot listen on port {settings.port}: {exc.strerror or exc}") from None
+    except ConfigError:  # Slack refused the app-level token
+        await irbot.stop()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

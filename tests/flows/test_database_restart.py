@@ -70,8 +70,8 @@ def cluster() -> Iterator[PrivateCluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_postgres_restart_while_irbot_runs(cluster: PrivateCluster) -> None:
-    harness = await Harness(database_url=cluster.url).start()
+async def test_postgres_restart_while_irbot_runs(cluster: PrivateCluster, slack_mode: str) -> None:
+    harness = await Harness(database_url=cluster.url, socket_mode=slack_mode == "socket").start()
     try:
         alice = harness.user("alice")
         channel = await harness.declare("alice", "Before the restart")

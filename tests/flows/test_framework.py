@@ -113,11 +113,12 @@ async def test_double_tick_of_the_same_step_changes_nothing(harness: Harness) ->
 # --- stakeholder summaries ------------------------------------------------------------------------
 
 @pytest.fixture
-async def timed(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeClock]]:
+async def timed(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
     config = tmp_path / "irbot.toml"
     config.write_text('escalation_usergroup = "S0ONCALL"\n', encoding="utf-8")
     clock = FakeClock()
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock).start()
+    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock,
+                            socket_mode=slack_mode == "socket").start()
     try:
         yield harness, clock
     finally:

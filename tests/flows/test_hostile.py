@@ -120,6 +120,7 @@ def test_still_serving_after_the_storm(threaded: ThreadedHarness) -> None:
     assert channel.name == "inc-1-still-alive"
 
 
+@pytest.mark.http_only("HTTP status codes and raw bodies; Socket Mode's refusals: test_socket_mode.py")
 async def test_malformed_requests_are_refused_with_4xx(harness: Harness) -> None:
     cases = [
         (b'{"type": "event_callback", "event": ', "application/json", 400),

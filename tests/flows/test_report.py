@@ -15,9 +15,9 @@ from irbot.testing.harness import FakeClock, Harness
 
 
 @pytest.fixture
-async def timed(database_url: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
+async def timed(database_url: str, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
     clock = FakeClock(datetime.now(timezone.utc).replace(second=0, microsecond=0))
-    harness = await Harness(database_url=database_url, clock=clock).start()
+    harness = await Harness(database_url=database_url, clock=clock, socket_mode=slack_mode == "socket").start()
     try:
         yield harness, clock
     finally:

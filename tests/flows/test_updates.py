@@ -128,11 +128,12 @@ async def test_resolve_asks_for_a_summary_and_tells_everyone(harness: Harness) -
 # --- reminders, with a clock the test moves --------------------------------------------------------
 
 @pytest.fixture
-async def timed(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeClock]]:
+async def timed(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
     config = tmp_path / "irbot.toml"
     config.write_text('escalation_usergroup = "S0ONCALL"\n', encoding="utf-8")
     clock = FakeClock()
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock).start()
+    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock,
+                            socket_mode=slack_mode == "socket").start()
     try:
         yield harness, clock
     finally:
@@ -225,12 +226,13 @@ async def test_no_reminders_after_resolution_then_review_and_postmortem_due(time
 # --- the real scheduler, end to end ----------------------------------------------------------------
 
 @pytest.fixture
-async def quick(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+async def quick(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[Harness]:
     config = tmp_path / "irbot.toml"
     config.write_text('[[severities]]\nkey = "SEV-1"\nupdate_every = "2s"\n'
                       '[[severities]]\nkey = "SEV-2"\n[[severities]]\nkey = "SEV-3"\n[[severities]]\nkey = "SEV-4"\n',
                       encoding="utf-8")
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}).start()
+    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)},
+                            socket_mode=slack_mode == "socket").start()
     try:
         yield harness
     finally:

@@ -25,6 +25,7 @@ from .fake.model import Channel, Json, SlackError, User, ViewRecord
 from .fake.render import humanize, render_message, text_of
 from .fake.responses import issue_response_url
 from .fake.server import build_app, reply
+from .fake.socket import SocketMode
 from .fake.workspace import Workspace
 
 __all__ = ["FakeSlack", "User", "Channel", "SlackError"]
@@ -42,6 +43,7 @@ class FakeSlack(Workspace):
         self.faults = FaultPlan()
         self.latency = 0.0  # seconds every Web API call waits before it is answered (benches set it)
         self.calls: list[Call] = []
+        self.socket = SocketMode(self)  # Socket Mode: off until socket.enabled (the app setting) is set
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
 
@@ -56,6 +58,7 @@ class FakeSlack(Workspace):
 
     async def stop(self) -> None:
         await self.events.close()
+        await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -111,6 +114,22 @@ class FakeSlack(Workspace):
 
     async def redeliver(self, event_id: str, reason: str = "http_timeout") -> int | None:
         return await self.events.redeliver(event_id, reason)
+
+    # ---- Socket Mode (fake/socket.py) -------------------------------------
+    @property
+    def socket_app_token(self) -> str:
+        """The app-level token (xapp-) the app opens Socket Mode connections with."""
+        return self.socket.app_token
+
+    @property
+    def socket_connected(self) -> bool:
+        return self.socket.connected
+
+    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        await self.socket.send_disconnect(reason)
+
+    async def drop_socket(self) -> None:
+        await self.socket.drop()
 
     # ---- interactions (used by the signed client) ------------------------
     def issue_response_url(self, user: str, channel: str, *, message_ts: str | None = None,

@@ -2,7 +2,8 @@
 
 The harness runs the real app (HTTP server, database, templates, Bolt) with ``SLACK_API_URL``
 pointed at :class:`FakeSlack`, and a :class:`SlackClient` that reaches the app only through
-signed HTTP requests to ``/slack/events``, the way Slack does.
+signed HTTP requests to ``/slack/events``, the way Slack does — or, with ``socket_mode=True``,
+through Socket Mode envelopes over the WebSocket irbot opens to the fake.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Harness:
     database_url: str
     env: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], datetime] = system_clock
+    socket_mode: bool = False
     fake: FakeSlack = field(init=False)
     irbot: Irbot = field(init=False)
     slack: SlackClient = field(init=False)
@@ -53,11 +55,19 @@ class Harness:
 
     async def start_app(self) -> None:
         """(Re)start irbot on the same database and fake Slack, as after a restart."""
-        env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        # Socket Mode needs the app-level token and no signing secret (nothing arrives over HTTP).
+        secret = {"SLACK_APP_TOKEN": self.fake.socket_app_token} if self.socket_mode else {
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+        env = {"SLACK_BOT_TOKEN": BOT_TOKEN, **secret,
                "SLACK_API_URL": self.fake.api_url, "DATABASE_URL": self.database_url, **self.env}
+        self.fake.socket.enabled = self.socket_mode
         self.irbot = create_app(load_settings(env), clock=self.clock, retry_base_delay=0.01)
         self.irbot.deps.setup_retry_delays = (0.2, 0.5, 1.0)
-        port = await self.irbot.start(port=0, host="127.0.0.1")
+        self.irbot.socket_ping_interval = 2.0  # a dropped connection is noticed within 2 s (Bolt: 10 s)
+        connections = len(self.fake.socket.connections)
+        port = await self.irbot.start(port=0, host="127.0.0.1", socket_mode=self.socket_mode)
+        if self.socket_mode:
+            await self.fake.socket.wait_connected(after=connections)
         app_url = f"http://127.0.0.1:{port}/slack/events"
         self.fake.app_url = app_url
         self.slack = SlackClient(self.fake, app_url=app_url, signing_secret=SIGNING_SECRET)

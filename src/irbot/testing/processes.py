@@ -11,8 +11,9 @@ refuses the connection (killed) is skipped, as a load balancer's health check wo
 
 The fake Slack stays in the test's own event loop; the processes reach it via SLACK_API_URL.
 
-    fake = await FakeSlack(signing_secret=..., bot_token=...).start()
-    bot = await IrbotProcess(env=irbot_env(fake, database_url), log_dir=tmp_path).start()
+    fake = await FakeSlack(signing_secret=secret, bot_token=token).start()
+    env = irbot_env(api_url=fake.api_url, database_url=url, bot_token=token, signing_secret=secret)
+    bot = await IrbotProcess(env=env, log_dir=tmp_path).start()
     fake.app_url = bot.events_url
     ...
     bot.kill()
@@ -56,6 +57,15 @@ def irbot_env(*, api_url: str, database_url: str, bot_token: str, signing_secret
     if config is not None:
         env["IRBOT_CONFIG"] = str(config)
     return env
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be killed if the test process dies (no stray servers)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class IrbotExited(RuntimeError):
@@ -113,7 +123,7 @@ class IrbotProcess:
         env.update(self.env)
         env.update({"PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
         self.proc = subprocess.Popen([sys.executable, "-m", "irbot", "serve"], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         try:
             await self.wait_healthy(timeout)
         except BaseException:
@@ -154,11 +164,16 @@ class IrbotProcess:
             self.proc.send_signal(signal.SIGKILL)
         self._reap(10.0)
 
-    def terminate(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (a clean stop); SIGKILL if it has not ended within ``timeout``. Returns the exit code."""
+    def terminate(self, timeout: float = 20.0, *, wait: bool = True) -> int | None:
+        """SIGTERM (a clean stop); SIGKILL if it has not ended within ``timeout``. Returns the exit code.
+
+        ``wait=False`` only sends the signal (stop several at once, then ``terminate()`` each).
+        """
         if self.running:
             assert self.proc is not None
             self.proc.send_signal(signal.SIGTERM)
+            if not wait:
+                return None
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -5,6 +5,11 @@ callbacks are built in Slack's shapes from the fake's state (the message or
 view the person is looking at), and the bot's HTTP answers are interpreted as
 Slack would: a slash command's ack body is shown to the person as an
 ephemeral, a view_submission's empty ack closes the modal, and so on.
+
+For a Socket Mode app (``fake.socket.enabled``, or ``mode="socket"``) the same
+request travels as an envelope over the app's WebSocket instead, and the ack's
+payload is returned as a ``Response(200, <payload JSON or "">)``, so callers
+read answers the same way in both modes.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 
@@ -45,11 +50,21 @@ class Response:
             return None
 
 
+class NotOverSocketMode(ValueError):
+    """A request that only exists over HTTP (unsigned, stale, forged, not a JSON object)."""
+
+
 class SlackClient:
-    def __init__(self, fake: FakeSlack, app_url: str | None = None, signing_secret: str | None = None) -> None:
+    def __init__(self, fake: FakeSlack, app_url: str | None = None, signing_secret: str | None = None,
+                 mode: str | None = None) -> None:
         self.fake = fake
         self.app_url = app_url or fake.app_url
         self.signing_secret = signing_secret or fake.signing_secret
+        self.mode = mode  # "http" or "socket"; None: as the app is set up (fake.socket.enabled)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.mode == "socket" if self.mode else self.fake.socket.enabled
 
     async def close(self) -> None:
         """Nothing to release: each request uses its own short-lived session (no leaks if unclosed)."""
@@ -82,6 +97,8 @@ class SlackClient:
             finally:
                 self._copies = copies
             return responses[0]
+        if self.socket_mode:
+            return await self._send_envelope(body, headers or {}, sign, timestamp, content_type)
         hdrs = signed_headers(self.signing_secret, body, content_type, timestamp)
         if not sign:
             hdrs.pop("X-Slack-Signature")
@@ -93,6 +110,23 @@ class SlackClient:
             async with session.post(self._url(), data=data, headers=hdrs) as resp:
                 text = await resp.text()
                 return Response(resp.status, text, time.monotonic() - started, dict(resp.headers))
+
+    async def _send_envelope(self, body: bytes, headers: dict[str, str], sign: bool, timestamp: int | None,
+                             content_type: str) -> Response:
+        """Socket Mode: the request as an envelope; the ack (3 s limit) as the answer."""
+        if not sign or timestamp is not None or any(k.lower() == "x-slack-signature" for k in headers):
+            raise NotOverSocketMode("Socket Mode requests are not signed: signature tests are HTTP-only")
+        kind, payload = envelope_of(body, content_type)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        retry = int(lowered.get("x-slack-retry-num") or 0)
+        started = time.monotonic()
+        ack = await self.fake.socket.deliver(kind, payload, retry_attempt=retry,
+                                             retry_reason=lowered.get("x-slack-retry-reason", "") if retry else "",
+                                             timeout=ACK_DEADLINE)
+        if ack is None:  # Slack gives up; the person sees an error (checked by _check_ack_time)
+            return Response(504, "", time.monotonic() - started)
+        text = json.dumps(ack.payload) if ack.payload is not None else ""
+        return Response(200, text, ack.elapsed, {"Content-Type": "application/json"} if text else {})
 
     def _url(self) -> str:
         url = self.app_url or self.fake.app_url
@@ -279,8 +313,26 @@ class SlackClient:
         return await self.post_raw(json.dumps(envelope).encode(), headers=headers)
 
     async def url_verification(self, challenge: str = "fake-challenge-3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> Response:
+        if self.socket_mode:
+            raise NotOverSocketMode("Slack verifies a Request URL only in HTTP mode")
         body = {"token": self.fake.verification_token, "challenge": challenge, "type": "url_verification"}
         return await self.post_raw(json.dumps(body).encode())
+
+
+def envelope_of(body: bytes, content_type: str) -> tuple[str, Json]:
+    """The Socket Mode envelope type and payload Slack uses for what would be this HTTP request."""
+    try:
+        text = body.decode("utf-8")
+        if "application/json" in content_type:
+            kind, data = "events_api", json.loads(text)
+        else:
+            form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+            kind, data = ("interactive", json.loads(form["payload"])) if "payload" in form else ("slash_commands", form)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise NotOverSocketMode(f"Slack sends only JSON objects over Socket Mode: {exc}") from None
+    if not isinstance(data, dict):
+        raise NotOverSocketMode("Slack sends only JSON objects over Socket Mode")
+    return kind, data
 
 
 def _user_obj(fake: FakeSlack, person: User) -> Json:

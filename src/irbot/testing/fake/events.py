@@ -1,4 +1,5 @@
-"""Events API delivery: signed ``event_callback`` POSTs with Slack's retry rules."""
+"""Events API delivery: signed ``event_callback`` POSTs with Slack's retry rules (or, for a Socket
+Mode app, ``events_api`` envelopes over its WebSocket, acknowledged within the same deadline)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ class EventDelivery:
 
     async def post(self, event_id: str, body: bytes, retry_num: int | None, reason: str | None) -> tuple[int | None, str]:
         """POST once; returns (status or None, the retry reason a failure would give)."""
+        if self.fake.socket.enabled:
+            return await self._send_envelope(event_id, body, retry_num, reason)
         headers = signed_headers(self.fake.signing_secret, body, "application/json")
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
@@ -104,6 +107,21 @@ class EventDelivery:
             next_reason = "http_timeout"
         except aiohttp.ClientError:
             next_reason = "http_error"
+        self.attempts.append({"event_id": event_id, "retry_num": retry_num, "status": status, "reason": reason})
+        return status, next_reason
+
+    async def _send_envelope(self, event_id: str, body: bytes, retry_num: int | None,
+                             reason: str | None) -> tuple[int | None, str]:
+        """Socket Mode: an acknowledged envelope counts as a 200; no connection or no ack, as a failure."""
+        status: int | None = None
+        next_reason = "http_timeout"  # Slack's reason for an unacknowledged envelope is not documented
+        try:
+            ack = await self.fake.socket.deliver("events_api", json.loads(body), retry_attempt=retry_num or 0,
+                                                 retry_reason=(reason or "http_error") if retry_num else "",
+                                                 timeout=self.ack_deadline, wait_for_connection=False)
+            status = 200 if ack is not None else None
+        except ConnectionError:
+            next_reason = "connection_failed"
         self.attempts.append({"event_id": event_id, "retry_num": retry_num, "status": status, "reason": reason})
         return status, next_reason
 

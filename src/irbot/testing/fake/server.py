@@ -1,4 +1,4 @@
-"""The HTTP side: /api/<method>, /upload/<file_id>, /response/<id>."""
+"""The HTTP side: /api/<method>, /upload/<file_id>, /response/<id>, and the Socket Mode WebSocket."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..slack_methods import METHODS, missing_arg_error
-from . import api_chat, api_conversations, api_misc, api_views  # noqa: F401  (register handlers)
+from . import api_chat, api_conversations, api_misc, api_views, socket  # noqa: F401  (register handlers)
 from .apiutil import HANDLERS
 from .model import Json, SlackError
 from .responses import handle_response_url
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 JSON_FIELDS = ("blocks", "view", "attachments", "files", "metadata")
 JSON_CT = "application/json; charset=utf-8"
+APP_TOKEN_METHODS = ("apps.connections.open",)
 
 
 def build_app(fake: FakeSlack) -> web.Application:
@@ -28,6 +29,7 @@ def build_app(fake: FakeSlack) -> web.Application:
     app.router.add_route("*", "/api/{method}", functools.partial(api, fake))
     app.router.add_post("/upload/{file_id}", functools.partial(upload, fake))
     app.router.add_post("/response/{rid}", functools.partial(response_url, fake))
+    app.router.add_get("/socket/{ticket}", fake.socket.serve)
     return app
 
 
@@ -69,8 +71,12 @@ async def api(fake: FakeSlack, request: web.Request) -> web.StreamResponse:
         return fake.record(method, args, {"ok": False, "error": "unknown_method"}, 404)
     if not token:
         return fake.record(method, args, {"ok": False, "error": "not_authed"}, 200)
-    if token != fake.bot_token:
-        return fake.record(method, args, {"ok": False, "error": "invalid_auth"}, 200)
+    # apps.connections.open takes the app-level token (xapp-), every other method the bot token.
+    expected = fake.socket.app_token if method in APP_TOKEN_METHODS else fake.bot_token
+    if token != expected:
+        wrong_type = token in (fake.bot_token, fake.socket.app_token)
+        return fake.record(method, args, {"ok": False, "error": "not_allowed_token_type" if wrong_type
+                                          else "invalid_auth"}, 200)
     fault = fake.faults.take(method)
     if fault is not None:
         early = await _apply_fault(fake, request, method, args, fault)
