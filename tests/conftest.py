@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from datetime import datetime
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from irbot.deps import system_clock
 from irbot.testing.harness import Harness, sqlite_url
 
 POSTGRES_URL = os.environ.get("IRBOT_TEST_DATABASE_URL", "")
@@ -61,11 +63,38 @@ def irbot_env() -> dict[str, str]:
     return {}
 
 
+StartHarness = Callable[..., Awaitable[Harness]]
+
+
 @pytest.fixture
-async def harness(database_url: str, irbot_env: dict[str, str], slack_mode: str) -> AsyncIterator[Harness]:
-    running = await Harness(database_url=database_url, env=irbot_env, socket_mode=slack_mode == "socket").start()
+async def start_harness(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[StartHarness]:
+    """Start irbot with the fake Slack: ``await start_harness(settings="...toml...", clock=FakeClock())``.
+
+    Everything started is stopped afterwards, and the fake must have seen no broken Slack rule.
+    """
+    started: list[Harness] = []
+
+    async def start(*, settings: str = "", env: dict[str, str] | None = None,
+                    clock: Callable[[], datetime] = system_clock) -> Harness:
+        extra = dict(env or {})
+        if settings:
+            config = tmp_path / f"irbot-{len(started)}.toml"
+            config.write_text(settings, encoding="utf-8")
+            extra["IRBOT_CONFIG"] = str(config)
+        running = await Harness(database_url=database_url, env=extra, clock=clock,
+                                socket_mode=slack_mode == "socket").start()
+        started.append(running)
+        return running
+
     try:
-        yield running
+        yield start
     finally:
-        await running.stop()
-    running.fake.assert_no_violations()
+        for running in started:
+            await running.stop()
+    for running in started:
+        running.fake.assert_no_violations()
+
+
+@pytest.fixture
+async def harness(start_harness: StartHarness, irbot_env: dict[str, str]) -> Harness:
+    return await start_harness(env=irbot_env)

@@ -20,18 +20,9 @@ LEGAL_ROLES = ('[[roles]]\nkey = "commander"\n[[roles]]\nkey = "tech_lead"\n[[ro
 
 
 @pytest.fixture
-async def timed(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
-    config = tmp_path / "irbot.toml"
-    config.write_text(LEGAL_ROLES, encoding="utf-8")
+async def timed(start_harness) -> tuple[Harness, FakeClock]:  # noqa: ANN001 - conftest's factory
     clock = FakeClock()
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock,
-                            socket_mode=slack_mode == "socket").start()
-    try:
-        yield harness, clock
-    finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-
+    return await start_harness(settings=LEGAL_ROLES, clock=clock), clock
 
 def clock_messages(harness: Harness, channel: str) -> list[str]:
     return [t for t in harness.bot_messages(channel) if "GDPR" in t or "PCI" in t]

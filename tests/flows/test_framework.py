@@ -113,18 +113,9 @@ async def test_double_tick_of_the_same_step_changes_nothing(harness: Harness) ->
 # --- stakeholder summaries ------------------------------------------------------------------------
 
 @pytest.fixture
-async def timed(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
-    config = tmp_path / "irbot.toml"
-    config.write_text('escalation_usergroup = "S0ONCALL"\n', encoding="utf-8")
+async def timed(start_harness) -> tuple[Harness, FakeClock]:  # noqa: ANN001 - conftest's factory
     clock = FakeClock()
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock,
-                            socket_mode=slack_mode == "socket").start()
-    try:
-        yield harness, clock
-    finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-
+    return await start_harness(settings='escalation_usergroup = "S0ONCALL"\n', clock=clock), clock
 
 def summaries(harness: Harness, channel: str) -> list[str]:
     return [harness.fake.text_of(m) for m in harness.fake.messages(channel) if "*Summary of" in harness.fake.text_of(m)]

@@ -15,15 +15,9 @@ from irbot.testing.harness import FakeClock, Harness
 
 
 @pytest.fixture
-async def timed(database_url: str, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
+async def timed(start_harness) -> tuple[Harness, FakeClock]:  # noqa: ANN001 - conftest's factory
     clock = FakeClock(datetime.now(timezone.utc).replace(second=0, microsecond=0))
-    harness = await Harness(database_url=database_url, clock=clock, socket_mode=slack_mode == "socket").start()
-    try:
-        yield harness, clock
-    finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-
+    return await start_harness(clock=clock), clock
 
 async def run(harness: Harness, who: str, channel: str, text: str) -> Any:
     response = await harness.slack.command(harness.user(who), "/incident", text, channel=channel)

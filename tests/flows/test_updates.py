@@ -128,18 +128,9 @@ async def test_resolve_asks_for_a_summary_and_tells_everyone(harness: Harness) -
 # --- reminders, with a clock the test moves --------------------------------------------------------
 
 @pytest.fixture
-async def timed(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[tuple[Harness, FakeClock]]:
-    config = tmp_path / "irbot.toml"
-    config.write_text('escalation_usergroup = "S0ONCALL"\n', encoding="utf-8")
+async def timed(start_harness) -> tuple[Harness, FakeClock]:  # noqa: ANN001 - conftest's factory
     clock = FakeClock()
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)}, clock=clock,
-                            socket_mode=slack_mode == "socket").start()
-    try:
-        yield harness, clock
-    finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-
+    return await start_harness(settings='escalation_usergroup = "S0ONCALL"\n', clock=clock), clock
 
 def reminders(harness: Harness, channel: str) -> list[str]:
     return [t for t in harness.bot_messages(channel) if "update on" in t and "is due" in t]
@@ -226,19 +217,10 @@ async def test_no_reminders_after_resolution_then_review_and_postmortem_due(time
 # --- the real scheduler, end to end ----------------------------------------------------------------
 
 @pytest.fixture
-async def quick(database_url: str, tmp_path: Path, slack_mode: str) -> AsyncIterator[Harness]:
-    config = tmp_path / "irbot.toml"
-    config.write_text('[[severities]]\nkey = "SEV-1"\nupdate_every = "2s"\n'
-                      '[[severities]]\nkey = "SEV-2"\n[[severities]]\nkey = "SEV-3"\n[[severities]]\nkey = "SEV-4"\n',
-                      encoding="utf-8")
-    harness = await Harness(database_url=database_url, env={"IRBOT_CONFIG": str(config)},
-                            socket_mode=slack_mode == "socket").start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-
+async def quick(start_harness) -> Harness:  # noqa: ANN001 - conftest's factory
+    return await start_harness(settings='[[severities]]\nkey = "SEV-1"\nupdate_every = "2s"\n'
+                                        '[[severities]]\nkey = "SEV-2"\n[[severities]]\nkey = "SEV-3"\n'
+                                        '[[severities]]\nkey = "SEV-4"\n')
 
 async def test_real_scheduler_reminds_every_cadence_and_the_button_opens_the_form(quick: Harness) -> None:
     harness, alice = quick, quick.user("alice")
