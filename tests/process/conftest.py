@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -97,7 +97,7 @@ class Scene:
 
     async def close(self, failed: bool) -> None:
         for bot in self.processes:
-            bot.terminate()
+            bot.kill()  # nothing to keep: the database and the fake go with the test
         for proxy in self.proxies:
             await proxy.stop()
         if self._engine is not None:
@@ -219,9 +219,10 @@ class Scene:
             return list(conn.execute(text(sql), params).all())
 
     # ---- Slack in flight -----------------------------------------------------------------------
-    def hold_next(self, method: str, seconds: float = 1.0) -> None:
-        """The next call of ``method`` is answered ``seconds`` late (and then takes effect)."""
-        self.fake.fail_next(method, delay=seconds)
+    def hold_next(self, method: str, seconds: float = 1.0, *, lands: bool = True) -> None:
+        """The next call of ``method`` is answered ``seconds`` late and then takes effect, or with
+        ``lands=False`` never does (the connection drops: as if irbot died before sending it)."""
+        self.fake.fail_next(method, delay=seconds, drop=not lands)
 
     def held(self, method: str) -> bool:
         """True once a held call of ``method`` has arrived (irbot is waiting for its answer)."""
@@ -250,11 +251,3 @@ async def scene(database_url: str, settings_file: Path, tmp_path: Path,
         await running.close(failed=bool(report is not None and report.failed))
         await fake.stop()
     fake.assert_no_violations()
-
-
-@pytest.fixture
-def postgres_only(database_url: str) -> Iterator[None]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several replicas need PostgreSQL (set IRBOT_TEST_DATABASE_URL; CI does): "
-                    "on SQLite irbot runs as one process")
-    yield

@@ -21,89 +21,89 @@ from .conftest import CADENCE, KnownGap, Scene, gap
 
 pytestmark = pytest.mark.slow
 
-REPAIR_WAIT = 6.0  # how long after a restart the test waits for the start-up repair (it runs at start)
+REPAIR_WAIT = 5.0  # how long after a restart the test waits for the start-up repair (it runs at start)
+# A declare's repair may have to wait for the dead builder's set-up lease to lapse: 12 s allows for a
+# short lease renewed while building (see STUCK_SETUP), not for today's 60 s one.
+SETUP_REPAIR_WAIT = 12.0
+
+STUCK_SETUP = (
+    "services/declare.py: a kill -9 during set-up leaves the incident 'opening' with the dead process's "
+    "setup_lease_until (SETUP_LEASE = 60 s); resume_unfinished runs once at start-up, cannot claim it while "
+    "the lease lasts and never tries again, so after a prompt restart the incident stays half built (no card, "
+    "topic or announcement; reminders never planned) until a later restart")
 
 
-def _stuck_declare_reason() -> str:
-    return ("services/declare.py: a kill -9 during set-up leaves the incident 'opening' with the dead "
-            "process's setup_lease_until (claimed for SETUP_LEASE = 60 s); resume_unfinished runs once at "
-            "start-up, cannot claim it while the lease lasts and never tries again, so after a prompt "
-            "restart the incident stays half built until some later restart")
-
-
-DECLARE_GAPS = [
-    pytest.param("conversations.create", id="creating-channel",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownGap, reason=_stuck_declare_reason())),
-    pytest.param("chat.postMessage", id="posting-card",
-                 marks=pytest.mark.xfail(strict=True, raises=KnownGap, reason=_stuck_declare_reason() + "; and "
-                                         "once repaired, _post_card posts a second card (the first landed "
-                                         "but its ts was never saved)")),
-]
-
-
-@pytest.mark.parametrize("method", DECLARE_GAPS)
-async def test_killed_during_declare_is_finished_once_at_restart(scene: Scene, method: str) -> None:
-    fake = scene.fake
-    bot = await scene.start()
-    scene.hold_next(method, seconds=1.0)
-    await scene.submit_declare("alice", "Checkout errors", {"Severity": "SEV-2"})
-    await scene.eventually(lambda: scene.held(method), what=f"{method} in flight")
+async def _declare_killed_at(scene: Scene, title: str, method: str, *, after: str | None = None) -> None:
+    """Submit a declare and kill irbot while ``method`` is in flight (the first one after ``after``)."""
+    bot = scene.processes[-1]
+    scene.hold_next(after or method)
+    await scene.submit_declare("alice", title, {"Severity": "SEV-2"})
+    await scene.eventually(lambda: scene.held(after or method), what=f"{after or method} in flight")
+    if after:
+        scene.hold_next(method)  # the next call of `method` after the held `after`
+        await scene.eventually(lambda: scene.held(method), what=f"{method} in flight")
     bot.kill()
-    [(number, setup)] = scene.query("SELECT number, setup FROM incident")
-    assert (number, setup) == (1, "opening"), "the declaration was stored before the ack"
     await scene.quiet(1.2)  # the held call takes effect in Slack after irbot died
     await bot.start()
+
+
+async def _finished(scene: Scene, count: int) -> None:
     try:
-        await scene.eventually(lambda: scene.query("SELECT 1 FROM incident WHERE setup = 'open'"),
-                               timeout=REPAIR_WAIT, what="the start-up repair finishing the incident")
+        await scene.eventually(lambda: scene.query("SELECT count(*) FROM incident WHERE setup = 'open'")
+                               == [(count,)], timeout=SETUP_REPAIR_WAIT, what="the set-up finished")
     except AssertionError:
-        state = scene.query("SELECT setup, channel_id, card_ts, setup_lease_until FROM incident")
-        raise KnownGap(f"not finished {REPAIR_WAIT:.0f}s after the restart: {state}") from None
+        state = scene.query("SELECT number, setup, channel_id, card_ts, announce_ts, setup_lease_until "
+                            "FROM incident ORDER BY number")
+        raise KnownGap(f"set-up not finished {SETUP_REPAIR_WAIT:.0f}s after the restart: {state}") from None
+
+
+@pytest.mark.xfail(strict=True, raises=KnownGap, reason=STUCK_SETUP)
+async def test_killed_while_creating_the_channel_set_up_finishes_once(scene: Scene) -> None:
+    """The channel is created after irbot died; the repair adopts it (no second channel)."""
+    fake = scene.fake
+    await scene.start()
+    await _declare_killed_at(scene, "Checkout errors", "conversations.create")
+    assert scene.query("SELECT number, setup, channel_id FROM incident") == [(1, "opening", None)], \
+        "the declaration was stored before the ack; the channel id never was"
+    await _finished(scene, 1)
     [channel] = scene.incident_channels()
     assert fake.channel(channel).name == "inc-1-checkout-errors", "no second channel"
     await scene.eventually(lambda: scene.set_up(channel), what="card pinned, topic set, announced")
     assert fake.user("alice").id in fake.channel(channel).members
-    assert len(fake.pins(channel)) == 1
-    gap(len(scene.cards(channel)) == 1, f"{len(scene.cards(channel))} cards posted in the channel")
-    assert len(scene.announcements(channel)) == 1, "announced once"
+    assert len(scene.cards(channel)) == 1 and len(fake.pins(channel)) == 1
+    assert len(scene.announcements(channel)) == 1
 
 
-async def test_killed_during_announcement_is_finished_once_at_restart(scene: Scene) -> None:
-    """Set-up steps before the announcement are done; the announcement itself is in flight."""
+@pytest.mark.xfail(strict=True, raises=KnownGap, reason=STUCK_SETUP + (
+    "; and once repaired, _post_card / _announce post a second card / announcement: the first landed in "
+    "Slack but its ts was never saved, and nothing looks for it before posting again"))
+async def test_killed_while_posting_the_card_or_announcement_each_is_posted_once(scene: Scene) -> None:
     fake = scene.fake
-    bot = await scene.start()
-    scene.hold_next("conversations.invite", seconds=1.0)  # the step just before the announcement
-    await scene.submit_declare("alice", "Search is slow", {"Severity": "SEV-2"})
-    await scene.eventually(lambda: scene.held("conversations.invite"), what="set-up reached the invite")
-    scene.hold_next("chat.postMessage", seconds=1.0)  # the next post is the announcement
-    await scene.eventually(lambda: scene.held("chat.postMessage"), what="the announcement in flight")
-    bot.kill()
-    await scene.quiet(1.2)
-    [channel] = scene.incident_channels()
-    assert len(scene.announcements(channel)) == 1, "the held announcement landed after the kill"
-    await bot.start()
-    try:
-        await scene.eventually(lambda: scene.query("SELECT 1 FROM incident WHERE setup = 'open'"),
-                               timeout=REPAIR_WAIT, what="the start-up repair finishing the incident")
-    except AssertionError:
-        raise KnownGap(f"not finished {REPAIR_WAIT:.0f}s after the restart") from None
+    await scene.start()
+    problems = []
+    # The card: the first message of the set-up.
+    await _declare_killed_at(scene, "Checkout errors", "chat.postMessage")
+    await _finished(scene, 1)
+    [first] = scene.incident_channels()
+    assert len(fake.pins(first)) == 1
+    if len(scene.cards(first)) != 1:
+        problems.append(f"{len(scene.cards(first))} cards in #{fake.channel(first).name}")
+    # The announcement: the next message after the declarer's invite.
+    await _declare_killed_at(scene, "Search is slow", "chat.postMessage", after="conversations.invite")
+    await _finished(scene, 2)
+    [second] = [c for c in scene.incident_channels() if c != first]
     await scene.quiet(1.0)
-    assert scene.incident_channels() == [channel] and len(scene.cards(channel)) == 1
-    gap(len(scene.announcements(channel)) == 1, f"announced {len(scene.announcements(channel))} times")
-
-
-test_killed_during_announcement_is_finished_once_at_restart = pytest.mark.xfail(
-    strict=True, raises=KnownGap,
-    reason=_stuck_declare_reason() + "; and once repaired, _announce posts a second announcement in "
-    "#incidents (the first landed but announce_ts was never saved)",
-)(test_killed_during_announcement_is_finished_once_at_restart)
+    assert len(scene.cards(second)) == 1 and len(fake.pins(second)) == 1
+    if len(scene.announcements(second)) != 1:
+        problems.append(f"#{fake.channel(second).name} announced {len(scene.announcements(second))} times")
+    gap(not problems, "; ".join(problems))
 
 
 @pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "services/roles.py and services/updates.py: a role change, update or resolution is committed, then its "
-    "Slack side (channel message, brief, card/topic/announcement refresh) runs in an in-memory task; a "
-    "kill -9 between the two leaves the database ahead of Slack and nothing re-runs the Slack side at "
-    "start-up (no outbox / pending-announcement record), so the card and channel stay stale and nobody is told"))
+    "services/roles.py, services/updates.py: a role change, update or resolution is committed, then its Slack "
+    "side (channel message, brief, card/topic/announcement refresh) runs in an in-memory task after the ack; "
+    "a kill -9 in between leaves the database ahead of Slack: the card, topic and announcement keep showing "
+    "the old state and the channel is never told, because nothing at start-up re-runs that Slack side"))
 async def test_killed_right_after_the_ack_leaves_no_half_state(scene: Scene) -> None:
     fake = scene.fake
     bot = await scene.start()
@@ -145,9 +145,9 @@ async def test_killed_right_after_the_ack_leaves_no_half_state(scene: Scene) -> 
         channel_told_who_commands=lambda: any(f"<@{bob.id}> is now *Incident Commander*" in t
                                               for t in scene.bot_texts(channel)))
 
-    # 3. Killed after an update is stored, while it is being posted.
+    # 3. Killed after an update is stored, before its message reached Slack.
     view = await scene.open_form("bob", "update", channel)
-    scene.hold_next("chat.postMessage")
+    scene.hold_next("chat.postMessage", lands=False)
     await scene.slack.submit_view(bob, view["id"], {"Status": "Mitigating", "What changed": "Rolled back v42"})
     await scene.eventually(lambda: scene.held("chat.postMessage"), what="the update being posted")
     await restart()
@@ -157,9 +157,9 @@ async def test_killed_right_after_the_ack_leaves_no_half_state(scene: Scene) -> 
         update_in_the_channel_once=lambda: sum("Rolled back v42" in t for t in scene.bot_texts(channel)) == 1,
         card_shows_mitigating=lambda: "*Status*\nMitigating" in scene.card(channel))
 
-    # 4. Killed after the resolution is stored, while it is being announced.
+    # 4. Killed after the resolution is stored, before its message reached Slack.
     view = await scene.open_form("bob", "resolve", channel)
-    scene.hold_next("chat.postMessage")
+    scene.hold_next("chat.postMessage", lands=False)
     await scene.slack.submit_view(bob, view["id"], {"Resolution summary (one line)": "Scaled the pool"})
     await scene.eventually(lambda: scene.held("chat.postMessage"), what="the resolution being announced")
     await restart()
@@ -192,7 +192,7 @@ async def test_reminders_missed_while_killed_catch_up_once_then_keep_the_cadence
     after = times[before:]
     assert 2 <= len(after) <= 4, f"catch-up then one per {CADENCE}s, got {len(after)}"
     gaps = [b - a for a, b in zip(after, after[1:])]
-    assert all(g > CADENCE * 0.7 for g in gaps), f"reminders doubled: spacing {gaps}"
+    assert all(g > CADENCE * 0.5 for g in gaps), f"reminders doubled: spacing {gaps}"
 
 
 @pytest.mark.xfail(strict=True, raises=KnownGap, reason=(

@@ -132,7 +132,7 @@ async def test_reminders_fire_once_and_the_standby_takes_over_when_the_leader_di
     await scene.take("alice", channel)
     await scene.eventually(lambda: scene.reminder_times(channel), timeout=3 * CADENCE, what="a first reminder")
     first = len(scene.reminder_times(channel)) - 1
-    await scene.quiet(3.3 * CADENCE)
+    await scene.quiet(3.3 * CADENCE)  # ~10 s of reminders with both replicas up
     times = scene.reminder_times(channel)[first:]
     assert 3 <= len(times) <= 5, f"one reminder per {CADENCE}s, got {len(times)}"
     _assert_spaced(times)
@@ -151,8 +151,7 @@ async def test_reminders_fire_once_and_the_standby_takes_over_when_the_leader_di
     before = len(scene.reminder_times(channel))
     await scene.eventually(lambda: len(scene.reminder_times(channel)) >= before + 2, timeout=3 * CADENCE,
                            what="reminders continuing from the new leader")
-    after_kill = scene.reminder_times(channel)[posted:]
-    _assert_spaced(after_kill)
+    _assert_spaced(scene.reminder_times(channel))  # the whole run, across the takeover: none doubled
     print(f"standby took over {took_over:.1f}s after the leader was killed")
 
 
@@ -172,4 +171,4 @@ async def _is_active(bot: IrbotProcess) -> bool:
 
 def _assert_spaced(times: list[float]) -> None:
     spacing = [round(b - a, 2) for a, b in zip(times, times[1:])]
-    assert all(s > CADENCE * 0.7 for s in spacing), f"reminders doubled: spacing {spacing}"
+    assert all(s > CADENCE * 0.5 for s in spacing), f"reminders doubled: spacing {spacing}"
