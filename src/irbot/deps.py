@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
@@ -33,6 +34,8 @@ class Deps:
     clock: Callable[[], datetime] = system_clock
     scheduler: "ReminderScheduler | None" = None
     metrics: Metrics = field(default_factory=Metrics)
+    # This process in the heartbeat table: only it is known to be listening right now.
+    process_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # How long a declare whose Slack set-up failed waits before trying again (tests shorten it).
     setup_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 from irbot.deps import Deps
 from irbot.slack.dedupe import KEEP_DELIVERIES
@@ -17,7 +16,7 @@ BEAT_SECONDS = 15.0
 class Heartbeat:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.process_id = uuid.uuid4().hex
+        self.process_id = deps.process_id
         self.started_at = deps.clock()
         self._task: asyncio.Task[None] | None = None
 

@@ -128,6 +128,11 @@ class ReminderScheduler:
         """Become the active scheduler: catch up, make sure every pending reminder has a job."""
         self.is_leader = True
         self._on_leadership(True)
+        async with self.db.session() as session:
+            # Only the active scheduler fires reminders, and the previous one has let go of the lock:
+            # a reminder it left "firing" (killed mid-post) would never be finished. Fire it again.
+            await repo.release_firing_reminders(session=session)
+            await session.commit()
         await self.fire_due()
         async with self.db.session() as session:
             pending = await repo.pending_reminders(session=session)

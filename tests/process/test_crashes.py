@@ -57,7 +57,6 @@ async def _finished(scene: Scene, count: int) -> None:
         raise KnownGap(f"set-up not finished {SETUP_REPAIR_WAIT:.0f}s after the restart: {state}") from None
 
 
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=STUCK_SETUP)
 async def test_killed_while_creating_the_channel_set_up_finishes_once(scene: Scene) -> None:
     """The channel is created after irbot died; the repair adopts it (no second channel)."""
     fake = scene.fake
@@ -74,9 +73,6 @@ async def test_killed_while_creating_the_channel_set_up_finishes_once(scene: Sce
     assert len(scene.announcements(channel)) == 1
 
 
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=STUCK_SETUP + (
-    "; and once repaired, _post_card / _announce post a second card / announcement: the first landed in "
-    "Slack but its ts was never saved, and nothing looks for it before posting again"))
 async def test_killed_while_posting_the_card_or_announcement_each_is_posted_once(scene: Scene) -> None:
     fake = scene.fake
     await scene.start()
@@ -195,11 +191,6 @@ async def test_reminders_missed_while_killed_catch_up_once_then_keep_the_cadence
     assert all(g > CADENCE * 0.5 for g in gaps), f"reminders doubled: spacing {gaps}"
 
 
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "services/reminders.py + scheduler.py: a kill -9 while a reminder is being posted leaves its row "
-    "'firing' with a 2-minute lease; the new process's catch-up (fire_due) skips it until the lease ends, "
-    "its APScheduler date job is gone, and nothing looks again later, so update reminders for the "
-    "incident stop until someone posts an update or irbot restarts after the lease"))
 async def test_killed_while_posting_a_reminder_reminders_continue(scene: Scene) -> None:
     bot = await scene.start()
     channel = (await scene.declare("alice", "Payments down", {"Severity": "SEV-1"})).id
@@ -224,11 +215,6 @@ async def test_killed_while_posting_a_reminder_reminders_continue(scene: Scene) 
     assert all(b - a > CADENCE * 0.5 for a, b in zip(times[posted:], times[posted + 1:]))
 
 
-@pytest.mark.xfail(strict=True, raises=KnownGap, reason=(
-    "services/postmortem.py backfill: a process that stopped beating less than HEARTBEAT_SLACK (45 s) ago "
-    "counts as listening until now, and a kill -9 leaves no 'stopped' beat; after a prompt restart the "
-    "dead process's window covers the downtime, no gap is found, history is not read and the messages "
-    "said while irbot was dead are missing from the post-mortem"))
 async def test_messages_said_while_killed_are_in_the_postmortem_once(scene: Scene) -> None:
     fake = scene.fake
     bot = await scene.start()

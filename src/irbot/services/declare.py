@@ -7,6 +7,7 @@ an incident that :func:`open_incident` can finish later without doing any step t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import timedelta
 
@@ -30,7 +31,11 @@ from irbot.store.models import Incident
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
-SETUP_LEASE = timedelta(seconds=60)
+# Held while a process builds the incident and renewed as it goes, so that a builder that was
+# killed frees it within SETUP_LEASE and the start-up repair (or another replica) takes over.
+SETUP_LEASE = timedelta(seconds=10)
+LEASE_RENEW_SECONDS = 3.0
+RECONCILE_RESOLVED_WITHIN = timedelta(days=7)
 
 
 async def record_declaration(form: DeclareForm, *, declarer_id: str | None, origin_channel_id: str | None,
@@ -67,11 +72,18 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
     return incident, True
 
 
-async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
-    """Run the Slack steps that have not run yet; returns the incident, or None if another owns it."""
+async def open_incident(incident_id: int, deps: Deps, *, repair: bool = False) -> Incident | None:
+    """Run the Slack steps that have not run yet; returns the incident, or None if another owns it.
+
+    ``repair``: an earlier attempt may have posted the card or the announcement without living to
+    record it (killed, or the answer was lost); look for them before posting again.
+    """
     if not await _claim(incident_id, deps):
         return None
-    steps = (_create_channel, _post_card, _pin_card, _set_topic, _invite_declarer, _announce, post_checklist)
+    post_card = functools.partial(_post_card, repair=repair)
+    announce = functools.partial(_announce, repair=repair)
+    steps = (_create_channel, post_card, _pin_card, _set_topic, _invite_declarer, announce, post_checklist)
+    renewing = asyncio.get_running_loop().create_task(_keep_lease(incident_id, deps), name="setup-lease")
     try:
         for step in steps:
             incident = await _load(incident_id, deps)
@@ -80,6 +92,8 @@ async def open_incident(incident_id: int, deps: Deps) -> Incident | None:
         await _save(incident_id, deps, setup_error=exc.code, setup_lease_until=None)
         log.error("%s: Slack step failed: %s", incident_ref(incident.number), exc)
         raise
+    finally:
+        renewing.cancel()
     await _save(incident_id, deps, setup="open", setup_error=None, setup_lease_until=None)
     incident = await _load(incident_id, deps)
     await plan_first_reminders(incident, deps)
@@ -95,6 +109,18 @@ async def _claim(incident_id: int, deps: Deps) -> bool:
         claimed = await repo.claim_setup(incident_id, now=now, until=now + SETUP_LEASE, session=session)
         await session.commit()
     return claimed
+
+
+async def _keep_lease(incident_id: int, deps: Deps) -> None:
+    """Renew the set-up lease while this process builds (a 429 wait can outlast it)."""
+    while True:
+        await asyncio.sleep(LEASE_RENEW_SECONDS)
+        try:
+            async with deps.db.session() as session:
+                await repo.renew_setup(incident_id, until=deps.clock() + SETUP_LEASE, session=session)
+                await session.commit()
+        except Exception:  # a database hiccup: the lease may lapse and another worker take over
+            log.warning("could not renew the set-up lease of incident %s", incident_id, exc_info=True)
 
 
 async def _load(incident_id: int, deps: Deps) -> Incident:
@@ -142,13 +168,37 @@ async def _our_channel_named(name: str, incident: Incident, deps: Deps) -> dict 
     return channel if ours and fresh else None
 
 
-async def _post_card(incident: Incident, deps: Deps) -> None:
+CARD_EVENT = "irbot_incident_card"
+ANNOUNCEMENT_EVENT = "irbot_incident_announcement"
+
+
+def _mark(event_type: str, incident: Incident) -> dict:
+    """Message metadata naming the incident, so a repair can recognise a post it never recorded."""
+    return {"event_type": event_type, "event_payload": {"incident_id": incident.id}}
+
+
+async def _posted_before(channel: str, event_type: str, incident: Incident, deps: Deps) -> str | None:
+    """The ts of our earlier post of this kind for this incident, if one landed in Slack."""
+    async for message in deps.slack.paginate("conversations.history", "messages", channel=channel, limit=200,
+                                             oldest=f"{incident.declared_at.timestamp() - 5:.6f}",
+                                             include_all_metadata=True):
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("incident_id") == incident.id:
+            return str(message["ts"])
+    return None
+
+
+async def _post_card(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
     if incident.card_ts:
         return
-    holders = await surfaces.holders_of(incident.id, deps)
-    message = await surfaces.card_message(incident, holders, deps)
-    posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
-    await _save(incident.id, deps, card_ts=posted["ts"])
+    ts = await _posted_before(incident.channel_id, CARD_EVENT, incident, deps) if repair else None
+    if ts is None:
+        holders = await surfaces.holders_of(incident.id, deps)
+        message = await surfaces.card_message(incident, holders, deps)
+        posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args(),
+                                       metadata=_mark(CARD_EVENT, incident))
+        ts = posted["ts"]
+    await _save(incident.id, deps, card_ts=ts)
 
 
 async def _pin_card(incident: Incident, deps: Deps) -> None:
@@ -175,29 +225,68 @@ async def _invite_declarer(incident: Incident, deps: Deps) -> None:
     await _save(incident.id, deps, declarer_invited=True)
 
 
-async def _announce(incident: Incident, deps: Deps) -> None:
+async def _announce(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
     if incident.announce_ts or incident.private:
         return
     channel = await deps.workspace.ensure_announce_channel()
     if channel is None:
         return  # announcements are off; the log and /incident help say why
-    holders = await surfaces.holders_of(incident.id, deps)
-    message = surfaces.announcement_message(incident, holders, deps)
-    posted = await deps.slack.call("chat.postMessage", channel=channel, **message.as_args())
-    await _save(incident.id, deps, announce_channel_id=channel, announce_ts=posted["ts"])
+    ts = await _posted_before(channel, ANNOUNCEMENT_EVENT, incident, deps) if repair else None
+    if ts is None:
+        holders = await surfaces.holders_of(incident.id, deps)
+        message = surfaces.announcement_message(incident, holders, deps)
+        posted = await deps.slack.call("chat.postMessage", channel=channel, **message.as_args(),
+                                       metadata=_mark(ANNOUNCEMENT_EVENT, incident))
+        ts = posted["ts"]
+    await _save(incident.id, deps, announce_channel_id=channel, announce_ts=ts)
+
+
+async def reconcile_surfaces(deps: Deps) -> int:
+    """At start-up: redraw card, topic and announcement of live incidents from the database.
+
+    A change is committed before its Slack side runs (after the ack); a process killed in between
+    leaves Slack showing the old state. Rendering from the stored incident is idempotent.
+    """
+    since = deps.clock() - RECONCILE_RESOLVED_WITHIN
+    async with deps.db.session() as session:
+        incidents = await repo.incidents_to_reconcile(resolved_since=since, session=session)
+    for incident in incidents:
+        try:
+            await surfaces.refresh_surfaces(incident, deps)
+        except SlackCallError as exc:
+            log.warning("%s: could not refresh card/topic/announcement: %s", incident_ref(incident.number), exc.code)
+    return len(incidents)
 
 
 async def resume_unfinished(deps: Deps) -> int:
-    """At start-up: finish incidents whose Slack set-up was interrupted. Returns how many."""
+    """At start-up: finish incidents whose Slack set-up was interrupted. Returns how many.
+
+    An incident whose lease is held (by a process killed while building it, or by a replica
+    building it now) is tried again when the lease runs out, until it is open. Then the live
+    incidents' card, topic and announcement are redrawn from the database.
+    """
     async with deps.db.session() as session:
         pending = await repo.incidents_in_setup(session=session)
     finished = 0
-    for incident in pending:
-        try:
-            if await open_incident(incident.id, deps) is not None:
-                finished += 1
-        except SlackCallError:
-            continue  # logged and recorded; the next start or retry tries again
+    while pending:
+        leased: set[int] = set()
+        for incident in pending:
+            try:
+                if await open_incident(incident.id, deps, repair=True) is not None:
+                    finished += 1
+                else:
+                    leased.add(incident.id)
+            except SlackCallError:
+                continue  # logged and recorded; the next start or retry tries again
+        if not leased:
+            break
+        async with deps.db.session() as session:
+            pending = [i for i in await repo.incidents_in_setup(session=session) if i.id in leased]
+        expiries = [i.setup_lease_until for i in pending if i.setup_lease_until is not None]
+        if pending:
+            wait = (min(expiries) - deps.clock()).total_seconds() if expiries else 0.0
+            await asyncio.sleep(min(max(wait, 0.0) + 0.2, SETUP_LEASE.total_seconds()))
+    await reconcile_surfaces(deps)
     return finished
 
 
@@ -207,7 +296,7 @@ async def open_incident_with_retries(incident_id: int, deps: Deps) -> None:
         if delay:
             await asyncio.sleep(delay)
         try:
-            await open_incident(incident_id, deps)
+            await open_incident(incident_id, deps, repair=attempt > 0)
             return
         except SlackCallError as exc:
             if attempt == 0:

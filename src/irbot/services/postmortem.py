@@ -60,10 +60,11 @@ async def backfill(incident: Incident, deps: Deps) -> int:
     async with deps.db.session() as session:
         beats = await repo.heartbeats_since(incident.declared_at - HEARTBEAT_SLACK, session=session)
     now = deps.clock()
-    # A process that beat recently is still listening; one that stopped (or went silent: killed)
-    # listened until its last beat. Backfilling a little too much is harmless: stores are idempotent.
-    windows = [(b.started_at, now if not b.stopped and now - b.last_seen < HEARTBEAT_SLACK else b.last_seen)
-               for b in beats]
+    # This process is listening now. Any other one is known to have listened only until its last
+    # beat: a recent beat does not prove it is alive (kill -9 leaves no "stopped" beat), and a live
+    # replica's last seconds are covered by this process or cost a small, harmless backfill
+    # (stores are idempotent).
+    windows = [(b.started_at, now if b.process_id == deps.process_id else b.last_seen) for b in beats]
     gaps = uncovered(incident.declared_at, end, windows)
     if not gaps or not incident.channel_id:
         return 0

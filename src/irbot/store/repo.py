@@ -79,6 +79,20 @@ async def claim_setup(incident_id: int, *, now: datetime, until: datetime, sessi
     return result.rowcount == 1
 
 
+async def renew_setup(incident_id: int, *, until: datetime, session: AsyncSession) -> None:
+    """Extend the set-up lease of an incident still "opening" (its builder is alive)."""
+    await session.execute(update(Incident).where(col(Incident.id) == incident_id, col(Incident.setup) == "opening")
+                          .values(setup_lease_until=until))
+
+
+async def incidents_to_reconcile(*, resolved_since: datetime, session: AsyncSession) -> list[Incident]:
+    """Set-up incidents whose Slack surfaces may still change: open, or resolved since ``resolved_since``."""
+    live = col(Incident.status).not_in(("resolved", "closed"))
+    recent = (col(Incident.status) == "resolved") & (col(Incident.resolved_at) >= resolved_since)
+    query = select(Incident).where(col(Incident.setup) == "open", or_(live, recent)).order_by(Incident.number)
+    return list((await session.execute(query)).scalars().all())
+
+
 async def open_incidents(*, session: AsyncSession) -> list[Incident]:
     query = select(Incident).where(col(Incident.status).not_in(("resolved", "closed"))).order_by(Incident.number)
     return list((await session.execute(query)).scalars().all())
@@ -249,6 +263,12 @@ async def finish_reminder(incident_id: int, kind: str, due_at: datetime, *, stat
         .where(col(Reminder.incident_id) == incident_id, col(Reminder.kind) == kind,
                col(Reminder.due_at) == due_at, col(Reminder.state) == "firing")
         .values(state=state, lease_until=None, fired=Reminder.fired + (1 if state == "done" else 0)))
+
+
+async def release_firing_reminders(*, session: AsyncSession) -> None:
+    """firing -> pending for every reminder: only for a scheduler that has just become the only active one."""
+    await session.execute(update(Reminder).where(col(Reminder.state) == "firing")
+                          .values(state="pending", lease_until=None))
 
 
 async def due_reminders(*, now: datetime, session: AsyncSession) -> list[Reminder]:
