@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import AsyncIterator
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -42,17 +44,32 @@ async def _incident(deps: Deps, ref: str):  # noqa: ANN202
     return incident
 
 
-async def verify(settings: Settings, ref: str) -> int:
-    """``irbot verify INC-7``: recompute the evidence chain; exit 0 with the head, 1 naming a bad record."""
+@asynccontextmanager
+async def offline(settings: Settings) -> AsyncIterator[Deps]:
     deps = offline_deps(settings)
     try:
+        yield deps
+    finally:
+        await deps.db.dispose()
+
+
+def _write(text: str, output: str | None, what: str) -> None:
+    """To the file named by ``-o`` (saying so on stderr), or to standard output."""
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"irbot: wrote {what} to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+async def verify(settings: Settings, ref: str) -> int:
+    """``irbot verify INC-7``: recompute the evidence chain; exit 0 with the head, 1 naming a bad record."""
+    async with offline(settings) as deps:
         incident = await _incident(deps, ref)
         async with deps.db.session() as session:
             records = await repo.evidence(incident.id, session=session)
-        with gc_paused():
-            verdict = verify_chain(records)
-    finally:
-        await deps.db.dispose()
+    with gc_paused():
+        verdict = verify_chain(records)
     name = f"INC-{incident.number}"
     if verdict.ok:
         print(f"{name}: {verdict.count} records, head {verdict.head}")
@@ -64,35 +81,20 @@ async def verify(settings: Settings, ref: str) -> int:
 
 async def export(settings: Settings, ref: str, output: str | None) -> int:
     """``irbot export INC-7``: the chain as JSON lines, for a third party to verify."""
-    deps = offline_deps(settings)
-    try:
+    async with offline(settings) as deps:
         incident = await _incident(deps, ref)
         async with deps.db.session() as session:
             records = await repo.evidence(incident.id, session=session)
-    finally:
-        await deps.db.dispose()
     lines = "".join(json.dumps(r.as_json(), sort_keys=True, ensure_ascii=False) + "\n" for r in records)
-    if output:
-        Path(output).write_text(lines, encoding="utf-8")
-        print(f"irbot: wrote {len(records)} records of INC-{incident.number} to {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(lines)
+    _write(lines, output, f"{len(records)} records of INC-{incident.number}")
     return 0
 
 
 async def write_postmortem(settings: Settings, ref: str, output: str | None) -> int:
-    deps = offline_deps(settings)
-    try:
+    async with offline(settings) as deps:
         incident = await _incident(deps, ref)
-        number = incident.number
         document = render(await compile_postmortem(incident, deps, online=False), deps)
-    finally:
-        await deps.db.dispose()
-    if output:
-        Path(output).write_text(document, encoding="utf-8")
-        print(f"irbot: wrote the post-mortem of INC-{number} to {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(document)
+    _write(document, output, f"the post-mortem of INC-{incident.number}")
     return 0
 
 
@@ -103,15 +105,8 @@ async def report(settings: Settings, since: str | None, until: str | None, fmt: 
         period = parse_period(since, until, tz=settings.timezone, now=now)
     except ReportInputError as exc:
         raise ConfigError(f"report: {exc}") from None
-    deps = offline_deps(settings)
-    try:
+    async with offline(settings) as deps:
         compiled = await compile_report(period, deps, now=now)
-    finally:
-        await deps.db.dispose()
-    document = render_csv(compiled) if fmt == "csv" else render_markdown(compiled, deps.renderer)
-    if output:
-        Path(output).write_text(document, encoding="utf-8")
-        print(f"irbot: wrote the report of {compiled.total.count} incidents to {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(document)
+        document = render_csv(compiled) if fmt == "csv" else render_markdown(compiled, deps.renderer)
+    _write(document, output, f"the report of {compiled.total.count} incidents")
     return 0
