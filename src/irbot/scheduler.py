@@ -1,13 +1,16 @@
 """Reminders on APScheduler, one active scheduler per database.
 
-Jobs live in APScheduler's SQLAlchemy job store (deterministic ids ``<incident>:<kind>``,
-``replace_existing``), so a restart loses none; a job missed while irbot was down runs once at
-start-up (``coalesce``, no misfire limit). The ``reminder`` table is the truth about what is
-due: firing claims its row first, so nothing fires twice.
+The ``reminder`` table is the truth about what is due: firing claims its row first, so nothing
+fires twice. APScheduler only wakes irbot up. Its jobs (deterministic ids ``<incident>:<kind>``,
+``replace_existing``) live in memory and are rebuilt from the table when the scheduler becomes
+active and every ``LEADER_WAKEUP_SECONDS`` after: that is how a reminder planned by another
+replica, or before a restart, gets its job. A job whose time has passed runs at once
+(``coalesce``, no misfire limit). (APScheduler's SQLAlchemy job store, used before, ran its
+synchronous queries on the event loop: ~12 ms per reminder on PostgreSQL; docs/benchmarks.md.)
 
 APScheduler does not coordinate processes. On PostgreSQL the process holding an advisory lock
-runs the scheduler; the others keep theirs paused (they may still add jobs to the shared store)
-and take over within seconds when the lock frees. SQLite means one process.
+runs the scheduler; the others keep theirs paused and take over within seconds when the lock
+frees. SQLite means one process.
 """
 
 from __future__ import annotations
@@ -17,22 +20,22 @@ import logging
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
+from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from irbot.store import repo
-from irbot.store.db import Database, is_sqlite, sync_url
+from irbot.store.db import Database, is_sqlite
 
 log = logging.getLogger(__name__)
 
 FireReminder = Callable[[int, str, datetime], Awaitable[None]]
 LOCK_KEY = 726573  # arbitrary, constant: the scheduler leadership lock
 STANDBY_POLL_SECONDS = 5.0
-LEADER_WAKEUP_SECONDS = 2.0  # notice jobs other replicas added to the shared store
+LEADER_WAKEUP_SECONDS = 2.0  # the active scheduler re-reads pending reminders (other replicas plan too)
 # Reminders firing at once: enough to overlap Slack's round trips (~100 ms each), few enough to
 # leave most of the connection pool to requests and to spare SQLite's single writer.
 FIRING_AT_ONCE = 8
@@ -46,8 +49,11 @@ async def run_reminder_job(incident_id: int, kind: str, due_at: str) -> None:
     if scheduler is None:
         log.warning("reminder %s:%s fired with no active scheduler", incident_id, kind)
         return
-    async with scheduler.firing:
-        await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
+    try:
+        async with scheduler.firing:
+            await scheduler.fire(incident_id, kind, datetime.fromisoformat(due_at))
+    finally:
+        scheduler.running.discard(job_id(incident_id, kind))
 
 
 def job_id(incident_id: int, kind: str) -> str:
@@ -67,24 +73,15 @@ class ReminderScheduler:
         # APScheduler starts every due job at once: unbounded, a burst queues on the connection
         # pool until checkouts time out after a claim, and the reminder stays "firing".
         self.firing = asyncio.Semaphore(FIRING_AT_ONCE)
-        self._sync_engine = None
+        # Ids of jobs APScheduler has submitted and that have not returned: their rows may still read
+        # "pending", and _reconcile must not plan them again (APScheduler would skip the copy, warning).
+        self.running: set[str] = set()
         self.apscheduler = AsyncIOScheduler(
-            jobstores={"default": self._job_store()},
+            jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=timezone.utc,
         )
-
-    def _job_store(self) -> MemoryJobStore | SQLAlchemyJobStore:
-        """PostgreSQL: the shared SQLAlchemy job store, so every replica's jobs reach the active one.
-
-        SQLite means one process, and the job store's synchronous writes would wait on the
-        event loop's own open transaction (SQLite has one writer): jobs live in memory there and
-        are rebuilt from the ``reminder`` table whenever the scheduler becomes active.
-        """
-        if is_sqlite(self.db.url):
-            return MemoryJobStore()
-        self._sync_engine = create_engine(sync_url(self.db.url), pool_pre_ping=True)
-        return SQLAlchemyJobStore(engine=self._sync_engine, tablename="apscheduler_jobs")
+        self.apscheduler.add_listener(lambda event: self.running.add(event.job_id), EVENT_JOB_SUBMITTED)
 
     async def start(self) -> None:
         _active["current"] = self
@@ -100,8 +97,6 @@ class ReminderScheduler:
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=False)
         await self._release()
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
         if _active.get("current") is self:
             del _active["current"]
 
@@ -134,21 +129,29 @@ class ReminderScheduler:
             await repo.release_firing_reminders(session=session)
             await session.commit()
         await self.fire_due()
+        pending = await self._reconcile()
+        self.apscheduler.resume()
+        log.info("scheduler active (%d pending reminders)", pending)
+
+    async def _reconcile(self) -> int:
+        """Give every pending reminder a job at its due time; returns how many are pending."""
         async with self.db.session() as session:
             pending = await repo.pending_reminders(session=session)
-        known = {job.id for job in self.apscheduler.get_jobs()}
         for reminder in pending:
-            if job_id(reminder.incident_id, reminder.kind) not in known:
+            key = job_id(reminder.incident_id, reminder.kind)
+            if key in self.running:
+                continue
+            job = self.apscheduler.get_job(key)
+            if job is None or datetime.fromisoformat(job.args[2]) != reminder.due_at:
                 self.plan(reminder.incident_id, reminder.kind, reminder.due_at)
-        self.apscheduler.resume()
-        log.info("scheduler active (%d pending reminders)", len(pending))
+        return len(pending)
 
     async def _leadership_loop(self) -> None:
         while True:
             try:
                 if self.is_leader:
                     await self._check_still_leader()
-                    self.apscheduler.wakeup()
+                    await self._reconcile()
                     await asyncio.sleep(LEADER_WAKEUP_SECONDS)
                 else:
                     if await self._try_lock():
