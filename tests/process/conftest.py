@@ -251,3 +251,13 @@ async def scene(database_url: str, settings_file: Path, tmp_path: Path,
         await running.close(failed=bool(report is not None and report.failed))
         await fake.stop()
     fake.assert_no_violations()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """These tests kill processes mid-request: a connection the killed peer abandons can leave an
+    aiohttp session to be collected later, in whichever test runs then. That is noise from the
+    kills, not a leak in irbot (which runs in the child processes); the in-process suite keeps
+    treating it as an error."""
+    for item in items:
+        if "tests/process/" in str(item.fspath):
+            item.add_marker(pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"))

@@ -46,6 +46,7 @@ class EventDelivery:
         self._by_id: dict[str, Json] = {}
         self._pending: set[asyncio.Task] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False  # after close(), nothing new is delivered (no session left behind)
         self._counter = 0
         self.retry_delays: tuple[float, ...] = (0.0, 0.0, 0.0)  # Slack waits ~0s, 1 min, 5 min
         self.ack_deadline = ACK_DEADLINE  # tests may shorten it to exercise http_timeout retries
@@ -138,11 +139,14 @@ class EventDelivery:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise aiohttp.ClientConnectionError("the fake Slack has stopped delivering events")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         return self._session
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._pending):
             task.cancel()
         await asyncio.gather(*list(self._pending), return_exceptions=True)
