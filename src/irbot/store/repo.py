@@ -284,11 +284,6 @@ async def pending_reminders(*, session: AsyncSession) -> list[Reminder]:
     return list((await session.execute(query)).scalars().all())
 
 
-async def reminders_of(incident_id: int, *, session: AsyncSession) -> dict[str, Reminder]:
-    rows = await session.execute(select(Reminder).where(Reminder.incident_id == incident_id))
-    return {row.kind: row for row in rows.scalars().all()}
-
-
 # --- capture --------------------------------------------------------------------------------------
 
 async def redact_message(incident_id: int, ts: str, *, session: AsyncSession) -> None:
