@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -24,6 +23,7 @@ from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
+from irbot.services.outbox import OutboxSweeper
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
@@ -48,6 +48,7 @@ class Irbot:
     web: web.Application
     heartbeat: Heartbeat
     pipeline: Pipeline
+    outbox: OutboxSweeper
     _runner: web.AppRunner | None = None
     port: int | None = None
     socket_mode: bool = False
@@ -65,6 +66,7 @@ class Irbot:
         await self.heartbeat.start()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+        self.outbox.start()  # Slack work that changes committed before a crash still owe
         await self.deps.scheduler.start()
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
@@ -84,6 +86,7 @@ class Irbot:
             await self._socket.close_async()
             self._socket = None
         await self.deps.scheduler.stop()
+        await self.outbox.stop()
         await self.deps.tasks.cancel_all()
         await self.heartbeat.stop()
         if self._runner is not None:
@@ -112,7 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     for feature in (clocks, commands, declare, errors, framework, report, roles, timeline, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
-                  heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps))
+                  heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=OutboxSweeper(deps))
     irbot.web.add_routes([
         web.post("/slack/events", _slack_events(irbot)),
         web.get("/healthz", _healthz(irbot)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Coroutine
+from typing import Any, Awaitable, Callable, Coroutine
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +45,14 @@ class TaskRunner:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+
+
+async def renew_every(seconds: float, renew: Callable[[], Awaitable[None]], *, what: str) -> None:
+    """Keep a lease alive while work runs (cancel it when the work ends). A failed renewal is
+    logged: the lease may then lapse and another worker take over, which the lease allows."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await renew()
+        except Exception:
+            log.warning("could not renew the lease of %s", what, exc_info=True)

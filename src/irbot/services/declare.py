@@ -28,6 +28,7 @@ from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.tasks import renew_every
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
@@ -83,7 +84,10 @@ async def open_incident(incident_id: int, deps: Deps, *, repair: bool = False) -
     post_card = functools.partial(_post_card, repair=repair)
     announce = functools.partial(_announce, repair=repair)
     steps = (_create_channel, post_card, _pin_card, _set_topic, _invite_declarer, announce, post_checklist)
-    renewing = asyncio.get_running_loop().create_task(_keep_lease(incident_id, deps), name="setup-lease")
+    # A 429 wait can outlast the lease: keep it while this process builds.
+    renewing = asyncio.get_running_loop().create_task(
+        renew_every(LEASE_RENEW_SECONDS, lambda: _renew_lease(incident_id, deps),
+                    what=f"incident {incident_id}'s set-up"), name="setup-lease")
     try:
         for step in steps:
             incident = await _load(incident_id, deps)
@@ -111,16 +115,10 @@ async def _claim(incident_id: int, deps: Deps) -> bool:
     return claimed
 
 
-async def _keep_lease(incident_id: int, deps: Deps) -> None:
-    """Renew the set-up lease while this process builds (a 429 wait can outlast it)."""
-    while True:
-        await asyncio.sleep(LEASE_RENEW_SECONDS)
-        try:
-            async with deps.db.session() as session:
-                await repo.renew_setup(incident_id, until=deps.clock() + SETUP_LEASE, session=session)
-                await session.commit()
-        except Exception:  # a database hiccup: the lease may lapse and another worker take over
-            log.warning("could not renew the set-up lease of incident %s", incident_id, exc_info=True)
+async def _renew_lease(incident_id: int, deps: Deps) -> None:
+    async with deps.db.session() as session:
+        await repo.renew_setup(incident_id, until=deps.clock() + SETUP_LEASE, session=session)
+        await session.commit()
 
 
 async def _load(incident_id: int, deps: Deps) -> Incident:
@@ -178,14 +176,7 @@ def _mark(event_type: str, incident: Incident) -> dict:
 
 
 async def _posted_before(channel: str, event_type: str, incident: Incident, deps: Deps) -> str | None:
-    """The ts of our earlier post of this kind for this incident, if one landed in Slack."""
-    async for message in deps.slack.paginate("conversations.history", "messages", channel=channel, limit=200,
-                                             oldest=f"{incident.declared_at.timestamp() - 5:.6f}",
-                                             include_all_metadata=True):
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("incident_id") == incident.id:
-            return str(message["ts"])
-    return None
+    return await surfaces.posted_before(channel, _mark(event_type, incident), since=incident.declared_at, deps=deps)
 
 
 async def _post_card(incident: Incident, deps: Deps, *, repair: bool = False) -> None:

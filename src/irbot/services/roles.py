@@ -1,25 +1,22 @@
 """Taking, assigning and handing over roles.
 
 The change itself is one compare-and-set in the database (so a race has exactly one winner,
-across processes); the Slack side effects follow once it is committed.
+across processes); its Slack side goes into the outbox in the same transaction and is delivered
+once it is committed.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from irbot.deps import Deps
 from irbot.domain.permissions import Actors, may_change_role
 from irbot.domain.roles import COMMANDER, Role
-from irbot.services import surfaces, webhooks
+from irbot.services import outbox, surfaces, webhooks
 from irbot.services.people import note_person
 from irbot.slack import blocks
-from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
 from irbot.store.models import Incident
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,9 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
         if won:
             await repo.add_event(incident.id, "role_changed", actor_id=actor, session=session, at=deps.clock(),
                                  text=role.name, data={"role": role.key, "from": holder, "to": target})
+            owed = await outbox.record(incident.id, "role_changed",
+                                       _role_change_steps(incident, role, target, holder, actor, deps),
+                                       session=session, deps=deps)
         await session.commit()
     if not won:
         current = (await surfaces.holders_of(incident.id, deps)).get(role.key)
@@ -59,8 +59,7 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
         return RoleOutcome(False, say("lost_race", holder=current))
     note_person(target, deps)
     webhooks.emit("role_changed", incident, deps)
-    deps.tasks.spawn(announce_role_change(incident.id, role, target, holder, actor, deps),
-                     name=f"role-{incident.number}-{role.key}")
+    outbox.deliver_soon(owed, deps)
     return RoleOutcome(True, "")
 
 
@@ -77,30 +76,18 @@ async def _not_a_person(user_id: str, deps: Deps) -> bool:
     return person is None or person.deleted or person.is_bot
 
 
-async def announce_role_change(incident_id: int, role: Role, user: str, previous: str | None, by: str,
-                               deps: Deps) -> None:
-    """Invite, tell the channel, brief the new holder, then refresh card, topic and announcement."""
-    async with deps.db.session() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-    assert incident is not None and incident.channel_id
-    await deps.slack.call("conversations.invite", channel=incident.channel_id, users=user)
-    text = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
-    await surfaces.say(incident, text, deps)
-    await _brief(incident, role, user, deps)
-    await surfaces.refresh_surfaces(incident, deps)
-
-
-async def _brief(incident: Incident, role: Role, user: str, deps: Deps) -> None:
+def _role_change_steps(incident: Incident, role: Role, user: str, previous: str | None, by: str,
+                       deps: Deps) -> list[outbox.Step]:
+    """Invite the holder, tell the channel, brief the holder by DM, then redraw card, topic and
+    announcement. A failed invite or brief must not hold up the rest."""
+    told = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
     facts = surfaces.facts_of(incident)
-    severity = deps.settings.severity(incident.severity)
-    text = deps.renderer.part("roles.j2", "brief", role=role, incident=facts, severity=severity,
-                              channel=incident.channel_id)
+    brief = deps.renderer.part("roles.j2", "brief", role=role, incident=facts,
+                               severity=deps.settings.severity(incident.severity), channel=incident.channel_id)
     fallback = deps.renderer.part("roles.j2", "brief_fallback", role=role, incident=facts)
-    try:
-        await surfaces.say(incident, text, deps, channel=user, message=blocks.Message(
-            text=fallback, blocks=blocks.text_message(surfaces.drill_marked(incident, text, deps)).blocks))
-    except SlackCallError as exc:  # a brief that cannot be delivered must not undo the role change
-        log.warning("could not brief %s: %s", user, exc.code)
+    brief_message = blocks.Message(text=fallback, blocks=surfaces.message_for(incident, brief, deps).blocks)
+    return [outbox.invite(user), outbox.post(surfaces.message_for(incident, told, deps)),
+            outbox.post(brief_message, to=user, best_effort=True), outbox.refresh()]
 
 
 def roles_text(deps: Deps, holders: dict[str, str | None]) -> str:

@@ -5,6 +5,8 @@ Each is rendered from the stored incident, so refreshing is always "render and r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.roles import COMMANDER
@@ -75,10 +77,29 @@ def drill_marked(incident: Incident, text: str, deps: Deps) -> str:
     return f"{deps.renderer.part('drill.j2', 'banner')} · {text}"
 
 
+def message_for(incident: Incident, text: str, deps: Deps) -> blocks.Message:
+    """A message of the incident's, marked when the incident is a drill."""
+    return blocks.text_message(drill_marked(incident, text, deps))
+
+
 async def say(incident: Incident, text: str, deps: Deps, *, channel: str | None = None,
               thread_ts: str | None = None, message: blocks.Message | None = None) -> dict:
     """Post in the incident's channel (or ``channel``), marked when the incident is a drill."""
-    message = message or blocks.text_message(drill_marked(incident, text, deps))
+    message = message or message_for(incident, text, deps)
     args = {"thread_ts": thread_ts} if thread_ts else {}
     return await deps.slack.call("chat.postMessage", channel=channel or incident.channel_id, **args,
                                  **message.as_args())
+
+
+async def posted_before(channel: str, mark: dict, *, since: datetime, deps: Deps,
+                        thread_ts: str | None = None) -> str | None:
+    """The ts of our post carrying metadata ``mark``, if one landed in ``channel`` (or the thread)
+    since ``since``: how a repair tells a post it made but never recorded from one never made."""
+    method, args = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
+    async for message in deps.slack.paginate(method, "messages", channel=channel, limit=200,
+                                             oldest=f"{since.timestamp() - 5:.6f}", include_all_metadata=True,
+                                             **args):
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == mark["event_type"] and meta.get("event_payload") == mark["event_payload"]:
+            return str(message["ts"])
+    return None

@@ -1,7 +1,8 @@
 """Status updates, status and severity changes, resolution.
 
-Each change is one transaction (incident row, timeline event, reminder plan); the Slack side
-(channel message, stakeholder thread, card, topic, announcement) follows from the stored state.
+Each change is one transaction (incident row, timeline event, reminder plan, and its Slack side
+in the outbox: channel message, stakeholder thread, card, topic, announcement), delivered once it
+is committed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.render import Mrkdwn
-from irbot.services import surfaces, webhooks
+from irbot.services import outbox, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
@@ -69,11 +70,13 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
             await _record_status(incident.id, old, update.status, actor, now, session=session)
         incident = await repo.get_incident(incident.id, session=session)
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
+        owed = await _announce(incident, "update", deps, session=session, actor=actor, text=update.text,
+                               previous=old)
         await session.commit()
     plan.apply()
     if update.status != old:
         webhooks.emit("status_changed", incident, deps)
-    await _announce(incident, "update", deps, actor=actor, text=update.text, previous=old)
+    outbox.deliver_soon(owed, deps)
     return incident
 
 
@@ -95,10 +98,11 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
         incident = await repo.get_incident(incident.id, session=session)
         if new.is_open:
             await _replan_updates(plan, incident, since=now, session=session)
+        owed = await _announce(incident, "status_changed", deps, session=session, actor=actor, previous=old)
         await session.commit()
     plan.apply()
     webhooks.emit("status_changed", incident, deps)
-    await _announce(incident, "status_changed", deps, actor=actor, previous=old)
+    outbox.deliver_soon(owed, deps)
     return incident
 
 
@@ -121,12 +125,13 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
                                   session=session)
             await plan.set(incident.id, ReminderKind.STAKEHOLDER_SUMMARY, summary_due_after(incident, deps, now),
                            session=session)
+        escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
+        owed = await _announce(incident, "severity_changed", deps, session=session, actor=actor, old_severity=old,
+                               reason=reason, group=deps.settings.escalation_usergroup if escalate else None)
         await session.commit()
     plan.apply()
     webhooks.emit("severity_changed", incident, deps)
-    escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
-    await _announce(incident, "severity_changed", deps, actor=actor, old_severity=old, reason=reason,
-                    group=deps.settings.escalation_usergroup if escalate else None)
+    outbox.deliver_soon(owed, deps)
     return incident
 
 
@@ -142,11 +147,12 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
         await _record_status(incident.id, old, Status.RESOLVED, actor, now, session=session, text=summary)
         incident = await repo.get_incident(incident.id, session=session)
         await plan_resolved(plan, incident, now, session=session)
+        owed = await _announce(incident, "resolved", deps, session=session, actor=actor, text=summary, previous=old)
         await session.commit()
     plan.apply()
     webhooks.emit("status_changed", incident, deps)
     webhooks.emit("resolved", incident, deps)
-    await _announce(incident, "resolved", deps, actor=actor, text=summary, previous=old)
+    outbox.deliver_soon(owed, deps)
     return incident
 
 
@@ -177,18 +183,19 @@ async def _record_status(incident_id: int, old: Status, new: Status, actor: str,
                          data={"from": old.value, "to": new.value})
 
 
-async def _announce(incident: Incident, macro: str, deps: Deps, **context: object) -> None:
-    """Tell the channel and the stakeholders' thread, then refresh card, topic and announcement."""
+async def _announce(incident: Incident, macro: str, deps: Deps, *, session, **context: object) -> int:  # noqa: ANN001
+    """Owe the channel and the stakeholders' thread a message, then a redraw of card, topic and
+    announcement (in the outbox, inside the change's transaction). Returns the outbox item."""
     facts = surfaces.facts_of(incident)
     severity = deps.settings.severity(incident.severity)
     text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
-    await surfaces.say(incident, text, deps)
+    steps = [outbox.post(surfaces.message_for(incident, text, deps))]
     if incident.announce_ts and incident.announce_channel_id and not incident.private:
         stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
                                          body=Mrkdwn(text))
-        await surfaces.say(incident, stakeholder, deps, channel=incident.announce_channel_id,
-                           thread_ts=incident.announce_ts)
-    await surfaces.refresh_surfaces(incident, deps)
+        steps.append(outbox.post(surfaces.message_for(incident, stakeholder, deps), to=outbox.STAKEHOLDERS))
+    steps.append(outbox.refresh())
+    return await outbox.record(incident.id, macro, steps, session=session, deps=deps)
 
 
 def status_choices(current: Status) -> list[tuple[str, str]]:

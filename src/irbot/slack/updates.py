@@ -14,7 +14,7 @@ from irbot.domain.severities import match_severity
 from irbot.domain.status import Status, TransitionError, parse_status
 from irbot.services import surfaces
 from irbot.services.updates import (
-    NotAllowed, Update, change_severity, change_status, check_status_change, post_update, require_commander, resolve,
+    NotAllowed, Update, change_severity, change_status, post_update, require_commander, resolve,
     status_choices,
 )
 from irbot.slack import blocks
@@ -78,12 +78,9 @@ async def status_command(ctx: CommandContext, incident: Incident) -> str | None:
     if new == Status.RESOLVED:
         return await _open_resolve_form(ctx, incident)
     try:
-        await require_commander(incident, ctx.user, ctx.deps)
-        check_status_change(incident, new)
+        await change_status(incident, new, actor=ctx.user, deps=ctx.deps)  # stored before the ack
     except (NotAllowed, TransitionError) as exc:
         return str(exc)
-    ctx.deps.tasks.spawn(_change(ctx.deps, incident, ctx.user, change_status(incident, new, actor=ctx.user,
-                                                                            deps=ctx.deps)), name="status")
     return None
 
 
@@ -95,14 +92,12 @@ async def severity_command(ctx: CommandContext, incident: Incident) -> str | Non
     if severity is None:
         return deps.renderer.part("updates.j2", "severity_usage", severities=deps.settings.severities)
     try:
-        await require_commander(incident, ctx.user, deps)
+        changed = await change_severity(incident, severity, actor=ctx.user, deps=deps)  # stored before the ack
     except NotAllowed as exc:
         return str(exc)
-    if severity.key == incident.severity:
+    if changed is None:
         return deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
                                   severity=severity)
-    deps.tasks.spawn(_change(deps, incident, ctx.user, change_severity(incident, severity, actor=ctx.user,
-                                                                       deps=deps)), name="severity")
     return None
 
 
@@ -139,19 +134,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={
                 Block.UPDATE_TEXT: deps.renderer.part("update_modal.j2", "error_text_empty")})
             return
-        try:
-            if status != Status(incident.status):
-                await require_commander(incident, user_id(body) or "", deps)
-                check_status_change(incident, status)
+        update = Update(text=text, status=status, next_update=_next_update(view, deps),
+                        source_key=f"view:{view.get('id')}")
+        try:  # stored before the form closes: what the person wrote is never lost
+            await post_update(incident, update, actor=user_id(body) or "", deps=deps)
         except (NotAllowed, TransitionError) as exc:
             await ack(response_action="errors", errors={Block.UPDATE_STATUS: str(exc)[:2000]})
             return
         await ack()
-        update = Update(text=text, status=status, next_update=_next_update(view, deps),
-                        source_key=f"view:{view.get('id')}")
-        actor = user_id(body) or ""
-        deps.tasks.spawn(_change(deps, incident, actor, post_update(incident, update, actor=actor, deps=deps)),
-                         name="post-update")
 
     @app.view(Callback.RESOLVE)
     async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -161,10 +151,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={
                 Block.RESOLUTION: deps.renderer.part("update_modal.j2", "error_resolution_empty")})
             return
+        try:  # stored before the form closes
+            await resolve(incident, summary, actor=user_id(body) or "", deps=deps)
+        except (NotAllowed, TransitionError) as exc:
+            await ack(response_action="errors", errors={Block.RESOLUTION: str(exc)[:2000]})
+            return
         await ack()
-        actor = user_id(body) or ""
-        deps.tasks.spawn(_change(deps, incident, actor, resolve(incident, summary, actor=actor, deps=deps)),
-                         name="resolve")
 
     @app.action(Action.UPDATE_OPEN)
     async def update_button(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -201,3 +201,24 @@ class AlertGroup(SQLModel, table=True):
     seen: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     status: str = "firing"
     updated_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class OutboxItem(SQLModel, table=True):
+    """Slack work a committed change still owes (channel message, brief, card refresh).
+
+    Written in the change's own transaction: a process killed after the commit leaves the row
+    pending, and whoever holds no lease on it next (a retry, a replica, the restarted process)
+    finishes it. ``done`` counts finished steps, so a step that completed is not run again.
+    """
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    what: str  # the change that owes it, for logs: role_changed, update, resolved ...
+    steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    done: int = 0
+    state: str = Field(default="pending", index=True)  # pending | done | failed
+    attempts: int = 0
+    error: str | None = None
+    lease_until: datetime | None = _when(nullable=True)
+    created_at: datetime = _when(nullable=False, default=utcnow)

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from irbot.perf import gc_paused
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
-    ActionItem, AlertGroup, Counter, Delivery, Heartbeat, Incident, IncidentRole, Person, RegulatoryClock, Reminder,
-    TimelineEvent, utcnow,
+    ActionItem, AlertGroup, Counter, Delivery, Heartbeat, Incident, IncidentRole, OutboxItem, Person, RegulatoryClock,
+    Reminder, TimelineEvent, utcnow,
 )
 
 INCIDENT_COUNTER = "incident"
@@ -433,3 +433,53 @@ async def add_alert_group(group: AlertGroup, *, session: AsyncSession) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+# --- outbox: Slack work owed by committed changes -------------------------------------------------
+
+async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
+    session.add(item)
+    await session.flush()
+    assert item.id is not None
+    return item.id
+
+
+async def outbox_incident(item_id: int, *, session: AsyncSession) -> Incident | None:
+    query = select(Incident).join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)) \
+        .where(col(OutboxItem.id) == item_id)
+    return (await session.execute(query)).scalars().first()
+
+
+async def claim_outbox(item_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> OutboxItem | None:
+    """Lease a pending item to one worker (none while another's lease lasts); counts the attempt."""
+    free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
+    result = await session.execute(
+        update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending", free)
+        .values(lease_until=until, attempts=OutboxItem.attempts + 1))
+    if result.rowcount != 1:
+        return None
+    return (await session.execute(select(OutboxItem).where(col(OutboxItem.id) == item_id))).scalar_one()
+
+
+async def outbox_step_done(item_id: int, done: int, *, until: datetime, session: AsyncSession) -> None:
+    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id)
+                          .values(done=done, lease_until=until, error=None))
+
+
+async def renew_outbox(item_id: int, *, until: datetime, session: AsyncSession) -> None:
+    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending")
+                          .values(lease_until=until))
+
+
+async def finish_outbox(item_id: int, *, state: str, error: str | None = None, retry_at: datetime | None = None,
+                        session: AsyncSession) -> None:
+    """done/failed; or, with ``state="pending"``, give it back to be retried from ``retry_at``."""
+    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id)
+                          .values(state=state, error=error, lease_until=retry_at))
+
+
+async def outbox_due(*, now: datetime, session: AsyncSession) -> list[int]:
+    """Pending items nobody holds, oldest first (so one incident's messages keep their order)."""
+    free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
+    query = select(OutboxItem.id).where(col(OutboxItem.state) == "pending", free).order_by(OutboxItem.id)
+    return list((await session.execute(query)).scalars().all())

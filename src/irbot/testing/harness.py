@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from irbot.app import Irbot, create_app
 from irbot.config import load_settings
 from irbot.deps import system_clock
+from irbot.services import outbox
 from irbot.testing.fake_slack import FakeSlack
 from irbot.testing.signed_client import SlackClient
 
@@ -94,6 +95,12 @@ class Harness:
         fired = await self.irbot.deps.scheduler.fire_due()
         await self.settle()
         return fired
+
+    async def deliver_owed(self) -> int:
+        """What the outbox sweep does every few seconds, at the (fake) clock's time."""
+        delivered = await outbox.deliver_pending(self.irbot.deps)
+        await self.settle()
+        return delivered
 
     def bot_messages(self, channel: str) -> list[str]:
         """The text of every message irbot posted in a channel, oldest first."""

@@ -1,0 +1,225 @@
+"""Slack work owed by committed changes: delivered even if the process dies, and posted once.
+
+A change (a role taken, an update, a resolution) writes its Slack side as steps into the outbox
+in the change's own transaction. After the commit, the process that made the change delivers
+them at once. A process killed half-way leaves the item pending under a short lease; when the
+lease lapses, the sweep that runs in every process (or the restarted one) finishes it. Steps run
+in order and each is recorded when done, so a finished step never runs again.
+
+Posting is the one step Slack does not make idempotent. Every post carries message metadata
+naming its item and step, and a retried item looks for that post in Slack before posting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from irbot.deps import Deps
+from irbot.domain.incident import incident_ref
+from irbot.services import surfaces
+from irbot.slack import blocks
+from irbot.slack.gateway import SlackCallError
+from irbot.store import repo
+from irbot.store.models import Incident, OutboxItem
+from irbot.tasks import renew_every
+
+log = logging.getLogger(__name__)
+
+# Short, and renewed while delivering (a 429 wait can outlast it): after a kill -9 the work is
+# taken over within LEASE + SWEEP_SECONDS.
+LEASE = timedelta(seconds=5)
+RENEW_SECONDS = 1.5
+SWEEP_SECONDS = 2.0
+MAX_ATTEMPTS = 6  # Slack refusing the same step six times (with back-off) will not change its mind
+POST_EVENT = "irbot_outbox_post"
+
+CHANNEL = "channel"  # the incident's channel
+STAKEHOLDERS = "stakeholders"  # the thread under the incident's announcement
+
+
+Step = dict[str, Any]
+
+
+def invite(user: str) -> Step:
+    """Into the incident's channel; best effort (someone Slack will not invite can still be told)."""
+    return {"do": "invite", "user": user, "best_effort": True}
+
+
+def post(message: blocks.Message, *, to: str = CHANNEL, best_effort: bool = False) -> Step:
+    """``to``: CHANNEL, STAKEHOLDERS or a user id (a direct message). A best-effort post that Slack
+    refuses is skipped, not retried (a brief to someone who cannot receive DMs)."""
+    return {"do": "post", "to": to, "message": message.as_args(), "best_effort": best_effort}
+
+
+def refresh() -> Step:
+    """Redraw card, topic and announcement from the stored incident."""
+    return {"do": "refresh"}
+
+
+async def record(incident_id: int, what: str, steps: list[Step], *, session: Any, deps: Deps) -> int:
+    """Add the item inside the caller's transaction; deliver it with :func:`deliver_soon` after the commit."""
+    return await repo.add_outbox(OutboxItem(incident_id=incident_id, what=what, steps=steps,
+                                            created_at=deps.clock()), session=session)
+
+
+async def record_message(incident: Incident, what: str, text: str, *, session: Any, deps: Deps,
+                         redraw: bool = False) -> int:
+    """The common case: the incident's channel is owed one message (and, with ``redraw``, a redraw
+    of card, topic and announcement)."""
+    assert incident.id is not None
+    steps = [post(surfaces.message_for(incident, text, deps)), *([refresh()] if redraw else [])]
+    return await record(incident.id, what, steps, session=session, deps=deps)
+
+
+def deliver_soon(item_id: int, deps: Deps) -> None:
+    deps.tasks.spawn(deliver(item_id, deps), name=f"outbox-{item_id}")
+
+
+async def deliver(item_id: int, deps: Deps) -> bool:
+    """Run the item's remaining steps; False when another worker holds it, the incident is still
+    being set up in Slack (the sweep tries again), or Slack refused a step."""
+    if not await _incident_ready(item_id, deps):
+        return False
+    now = deps.clock()
+    async with deps.db.session() as session:
+        item = await repo.claim_outbox(item_id, now=now, until=now + LEASE, session=session)
+        await session.commit()
+    if item is None:
+        return False
+    if item.attempts > MAX_ATTEMPTS:
+        await _finish(item_id, deps, state="failed", error=item.error or "gave up")
+        return False
+    assert item.id is not None
+    renewing = asyncio.get_running_loop().create_task(
+        renew_every(RENEW_SECONDS, lambda: _renew(item_id, deps), what=f"outbox item {item_id}"))
+    try:
+        for index in range(item.done, len(item.steps)):
+            step = item.steps[index]
+            try:
+                # Only the first step of a retried item may have reached Slack without being recorded.
+                await _run(step, item, index, deps, look_first=item.attempts > 1 and index == item.done)
+            except SlackCallError as exc:
+                if not step.get("best_effort"):
+                    await _give_back(item, exc.code, deps)
+                    return False
+                log.warning("outbox item %s (%s): skipped a %s step: %s", item_id, item.what, step["do"], exc.code)
+            async with deps.db.session() as session:
+                await repo.outbox_step_done(item_id, index + 1, until=deps.clock() + LEASE, session=session)
+                await session.commit()
+    finally:
+        renewing.cancel()
+    await _finish(item_id, deps, state="done")
+    return True
+
+
+async def deliver_pending(deps: Deps) -> int:
+    """Deliver every pending item nobody holds (start-up, and the sweep). Returns how many finished."""
+    async with deps.db.reader() as session:
+        due = await repo.outbox_due(now=deps.clock(), session=session)
+    finished = 0
+    for item_id in due:
+        finished += await deliver(item_id, deps)
+    return finished
+
+
+class OutboxSweeper:
+    """Every SWEEP_SECONDS, finish what a dead process or a refused step left behind."""
+
+    def __init__(self, deps: Deps, every: float = SWEEP_SECONDS) -> None:
+        self.deps = deps
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await deliver_pending(self.deps)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is out: try again at the next sweep
+                log.warning("outbox sweep failed", exc_info=True)
+            await asyncio.sleep(self.every)
+
+
+async def _incident_ready(item_id: int, deps: Deps) -> bool:
+    """Work owed by an incident whose channel does not exist yet (declared from an alert a moment
+    ago) waits for the set-up, which its own repair finishes."""
+    async with deps.db.reader() as session:
+        incident = await repo.outbox_incident(item_id, session=session)
+    return incident is not None and incident.setup == "open" and incident.channel_id is not None
+
+
+async def _run(step: Step, item: OutboxItem, index: int, deps: Deps, *, look_first: bool) -> None:
+    async with deps.db.reader() as session:
+        incident = await repo.get_incident(item.incident_id, session=session)
+    assert incident is not None and incident.channel_id is not None
+    action = step["do"]
+    if action == "invite":
+        await deps.slack.call("conversations.invite", channel=incident.channel_id, users=step["user"])
+    elif action == "post":
+        await _post(step, incident, item, index, deps, look_first=look_first)
+    elif action == "refresh":
+        await surfaces.refresh_surfaces(incident, deps)
+    else:
+        raise ValueError(f"unknown outbox step {action!r}")
+
+
+async def _post(step: Step, incident: Incident, item: OutboxItem, index: int, deps: Deps, *,
+                look_first: bool) -> None:
+    to, thread_ts = step["to"], None
+    if to == CHANNEL:
+        channel = incident.channel_id
+    elif to == STAKEHOLDERS:
+        if incident.private or not (incident.announce_channel_id and incident.announce_ts):
+            return  # never announced: nobody follows a thread
+        channel, thread_ts = incident.announce_channel_id, incident.announce_ts
+    else:
+        channel = to  # a user: Slack opens the DM (its id is unknown here, so a retry cannot look first)
+    assert channel is not None
+    mark = {"event_type": POST_EVENT, "event_payload": {"outbox_id": item.id, "step": index}}
+    if look_first and to in (CHANNEL, STAKEHOLDERS):
+        if await surfaces.posted_before(channel, mark, since=item.created_at, thread_ts=thread_ts, deps=deps):
+            return
+    args = {"thread_ts": thread_ts} if thread_ts else {}
+    await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args, **step["message"])
+
+
+async def _renew(item_id: int, deps: Deps) -> None:
+    async with deps.db.session() as session:
+        await repo.renew_outbox(item_id, until=deps.clock() + LEASE, session=session)
+        await session.commit()
+
+
+async def _give_back(item: OutboxItem, code: str, deps: Deps) -> None:
+    """Slack refused a step: retry later with back-off, or give up after MAX_ATTEMPTS."""
+    async with deps.db.reader() as session:
+        incident = await repo.get_incident(item.incident_id, session=session)
+    ref = incident_ref(incident.number) if incident else f"incident {item.incident_id}"
+    if item.attempts >= MAX_ATTEMPTS:
+        log.error("%s: gave up on the Slack side of %s after %d attempts: %s", ref, item.what, item.attempts, code)
+        await _finish(item.id, deps, state="failed", error=code)
+        return
+    delay = timedelta(seconds=min(5 * 2 ** (item.attempts - 1), 300))
+    log.warning("%s: Slack refused the Slack side of %s (%s); retrying in %ds", ref, item.what, code,
+                delay.total_seconds())
+    await _finish(item.id, deps, state="pending", error=code, retry_at=deps.clock() + delay)
+
+
+async def _finish(item_id: int | None, deps: Deps, *, state: str, error: str | None = None,
+                  retry_at: Any = None) -> None:
+    assert item_id is not None
+    async with deps.db.session() as session:
+        await repo.finish_outbox(item_id, state=state, error=error, retry_at=retry_at, session=session)
+        await session.commit()

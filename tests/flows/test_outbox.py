@@ -1,0 +1,82 @@
+"""The Slack side of a committed change is owed until Slack has it: refused now, delivered later, once.
+
+(A process killed with work owed: tests/process/test_crashes.py.)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from irbot.services.outbox import MAX_ATTEMPTS
+from irbot.testing.harness import FakeClock, Harness
+
+
+@pytest.fixture
+async def timed(start_harness) -> tuple[Harness, FakeClock]:  # noqa: ANN001 - conftest's factory
+    clock = FakeClock()
+    return await start_harness(clock=clock), clock
+
+
+async def _commanded_incident(harness: Harness) -> str:
+    alice = harness.user("alice")
+    channel = await harness.declare("alice", "Outbox trouble")
+    await harness.slack.command(alice, "/incident", f"assign commander <@{alice.id}>", channel=channel.id)
+    await harness.settle()
+    return channel.id
+
+
+def _told(harness: Harness, channel: str, words: str) -> int:
+    return sum(words in text for text in harness.bot_messages(channel))
+
+
+async def test_a_status_change_slack_refused_is_told_later_once(timed) -> None:  # noqa: ANN001
+    harness, clock = timed
+    alice = harness.user("alice")
+    channel = await _commanded_incident(harness)
+    harness.fake.fail_next("chat.postMessage", error="internal_error")
+    response = await harness.slack.command(alice, "/incident", "status mitigating", channel=channel)
+    await harness.settle()
+    assert response.status == 200
+    assert _told(harness, channel, "changed the status") == 0, "Slack refused the channel message"
+    await harness.deliver_owed()
+    assert _told(harness, channel, "changed the status") == 0, "not before the back-off"
+    clock.advance(timedelta(seconds=6))
+    await harness.deliver_owed()
+    assert _told(harness, channel, "changed the status") == 1
+    assert "*Status*\nMitigating" in harness.card(channel), "then the card is redrawn"
+    clock.advance(timedelta(minutes=5))
+    await harness.deliver_owed()
+    assert _told(harness, channel, "changed the status") == 1, "delivered once"
+
+
+async def test_an_invite_slack_refuses_does_not_hold_up_the_announcement(harness: Harness) -> None:
+    fake, bob = harness.fake, harness.user("bob")
+    channel = await harness.declare("alice", "Guests")
+    await fake.join(bob, channel.id)
+    fake.fail_next("conversations.invite", error="user_is_restricted")
+    await harness.slack.click(bob, channel.id, harness.pinned(channel.id)[0]["ts"], "Take Incident Commander")
+    await harness.settle()
+    assert _told(harness, channel.id, f"<@{bob.id}> is now *Incident Commander*") == 1
+    assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id)
+    assert any("Incident Commander" in fake.text_of(m) for m in fake.dms_to(bob)), "and bob is briefed"
+
+
+async def test_slack_refusing_for_good_is_given_up_and_logged(timed, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+    harness, clock = timed
+    alice = harness.user("alice")
+    channel = await _commanded_incident(harness)
+    caplog.set_level(logging.WARNING)
+    harness.fake.fail_next("chat.postMessage", error="internal_error", times=MAX_ATTEMPTS + 5)
+    await harness.slack.command(alice, "/incident", "status mitigating", channel=channel)
+    await harness.settle()
+    for _ in range(MAX_ATTEMPTS + 3):
+        clock.advance(timedelta(minutes=10))
+        await harness.deliver_owed()
+    attempts = len([args for _, args, *_ in harness.fake.calls_to("chat.postMessage")
+                    if args.get("channel") == channel and "changed the status" in str(args.get("text"))])
+    assert attempts == MAX_ATTEMPTS, "tried with back-off, then stopped"
+    gave_up = [r for r in caplog.records if r.levelno == logging.ERROR and "gave up" in r.getMessage()]
+    assert len(gave_up) == 1 and "INC-1" in gave_up[0].getMessage() and "internal_error" in gave_up[0].getMessage()
