@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 
 from irbot.deps import Deps
+from irbot.services import outbox
 from irbot.domain.commands import mentioned_users
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
@@ -55,7 +56,11 @@ async def add_action(incident: Incident, draft: ActionDraft, *, actor: str, deps
                     priority=draft.priority, created_by=actor, created_at=deps.clock()), session=session)
                 await repo.add_event(incident.id, "action_added", actor_id=actor, text=draft.text, at=deps.clock(),
                                      data={"number": item.number, "owner": draft.owner}, session=session)
+                owed = await outbox.record_message(
+                    incident, "action_added", deps.renderer.part("timeline.j2", "action_added", item=item),
+                    session=session, deps=deps)
                 await session.commit()
+                outbox.deliver_soon(owed, deps)
                 return item
             except IntegrityError:
                 await session.rollback()
@@ -73,7 +78,11 @@ async def set_action_status(incident: Incident, number: int, status: str, *, act
             item.completed_at = deps.clock() if status == "completed" else None
             await repo.add_event(incident.id, "action_status", actor_id=actor, text=item.text, at=deps.clock(),
                                  data={"number": number, "status": status}, session=session)
+            owed = await outbox.record_message(
+                incident, "action_status", deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor),
+                session=session, deps=deps)
             await session.commit()
+            outbox.deliver_soon(owed, deps)
         return item
 
 

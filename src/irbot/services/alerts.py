@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -20,7 +19,7 @@ from irbot.domain.declare import DeclareForm
 from irbot.domain.severities import Severity
 from irbot.domain.status import Status
 from irbot.domain.types import incident_type
-from irbot.services import surfaces
+from irbot.services import outbox, surfaces
 from irbot.services.declare import open_incident_with_retries, record_declaration
 from irbot.store import repo
 from irbot.store.models import AlertGroup, Incident
@@ -127,20 +126,20 @@ async def _declare(notification: Notification, group: AlertGroup | None, deps: D
             stored = await repo.alert_group(notification.groupKey, session=session, lock=True)
             stored.incident_id, stored.seen, stored.status = incident.id, seen, "firing"
             won = True
+        # The new channel is owed the alerts that opened it (delivered once the set-up is done).
+        listing = await outbox.record_message(incident, "alerts_firing", _alert_text(deps, "firing", incident,
+                                              notification.alerts), session=session, deps=deps) if created else None
         await session.commit()
+    if listing is not None:  # whichever notification made the incident builds it, even if it lost the group
+        deps.tasks.spawn(_open_and_list(incident.id, listing, deps), name="alert-declare")
     if not won:  # the same group's other notification declared at the same moment: route to it
         return await receive(notification, deps)
-    if created:
-        deps.tasks.spawn(_open_and_list(incident.id, notification.alerts, deps), name="alert-declare")
     return Outcome("declared", surfaces.facts_of(incident).ref)
 
 
-async def _open_and_list(incident_id: int, alerts: list[Alert], deps: Deps) -> None:
+async def _open_and_list(incident_id: int, listing: int, deps: Deps) -> None:
     await open_incident_with_retries(incident_id, deps)
-    async with deps.db.session() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-    if incident is not None and incident.channel_id:
-        await surfaces.say(incident, _alert_text(deps, "firing", incident, alerts), deps)
+    await outbox.deliver(listing, deps)
 
 
 async def _more_alerts(notification: Notification, incident: Incident, deps: Deps) -> Outcome:
@@ -149,10 +148,11 @@ async def _more_alerts(notification: Notification, incident: Incident, deps: Dep
         fresh = [a for a in notification.alerts if a.status == "firing" and a.key() not in group.seen]
         group.seen = [*group.seen, *(a.key() for a in fresh)]
         group.status, group.updated_at = "firing", deps.clock()
+        owed = await outbox.record_message(incident, "alerts_firing", _alert_text(deps, "firing", incident, fresh),
+                                           session=session, deps=deps) if fresh else None
         await session.commit()
-    if fresh and incident.channel_id:
-        deps.tasks.spawn(surfaces.say(incident, _alert_text(deps, "firing", incident, fresh), deps),
-                         name="alert-more")
+    if owed is not None:
+        outbox.deliver_soon(owed, deps)
     return Outcome("updated" if fresh else "ignored", surfaces.facts_of(incident).ref)
 
 
@@ -164,10 +164,12 @@ async def _cleared(notification: Notification, group: AlertGroup | None, inciden
         stored = await repo.alert_group(notification.groupKey, session=session, lock=True)
         already = stored.status == "resolved"
         stored.status, stored.updated_at = "resolved", deps.clock()
+        owed = None if already else await outbox.record_message(
+            incident, "alerts_cleared", _alert_text(deps, "resolved", incident, notification.alerts),
+            session=session, deps=deps)
         await session.commit()
-    if not already and incident.channel_id:
-        deps.tasks.spawn(surfaces.say(incident, _alert_text(deps, "resolved", incident, notification.alerts), deps),
-                         name="alert-cleared")
+    if owed is not None:
+        outbox.deliver_soon(owed, deps)
     return Outcome("ignored" if already else "resolved", surfaces.facts_of(incident).ref)
 
 

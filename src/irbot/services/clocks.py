@@ -11,7 +11,7 @@ from datetime import datetime
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
 from irbot.domain.roles import COMMANDER, LEGAL
-from irbot.services import surfaces
+from irbot.services import outbox, surfaces
 from irbot.services.reminders import CLOCK_PREFIX, Fired, ReminderPlan, handle_clocks_with
 from irbot.services.roles import actors_for
 from irbot.store import repo
@@ -29,8 +29,11 @@ def _say(deps: Deps, macro: str, **context: object) -> str:
 
 
 async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: datetime, actor: str | None,
-                      deps: Deps) -> RegulatoryClock | None:
-    """Store the clock and plan its first reminder point still ahead; None if it already runs."""
+                      deps: Deps, tell_channel: bool = False) -> RegulatoryClock | None:
+    """Store the clock and plan its first reminder point still ahead; None if it already runs.
+
+    ``tell_channel``: the channel is told and the card redrawn (a clock started from the declare
+    form is on the card from the start)."""
     deadline = regulation.notify_within.after(aware_at, deps.settings.timezone)
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
@@ -45,8 +48,12 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
         upcoming = next_point(aware_at, deadline, deps.clock())
         if upcoming is not None:
             await plan.set(incident.id, CLOCK_PREFIX + regulation.key, upcoming[1], session=session)
+        owed = await outbox.record_message(incident, "clock_started", _say(deps, "started", clock=clock, actor=actor),
+                                           session=session, deps=deps, redraw=True) if tell_channel else None
         await session.commit()
     plan.apply()
+    if owed is not None:
+        outbox.deliver_soon(owed, deps)
     return clock
 
 
@@ -72,12 +79,30 @@ async def mark_notified(incident: Incident, regime: str, *, actor: str, referenc
         await repo.add_event(incident.id, "clock_notified", actor_id=actor, at=now, text=reference, session=session,
                              data={"regime": regime, "met": now <= clock.deadline})
         await plan.cancel(incident.id, [CLOCK_PREFIX + regime], session=session)
-        await session.commit()
         clock = await repo.clock_of(incident.id, regime, session=session)
+        owed = await outbox.record_message(incident, "clock_notified", _say(deps, "notified", clock=clock, actor=actor,
+                                           met=now <= clock.deadline), session=session, deps=deps, redraw=True)
+        await session.commit()
     plan.apply()
-    await surfaces.say(incident, _say(deps, "notified", clock=clock, actor=actor, met=now <= clock.deadline), deps)
-    await surfaces.refresh_surfaces(incident, deps)
+    outbox.deliver_soon(owed, deps)
     return clock
+
+
+async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> None:
+    """Keep everything of the incident (deleted messages' text included) until the hold is lifted."""
+    await require_clock_keeper(incident, actor, deps, legal_too=True)
+    async with deps.db.session() as session:
+        stored = await repo.get_incident(incident.id, session=session)
+        if stored is None or stored.legal_hold:
+            raise ClockRefused(_say(deps, "hold_already", incident=surfaces.facts_of(incident)))
+        await repo.update_incident(incident.id, legal_hold=True, session=session)
+        await repo.add_event(incident.id, "legal_hold", actor_id=actor, at=deps.clock(), session=session,
+                             dedupe_key="legal_hold")
+        owed = await outbox.record_message(incident, "legal_hold", _say(deps, "hold_started",
+                                           incident=surfaces.facts_of(incident), actor=actor),
+                                           session=session, deps=deps)
+        await session.commit()
+    outbox.deliver_soon(owed, deps)
 
 
 async def fire_clock(incident_id: int, regime: str, deps: Deps) -> Fired:

@@ -9,13 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.clocks import match_regulation
 from irbot.domain.declare import parse_local_time
-from irbot.services import surfaces
-from irbot.services.clocks import ClockRefused, mark_notified, require_clock_keeper, start_clock
+from irbot.services.clocks import ClockRefused, mark_notified, place_legal_hold, require_clock_keeper, start_clock
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
 from irbot.slack.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
-from irbot.store import repo
 from irbot.store.models import Incident
 
 
@@ -38,16 +36,11 @@ async def clock_command(ctx: CommandContext, incident: Incident) -> Answer:
         await require_clock_keeper(incident, ctx.user, deps, legal_too=False)
     except ClockRefused as exc:
         return str(exc)
-    clock = await start_clock(incident, regulation, aware_at=min(aware_at, deps.clock()), actor=ctx.user, deps=deps)
+    clock = await start_clock(incident, regulation, aware_at=min(aware_at, deps.clock()), actor=ctx.user, deps=deps,
+                              tell_channel=True)
     if clock is None:
         return _say(deps, "already_running", regime=regulation.key)
-    deps.tasks.spawn(_announce_start(deps, incident, clock, ctx.user), name="clock-started")
     return None
-
-
-async def _announce_start(deps: Deps, incident: Incident, clock: Any, actor: str) -> None:
-    await surfaces.say(incident, _say(deps, "started", clock=clock, actor=actor), deps)
-    await surfaces.refresh_surfaces(incident, deps)
 
 
 @handles("notified")
@@ -76,21 +69,10 @@ async def _notify(deps: Deps, incident: Incident, regime: str, actor: str, refer
 @handles("hold")
 @in_incident
 async def hold_command(ctx: CommandContext, incident: Incident) -> Answer:
-    deps = ctx.deps
     try:
-        await require_clock_keeper(incident, ctx.user, deps, legal_too=True)
+        await place_legal_hold(incident, actor=ctx.user, deps=ctx.deps)
     except ClockRefused as exc:
         return str(exc)
-    facts = surfaces.facts_of(incident)
-    async with deps.db.session() as session:
-        if incident.legal_hold:
-            return _say(deps, "hold_already", incident=facts)
-        await repo.update_incident(incident.id, legal_hold=True, session=session)
-        await repo.add_event(incident.id, "legal_hold", actor_id=ctx.user, at=deps.clock(), session=session,
-                             dedupe_key="legal_hold")
-        await session.commit()
-    deps.tasks.spawn(surfaces.say(incident, _say(deps, "hold_started", incident=facts, actor=ctx.user), deps),
-                     name="hold")
     return None
 
 

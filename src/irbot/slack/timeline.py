@@ -63,8 +63,7 @@ async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
         draft = action_items.parse_action(rest)
         if draft is None:
             return render("timeline.j2", "action_usage")
-        item = await action_items.add_action(incident, draft, actor=ctx.user, deps=deps)
-        _say_later(deps, incident, render("timeline.j2", "action_added", item=item))
+        await action_items.add_action(incident, draft, actor=ctx.user, deps=deps)  # the channel is told
         return None
     if verb in ("list", ""):
         items = await action_items.actions(incident, deps)
@@ -77,17 +76,11 @@ async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
     return render("timeline.j2", "action_usage")
 
 
-def _say_later(deps: Deps, incident: Incident, text: str) -> None:
-    """Post in the incident channel after the ack."""
-    deps.tasks.spawn(surfaces.say(incident, text, deps), name="say")
-
-
 async def _set_status(deps: Deps, incident: Incident, number: int, status: str, actor: str) -> str | None:
     item = await action_items.set_action_status(incident, number, status, actor=actor, deps=deps)
     if item is None:
         return deps.renderer.part("timeline.j2", "action_missing", number=number)
-    _say_later(deps, incident, deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor))
-    return None
+    return None  # the channel is told
 
 
 @handles("postmortem", "pm")
