@@ -7,7 +7,6 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 from sqlalchemy import create_engine, text

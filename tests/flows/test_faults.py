@@ -75,7 +75,7 @@ async def test_a_step_that_keeps_failing_tells_the_declarer_and_finishes_later(h
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_role_update_and_resolve_complete_through_faults(harness: Harness, fault: dict) -> None:
-    fake, alice, bob = harness.fake, harness.user("alice"), harness.user("bob")
+    fake, bob = harness.fake, harness.user("bob")
     channel = await harness.declare("alice", "Faulty flows")
     await fake.join(bob, channel.id)
     fake.fail_next("chat.update", times=1, **fault)

@@ -7,7 +7,7 @@ import io
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
