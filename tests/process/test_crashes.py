@@ -13,6 +13,7 @@ does guarantee (nothing stored is lost), still fails the test.
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import pytest
@@ -35,11 +36,12 @@ STUCK_SETUP = (
     "topic or announcement; reminders never planned) until a later restart")
 
 
-async def _declare_killed_at(scene: Scene, title: str, method: str, *, after: str | None = None) -> None:
+async def _declare_killed_at(scene: Scene, title: str, method: str, *, after: str | None = None,
+                             values: dict | None = None) -> None:
     """Submit a declare and kill irbot while ``method`` is in flight (the first one after ``after``)."""
     bot = scene.processes[-1]
     scene.hold_next(after or method)
-    await scene.submit_declare("alice", title, {"Severity": "SEV-2"})
+    await scene.submit_declare("alice", title, {"Severity": "SEV-2", **(values or {})})
     await scene.eventually(lambda: scene.held(after or method), what=f"{after or method} in flight")
     if after:
         scene.hold_next(method)  # the next call of `method` after the held `after`
@@ -75,7 +77,7 @@ async def test_killed_while_creating_the_channel_set_up_finishes_once(scene: Sce
     assert len(scene.announcements(channel)) == 1
 
 
-async def test_killed_while_posting_the_card_or_announcement_each_is_posted_once(scene: Scene) -> None:
+async def test_killed_while_posting_the_card_announcement_or_checklist_each_is_posted_once(scene: Scene) -> None:
     fake = scene.fake
     await scene.start()
     problems = []
@@ -94,6 +96,16 @@ async def test_killed_while_posting_the_card_or_announcement_each_is_posted_once
     assert len(scene.cards(second)) == 1 and len(fake.pins(second)) == 1
     if len(scene.announcements(second)) != 1:
         problems.append(f"#{fake.channel(second).name} announced {len(scene.announcements(second))} times")
+    # The containment checklist: a security incident is private (not announced), so the next message
+    # after the declarer's invite is its checklist.
+    await _declare_killed_at(scene, "Leaked key", "chat.postMessage", after="conversations.invite",
+                             values={"Incident type": "Security"})
+    await _finished(scene, 3)
+    [third] = [c for c in scene.incident_channels() if c not in (first, second)]
+    await scene.quiet(1.0)
+    checklists = [t for t in scene.bot_texts(third) if "Revoke active sessions" in t]
+    if len(checklists) != 1:
+        problems.append(f"#{fake.channel(third).name} has {len(checklists)} checklists")
     gap(not problems, "; ".join(problems))
 
 
@@ -211,6 +223,11 @@ async def test_killed_while_posting_a_reminder_reminders_continue(scene: Scene) 
         raise KnownGap(f"no reminders {3 * CADENCE:.0f}s after the restart; reminder row: {state}") from None
     times = scene.reminder_times(channel)
     assert all(b - a > CADENCE * 0.5 for a, b in zip(times[posted:], times[posted + 1:]))
+    # The reminder in flight at the kill landed; the restarted irbot, claiming it again, found it in
+    # Slack (by its metadata) instead of posting it a second time.
+    marks = [json.dumps(m["metadata"], sort_keys=True) for m in scene.bot_messages(channel)
+             if (m.get("metadata") or {}).get("event_type") == "irbot_reminder"]
+    assert len(marks) >= posted + 2 and len(marks) == len(set(marks)), "no reminder posted twice"
 
 
 async def test_messages_said_while_killed_are_in_the_postmortem_once(scene: Scene) -> None:

@@ -76,14 +76,15 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
 async def open_incident(incident_id: int, deps: Deps, *, repair: bool = False) -> Incident | None:
     """Run the Slack steps that have not run yet; returns the incident, or None if another owns it.
 
-    ``repair``: an earlier attempt may have posted the card or the announcement without living to
-    record it (killed, or the answer was lost); look for them before posting again.
+    ``repair``: an earlier attempt may have posted the card, the announcement or the checklist
+    without living to record it (killed, or the answer was lost); look for them before posting again.
     """
     if not await _claim(incident_id, deps):
         return None
     post_card = functools.partial(_post_card, repair=repair)
     announce = functools.partial(_announce, repair=repair)
-    steps = (_create_channel, post_card, _pin_card, _set_topic, _invite_declarer, announce, post_checklist)
+    checklist = functools.partial(post_checklist, repair=repair)
+    steps = (_create_channel, post_card, _pin_card, _set_topic, _invite_declarer, announce, checklist)
     # A 429 wait can outlast the lease: keep it while this process builds.
     renewing = asyncio.get_running_loop().create_task(
         renew_every(LEASE_RENEW_SECONDS, lambda: _renew_lease(incident_id, deps),

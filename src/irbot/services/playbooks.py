@@ -22,18 +22,29 @@ async def checklist_message(incident: Incident, deps: Deps) -> blocks.Message:
     return blocks.Message(text=surfaces.drill_marked(incident, message.text, deps), blocks=message.blocks)
 
 
-async def post_checklist(incident: Incident, deps: Deps) -> None:
-    """A declare step: store the steps as posted, then post them (once)."""
+CHECKLIST_EVENT = "irbot_incident_checklist"
+
+
+async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
+    """A declare step: post the steps (once), then store them with the message's ts.
+
+    ``repair``: an earlier attempt may have posted the checklist without living to record it;
+    look for it (by its metadata) before posting again."""
     if incident.playbook_ts:
         return
     playbook = playbook_for(incident.type, deps.settings.playbooks)
-    if playbook is None:
+    if playbook is None or not incident.channel_id:
         return
     incident.playbook = list(playbook.steps)
-    posted = await surfaces.say(incident, "", deps, message=await checklist_message(incident, deps))
+    mark = {"event_type": CHECKLIST_EVENT, "event_payload": {"incident_id": incident.id}}
+    ts = await surfaces.posted_before(incident.channel_id, mark, since=incident.declared_at, deps=deps) \
+        if repair else None
+    if ts is None:
+        posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, metadata=mark,
+                                       **(await checklist_message(incident, deps)).as_args())
+        ts = posted["ts"]
     async with deps.db.session() as session:
-        await repo.update_incident(incident.id, playbook=list(playbook.steps), playbook_ts=posted["ts"],
-                                   session=session)
+        await repo.update_incident(incident.id, playbook=list(playbook.steps), playbook_ts=ts, session=session)
         await session.commit()
 
 
