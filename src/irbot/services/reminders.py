@@ -104,7 +104,8 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
     if kind.startswith(CLOCK_PREFIX):
         posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], deps)
     else:
-        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due_at, deps, now)
+        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due_at, deps, now,
+                                                         retried=claimed > 1)
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
         await repo.finish_reminder(incident_id, kind, due_at, state="done" if posted else "cancelled",
@@ -116,7 +117,7 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
 
 
 async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due_at: datetime, deps: Deps,
-                                  now: datetime) -> Fired:
+                                  now: datetime, *, retried: bool = False) -> Fired:
     async with deps.db.session() as session:
         incident = await repo.get_incident(incident_id, session=session)
     holders = await surfaces.holders_of(incident_id, deps) if incident else {}
@@ -124,7 +125,7 @@ async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due_
         reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER)))
     if not applies:
         return False, None
-    await _post(incident, reminder, holders, due_at, deps)
+    await _post(incident, reminder, holders, due_at, deps, retried=retried)
     return True, _next_due(reminder, incident, deps, now) if repeats(reminder) else None
 
 
@@ -134,11 +135,20 @@ def _next_due(kind: ReminderKind, incident: Incident, deps: Deps, now: datetime)
     return update_due_after(incident, deps, now)
 
 
+REMINDER_EVENT = "irbot_reminder"
+
+
 async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due_at: datetime,
-                deps: Deps) -> None:
+                deps: Deps, *, retried: bool) -> None:
+    """``retried``: a process that claimed this reminder before died; if its post reached Slack, it
+    is there with this reminder's metadata, and is not posted again."""
+    mark = {"event_type": REMINDER_EVENT,
+            "event_payload": {"incident_id": incident.id, "kind": kind.value, "due_at": due_at.isoformat()}}
     if kind == ReminderKind.STAKEHOLDER_SUMMARY:
-        await _post_summary(incident, holders, deps)
+        await _post_summary(incident, holders, deps, mark=mark, retried=retried)
         deps.metrics_reminder(kind.value)
+        return
+    if retried and await surfaces.posted_before(incident.channel_id, mark, since=due_at, deps=deps):
         return
     severity = deps.settings.severity(incident.severity)
     who = holders.get(COMMANDER) or incident.declarer_id
@@ -146,12 +156,13 @@ async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str |
     text = deps.renderer.part("reminders.j2", kind.value, incident=surfaces.facts_of(incident), severity=severity,
                               who=who, group=group, review_by=(incident.resolved_at or due_at) + REVIEW_WITHIN)
     message = blocks.reminder(text, with_update_button=kind == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
-    await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args())
+    await deps.slack.call("chat.postMessage", channel=incident.channel_id, metadata=mark, **message.as_args())
     log.info("%s reminder posted for INC-%d", kind.value, incident.number)
     deps.metrics_reminder(kind.value)
 
 
-async def _post_summary(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
+async def _post_summary(incident: Incident, holders: dict[str, str | None], deps: Deps, *, mark: dict,
+                        retried: bool) -> None:
     """In the announcement thread; a private incident's summary stays in its own channel."""
     async with deps.db.session() as session:
         updates = await repo.events_of(incident.id, kinds=["update"], session=session)
@@ -160,7 +171,13 @@ async def _post_summary(incident: Incident, holders: dict[str, str | None], deps
                               severity=deps.settings.severity(incident.severity), roles=roles,
                               latest=updates[-1].text if updates else None,
                               since=deps.clock() - incident.declared_at)
-    if incident.private or not (incident.announce_channel_id and incident.announce_ts):
-        await surfaces.say(incident, text, deps)
+    channel, thread_ts = incident.channel_id, None
+    if not incident.private and incident.announce_channel_id and incident.announce_ts:
+        channel, thread_ts = incident.announce_channel_id, incident.announce_ts
+    assert channel is not None
+    if retried and await surfaces.posted_before(channel, mark, since=deps.clock() - timedelta(hours=1),
+                                                thread_ts=thread_ts, deps=deps):
         return
-    await surfaces.say(incident, text, deps, channel=incident.announce_channel_id, thread_ts=incident.announce_ts)
+    args = {"thread_ts": thread_ts} if thread_ts else {}
+    await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args,
+                          **surfaces.message_for(incident, text, deps).as_args())

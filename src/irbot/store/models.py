@@ -130,6 +130,9 @@ class Reminder(SQLModel, table=True):
     state: str = Field(default="pending", index=True)  # pending | firing | done | cancelled
     lease_until: datetime | None = _when(nullable=True)
     fired: int = 0
+    # Claims of this due time. Above one, an earlier claim may have posted it and died before
+    # recording that: the firing process looks for the post in Slack first.
+    tries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Person(SQLModel, table=True):

@@ -223,7 +223,7 @@ async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[
 
 async def set_reminder(incident_id: int, kind: str, due_at: datetime, *, session: AsyncSession) -> None:
     """Make ``due_at`` the next reminder of this kind (replacing any earlier plan)."""
-    values = {"due_at": due_at, "state": "pending", "lease_until": None}
+    values = {"due_at": due_at, "state": "pending", "lease_until": None, "tries": 0}
     result = await session.execute(
         update(Reminder).where(col(Reminder.incident_id) == incident_id, col(Reminder.kind) == kind).values(**values))
     if result.rowcount:
@@ -244,15 +244,18 @@ async def cancel_reminders(incident_id: int, kinds: Sequence[str], *, session: A
 
 
 async def claim_reminder(incident_id: int, kind: str, due_at: datetime, *, now: datetime, lease_until: datetime,
-                         session: AsyncSession) -> bool:
-    """pending → firing for exactly one caller; a stale "firing" (its process died) may be retaken."""
+                         session: AsyncSession) -> int:
+    """pending → firing for exactly one caller; a stale "firing" (its process died) may be retaken.
+
+    Returns how many times this due time has been claimed, this claim included; 0: not claimed."""
     stale = (col(Reminder.state) == "firing") & (col(Reminder.lease_until) < now)
+    this = (col(Reminder.incident_id) == incident_id, col(Reminder.kind) == kind, col(Reminder.due_at) == due_at)
     result = await session.execute(
-        update(Reminder)
-        .where(col(Reminder.incident_id) == incident_id, col(Reminder.kind) == kind,
-               col(Reminder.due_at) == due_at, or_(col(Reminder.state) == "pending", stale))
-        .values(state="firing", lease_until=lease_until))
-    return result.rowcount == 1
+        update(Reminder).where(*this, or_(col(Reminder.state) == "pending", stale))
+        .values(state="firing", lease_until=lease_until, tries=Reminder.tries + 1))
+    if result.rowcount != 1:
+        return 0
+    return int((await session.execute(select(Reminder.tries).where(*this))).scalar_one())
 
 
 async def finish_reminder(incident_id: int, kind: str, due_at: datetime, *, state: str,

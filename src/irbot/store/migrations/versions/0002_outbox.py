@@ -1,4 +1,4 @@
-"""outbox for Slack work owed by committed changes
+"""outbox for Slack work owed by committed changes; reminder.tries
 
 Revision ID: 0002
 Revises: 0001
@@ -32,10 +32,14 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_state'), ['state'], unique=False)
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('tries', sa.Integer(), server_default='0', nullable=False))
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_column('tries')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_state'))
         batch_op.drop_index(batch_op.f('ix_outbox_incident_id'))
