@@ -153,7 +153,7 @@ def _healthz(irbot: Irbot):  # noqa: ANN202
 
 def _metrics(irbot: Irbot):  # noqa: ANN202
     async def handle(_request: web.Request) -> web.Response:
-        await _count_open_incidents(irbot)
+        await _read_gauges(irbot)
         return web.Response(body=irbot.metrics.render(), headers={"Content-Type": irbot.metrics.content_type})
     return handle
 
@@ -176,13 +176,17 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
     return handle
 
 
-async def _count_open_incidents(irbot: Irbot) -> None:
-    """The open-incident gauge is read from the database at scrape time (right across replicas)."""
+async def _read_gauges(irbot: Irbot) -> None:
+    """Open incidents and owed Slack work are read from the database at scrape time (right across
+    replicas)."""
     try:
-        async with irbot.deps.db.session() as session:
+        async with irbot.deps.db.reader() as session:
             counts = await repo.open_by_severity(session=session)
+            owed = await repo.outbox_counts(session=session)
     except (DBAPIError, OSError):
         return  # /healthz reports the database; the other series still answer
     gauge = irbot.metrics.incidents_open
     for severity in {s.key for s in irbot.settings.severities} | set(counts):
         gauge.labels(severity=severity).set(counts.get(severity, 0))
+    for state in ("pending", "failed"):
+        irbot.metrics.outbox_items.labels(state=state).set(owed.get(state, 0))

@@ -29,6 +29,9 @@ class Metrics:
             "irbot_scheduler_active", "1 when this process runs the reminder scheduler", registry=self.registry)
         self.webhook_deliveries = Counter(
             "irbot_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"], registry=self.registry)
+        self.outbox_items = Gauge(
+            "irbot_outbox_items", "Slack work owed by committed changes: pending (not yet delivered) and "
+            "failed (given up)", ["state"], registry=self.registry)
         self.alerts_received = Counter(
             "irbot_alerts_received", "Alertmanager notifications by what irbot did", ["action"],
             registry=self.registry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import aiohttp
 import pytest
 
 from irbot.services.outbox import MAX_ATTEMPTS
@@ -80,3 +81,8 @@ async def test_slack_refusing_for_good_is_given_up_and_logged(timed, caplog: pyt
     assert attempts == MAX_ATTEMPTS, "tried with back-off, then stopped"
     gave_up = [r for r in caplog.records if r.levelno == logging.ERROR and "gave up" in r.getMessage()]
     assert len(gave_up) == 1 and "INC-1" in gave_up[0].getMessage() and "internal_error" in gave_up[0].getMessage()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{harness.irbot.port}/metrics") as response:
+            metrics = await response.text()
+    assert 'irbot_outbox_items{state="failed"} 1.0' in metrics, "operators can alert on it"
+    assert 'irbot_outbox_items{state="pending"} 0.0' in metrics

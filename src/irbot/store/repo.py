@@ -486,3 +486,9 @@ async def outbox_due(*, now: datetime, session: AsyncSession) -> list[int]:
     free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
     query = select(OutboxItem.id).where(col(OutboxItem.state) == "pending", free).order_by(OutboxItem.id)
     return list((await session.execute(query)).scalars().all())
+
+
+async def outbox_counts(*, session: AsyncSession) -> dict[str, int]:
+    query = select(OutboxItem.state, func.count()).where(col(OutboxItem.state).in_(("pending", "failed"))) \
+        .group_by(OutboxItem.state)
+    return {state: count for state, count in (await session.execute(query)).all()}
