@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from irbot.deps import Deps
 from irbot.slack.dedupe import KEEP_DELIVERIES
@@ -11,6 +12,7 @@ from irbot.store import repo
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 15.0
+KEEP_DELIVERED_OUTBOX = timedelta(days=7)
 
 
 class Heartbeat:
@@ -38,6 +40,7 @@ class Heartbeat:
         async with self.deps.db.session() as session:
             await repo.beat(self.process_id, started_at=self.started_at, now=now, session=session, stopped=stopped)
             await repo.forget_deliveries(now - KEEP_DELIVERIES, session=session)
+            await repo.forget_delivered_outbox(now - KEEP_DELIVERED_OUTBOX, session=session)
             await session.commit()
 
     async def _run(self) -> None:

@@ -10,8 +10,10 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from sqlmodel import select
 
 from irbot.services.outbox import MAX_ATTEMPTS
+from irbot.store.models import OutboxItem
 from irbot.testing.harness import FakeClock, Harness
 
 
@@ -86,3 +88,25 @@ async def test_slack_refusing_for_good_is_given_up_and_logged(timed, caplog: pyt
             metrics = await response.text()
     assert 'irbot_outbox_items{state="failed"} 1.0' in metrics, "operators can alert on it"
     assert 'irbot_outbox_items{state="pending"} 0.0' in metrics
+
+
+async def test_delivered_work_is_forgotten_after_a_week_given_up_work_is_kept(timed) -> None:  # noqa: ANN001
+    harness, clock = timed
+    alice = harness.user("alice")
+    channel = await _commanded_incident(harness)  # owes (and delivers) the role change
+    harness.fake.fail_next("chat.postMessage", error="internal_error", times=MAX_ATTEMPTS)
+    await harness.slack.command(alice, "/incident", "status mitigating", channel=channel)
+    await harness.settle()
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(timedelta(minutes=10))
+        await harness.deliver_owed()
+    deps = harness.irbot.deps
+
+    async def states() -> list[str]:
+        async with deps.db.reader() as session:
+            return sorted((await session.execute(select(OutboxItem.state))).scalars().all())
+
+    assert await states() == ["done", "failed"]
+    clock.advance(timedelta(days=8))
+    await harness.irbot.heartbeat.beat()
+    assert await states() == ["failed"]

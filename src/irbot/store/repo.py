@@ -492,3 +492,9 @@ async def outbox_counts(*, session: AsyncSession) -> dict[str, int]:
     query = select(OutboxItem.state, func.count()).where(col(OutboxItem.state).in_(("pending", "failed"))) \
         .group_by(OutboxItem.state)
     return {state: count for state, count in (await session.execute(query)).all()}
+
+
+async def forget_delivered_outbox(before: datetime, *, session: AsyncSession) -> None:
+    """Delivered items are only history (the timeline keeps the facts); failed ones stay for operators."""
+    await session.execute(delete(OutboxItem).where(col(OutboxItem.state) == "done",
+                                                   col(OutboxItem.created_at) < before))
