@@ -81,7 +81,8 @@ def deliver_soon(item_id: int, deps: Deps) -> None:
 async def deliver(item_id: int, deps: Deps) -> bool:
     """Run the item's remaining steps; False when another worker holds it, the incident is still
     being set up in Slack (the sweep tries again), or Slack refused a step."""
-    if not await _incident_ready(item_id, deps):
+    incident = await _incident_ready(item_id, deps)
+    if incident is None:
         return False
     now = deps.clock()
     async with deps.db.session() as session:
@@ -100,7 +101,7 @@ async def deliver(item_id: int, deps: Deps) -> bool:
             step = item.steps[index]
             try:
                 # Only the first step of a retried item may have reached Slack without being recorded.
-                await _run(step, item, index, deps, look_first=item.attempts > 1 and index == item.done)
+                await _run(step, incident, item, index, deps, look_first=item.attempts > 1 and index == item.done)
             except SlackCallError as exc:
                 if not step.get("best_effort"):
                     await _give_back(item, exc.code, deps)
@@ -153,25 +154,27 @@ class OutboxSweeper:
             await asyncio.sleep(self.every)
 
 
-async def _incident_ready(item_id: int, deps: Deps) -> bool:
-    """Work owed by an incident whose channel does not exist yet (declared from an alert a moment
-    ago) waits for the set-up, which its own repair finishes."""
+async def _incident_ready(item_id: int, deps: Deps) -> Incident | None:
+    """The item's incident, or None while its channel does not exist yet (declared from an alert a
+    moment ago): the work waits for the set-up, which the set-up's own repair finishes."""
     async with deps.db.reader() as session:
         incident = await repo.outbox_incident(item_id, session=session)
-    return incident is not None and incident.setup == "open" and incident.channel_id is not None
+    ready = incident is not None and incident.setup == "open" and incident.channel_id is not None
+    return incident if ready else None
 
 
-async def _run(step: Step, item: OutboxItem, index: int, deps: Deps, *, look_first: bool) -> None:
-    async with deps.db.reader() as session:
-        incident = await repo.get_incident(item.incident_id, session=session)
-    assert incident is not None and incident.channel_id is not None
+async def _run(step: Step, incident: Incident, item: OutboxItem, index: int, deps: Deps, *,
+               look_first: bool) -> None:
+    assert incident.channel_id is not None
     action = step["do"]
     if action == "invite":
         await deps.slack.call("conversations.invite", channel=incident.channel_id, users=step["user"])
     elif action == "post":
         await _post(step, incident, item, index, deps, look_first=look_first)
-    elif action == "refresh":
-        await surfaces.refresh_surfaces(incident, deps)
+    elif action == "refresh":  # from the latest stored state: later changes may have committed since
+        async with deps.db.reader() as session:
+            latest = await repo.get_incident(item.incident_id, session=session)
+        await surfaces.refresh_surfaces(latest or incident, deps)
     else:
         raise ValueError(f"unknown outbox step {action!r}")
 
