@@ -64,6 +64,11 @@ async def incident_by_channel(channel_id: str, *, session: AsyncSession) -> Inci
     return (await session.execute(select(Incident).where(Incident.channel_id == channel_id))).scalars().first()
 
 
+async def incident_id_by_channel(channel_id: str, *, session: AsyncSession) -> int | None:
+    table = Incident.__table__  # type: ignore[attr-defined]
+    return (await session.execute(select(table.c.id).where(table.c.channel_id == channel_id).limit(1))).scalar()
+
+
 async def incidents_in_setup(*, session: AsyncSession) -> list[Incident]:
     return list((await session.execute(select(Incident).where(Incident.setup == "opening"))).scalars().all())
 
