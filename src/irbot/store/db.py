@@ -9,7 +9,7 @@ from typing import AsyncIterator
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from irbot.config import ConfigError
 
@@ -109,10 +109,14 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._sqlite = is_sqlite(url)
         self.engine = create_engine(url)
-        # SQLite: a second engine whose sessions never take the write lock, for pure reads on the
-        # hot paths (every transaction of the main engine starts with BEGIN IMMEDIATE).
-        self._read_engine = create_engine(url, for_reading=True) if is_sqlite(url) else self.engine
+        # Pure reads on the hot paths run outside any transaction, each statement on its own:
+        # SQLite, a second engine whose sessions never take the write lock (every transaction of
+        # the main engine starts with BEGIN IMMEDIATE); PostgreSQL, the same pool in autocommit,
+        # so a one-query read is one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+        self._read_engine = (create_engine(url, for_reading=True) if self._sqlite
+                             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._readers = async_sessionmaker(self._read_engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -123,9 +127,23 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A session for reading only (nothing it does is committed)."""
+        """A session for reading only; each statement sees the database as it is when it runs."""
         async with self._readers() as session:
             yield session
+
+    @asynccontextmanager
+    async def single_write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one write statement that commits on its own.
+
+        PostgreSQL: autocommit, one round trip instead of BEGIN, statement, COMMIT. SQLite: a
+        short transaction of the main engine, so it queues for the write lock like any other.
+        """
+        if self._sqlite:
+            async with self.engine.begin() as connection:
+                yield connection
+        else:
+            async with self._read_engine.connect() as connection:
+                yield connection
 
     async def ping(self) -> bool:
         try:
@@ -137,5 +155,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._read_engine is not self.engine:
+        if self._sqlite:
             await self._read_engine.dispose()
