@@ -160,3 +160,18 @@ async def test_a_channel_that_becomes_an_incident_channel_is_captured_from_then_
         assert incident is not None
         rows = await repo.timeline_rows(incident.id, session=session)
     assert [text for kind, _at, _actor, text, _data in rows if kind == "message"] == ["said in the incident"]
+
+
+async def test_the_timeline_command_shows_the_latest_key_moments_in_order(harness: Harness) -> None:
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Long incident")
+    for n in range(1, 46):
+        await harness.slack.command(alice, "/incident", f"note step {n:02d}", channel=channel.id)
+    await fake.say(alice, channel.id, "an ordinary message is no key moment")
+    await harness.settle()
+    answer = await harness.slack.command(alice, "/incident", "timeline", channel=channel.id)
+    shown = fake.text_of({"blocks": answer.json["blocks"]})  # the fallback text may be cut short
+    steps = [line.rsplit("step ", 1)[1] for line in shown.splitlines() if "step " in line]
+    # The last 40 oldest first, as far as Slack's size limit on one section lets them show.
+    assert len(steps) > 30 and steps == [f"{n:02d}" for n in range(6, 6 + len(steps))]
+    assert "Declared by" not in shown and "ordinary message" not in shown

@@ -231,6 +231,20 @@ async def timeline_rows(incident_id: int, *, session: AsyncSession) -> list[tupl
     return [tuple(row) for row in (await session.execute(query)).all()]
 
 
+async def latest_timeline_rows(incident_id: int, kinds: Sequence[str], limit: int, *,
+                               session: AsyncSession) -> list[tuple[Any, ...]]:
+    """The last ``limit`` events of these kinds as (kind, at, actor, text, data), oldest first.
+
+    For answers that show only the end of the timeline: the database picks the rows, so a long
+    incident costs no more than a short one.
+    """
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    query = (select(table.c.kind, table.c.at, table.c.actor_id, table.c.text, table.c.data)
+             .where(table.c.incident_id == incident_id, table.c.kind.in_(kinds))
+             .order_by(table.c.at.desc(), table.c.seq.desc()).limit(limit))
+    return [tuple(row) for row in reversed((await session.execute(query)).all())]
+
+
 async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[str] | None = None) -> list[TimelineEvent]:
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
     if kinds:
