@@ -67,10 +67,16 @@ def _begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
 def create_engine(url: str, *, for_reading: bool = False) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target, connect_args={"timeout": 10})
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        if not for_reading:  # readers take no lock at all: WAL gives them a consistent snapshot
+        if for_reading:  # readers take no lock at all: WAL gives them a consistent snapshot
+            engine = create_async_engine(target, connect_args={"timeout": 10})
+        else:
+            # SQLite has one writer at a time anyway. With one pooled connection, this process's
+            # writers queue in the pool and each starts the moment the last one commits; with
+            # several, they all wait in SQLite's busy handler, whose back-off sleeps (up to 100 ms
+            # a try) made the latency tails. Other processes still meet the busy timeout.
+            engine = create_async_engine(target, connect_args={"timeout": 10}, pool_size=1, max_overflow=0)
             event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     engine = create_async_engine(target, pool_size=10, max_overflow=10)
     _ping_when_idle(engine)
