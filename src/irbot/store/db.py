@@ -58,9 +58,15 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI typ
     cursor.close()
 
 
+# An execution option: this SQLite connection runs single statements, each its own transaction.
+ONE_STATEMENT_EACH = "irbot_one_statement_each"
+
+
 def _begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
     """Take SQLite's write lock at the start: a transaction that read first and wrote later could
     otherwise fail at once (SQLITE_BUSY_SNAPSHOT) when another writer committed in between."""
+    if conn.get_execution_options().get(ONE_STATEMENT_EACH):
+        return  # the driver opens no transaction either: SQLite commits each statement by itself
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -123,6 +129,11 @@ class Database:
         # so a one-query read is one round trip instead of three (BEGIN, SELECT, ROLLBACK).
         self._read_engine = (create_engine(url, for_reading=True) if self._sqlite
                              else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # One write statement, committed on its own: PostgreSQL in autocommit (one round trip, not
+        # BEGIN, statement, COMMIT); SQLite through the one write connection, so it still queues
+        # behind this process's other writers, but without BEGIN IMMEDIATE and COMMIT of its own.
+        self._single_writes = (self.engine.execution_options(**{ONE_STATEMENT_EACH: True}) if self._sqlite
+                               else self._read_engine)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._readers = async_sessionmaker(self._read_engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -139,17 +150,10 @@ class Database:
 
     @asynccontextmanager
     async def single_write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one write statement that commits on its own.
-
-        PostgreSQL: autocommit, one round trip instead of BEGIN, statement, COMMIT. SQLite: a
-        short transaction of the main engine, so it queues for the write lock like any other.
-        """
-        if self._sqlite:
-            async with self.engine.begin() as connection:
-                yield connection
-        else:
-            async with self._read_engine.connect() as connection:
-                yield connection
+        """A connection for one write statement that commits on its own (never several: each
+        statement is its own transaction)."""
+        async with self._single_writes.connect() as connection:
+            yield connection
 
     async def ping(self) -> bool:
         try:
