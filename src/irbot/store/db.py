@@ -84,7 +84,9 @@ def create_engine(url: str, *, for_reading: bool = False) -> AsyncEngine:
             event.listen(engine.sync_engine, "begin", _begin_immediate)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    engine = create_async_engine(target, pool_size=10, max_overflow=10)
+    # Every connection is kept (at most 20, as before): with 10 kept and 10 overflow, a burst of
+    # requests opened and closed overflow connections all the time, each a new PostgreSQL backend.
+    engine = create_async_engine(target, pool_size=20, max_overflow=0)
     _ping_when_idle(engine)
     return engine
 
