@@ -11,6 +11,7 @@ from irbot.config import Settings
 from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.slack.gateway import SlackGateway
+from irbot.store.channel_incidents import ChannelIncidents
 from irbot.store.db import Database
 from irbot.tasks import TaskRunner
 from irbot.workspace import Workspace
@@ -39,6 +40,11 @@ class Deps:
     # How long a declare whose Slack set-up failed waits before trying again (tests shorten it).
     setup_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    # Which incident each channel belongs to, remembered for this database (see store.channel_incidents).
+    channels: ChannelIncidents = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channels = ChannelIncidents(self.db)
 
     def metrics_reminder(self, kind: str) -> None:
         self.metrics.reminders_sent.labels(kind=kind).inc()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from irbot.store import repo
 from irbot.testing.harness import Harness
 
 
@@ -135,3 +136,42 @@ async def test_offline_postmortem_from_the_cli(harness: Harness, database_url: s
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no incident INC-99" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+async def test_a_channel_that_becomes_an_incident_channel_is_captured_from_then_on(harness: Harness) -> None:
+    """irbot remembers which incident a channel belongs to, but never that a channel has none."""
+    fake, alice = harness.fake, harness.user("alice")
+    # The channel irbot had created for INC-1 before a crash, before it could record it.
+    early = fake.add_channel("inc-1-dns-flapping", members=[fake.bot_user_id, alice.id], creator=fake.bot_user_id)
+    await fake.say(alice, early.id, "said before the channel was an incident's")
+    await harness.settle()
+    await harness.slack.command(alice, "/incident", "declare DNS flapping", channel="general")
+    await harness.settle()
+    view = harness.slack.open_view(alice)
+    assert view is not None
+    await harness.slack.submit_view(alice, view["id"], {})
+    await harness.settle()
+    assert harness.incident_channels() == [early.id], "the declare adopts the channel it had created"
+    channel = early
+    await fake.say(alice, channel.id, "said in the incident")
+    await harness.settle()
+    async with harness.irbot.deps.db.reader() as session:
+        incident = await repo.incident_by_channel(channel.id, session=session)
+        assert incident is not None
+        rows = await repo.timeline_rows(incident.id, session=session)
+    assert [text for kind, _at, _actor, text, _data in rows if kind == "message"] == ["said in the incident"]
+
+
+async def test_the_timeline_command_shows_the_latest_key_moments_in_order(harness: Harness) -> None:
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Long incident")
+    for n in range(1, 46):
+        await harness.slack.command(alice, "/incident", f"note step {n:02d}", channel=channel.id)
+    await fake.say(alice, channel.id, "an ordinary message is no key moment")
+    await harness.settle()
+    answer = await harness.slack.command(alice, "/incident", "timeline", channel=channel.id)
+    shown = fake.text_of({"blocks": answer.json["blocks"]})  # the fallback text may be cut short
+    steps = [line.rsplit("step ", 1)[1] for line in shown.splitlines() if "step " in line]
+    # The last 40 oldest first, as far as Slack's size limit on one section lets them show.
+    assert len(steps) > 30 and steps == [f"{n:02d}" for n in range(6, 6 + len(steps))]
+    assert "Declared by" not in shown and "ordinary message" not in shown

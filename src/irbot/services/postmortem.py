@@ -71,12 +71,12 @@ async def backfill(incident: Incident, deps: Deps) -> int:
     stored = 0
     parents: list[dict[str, Any]] = []
     async for message in _history(incident, deps):
-        stored += await store_message(incident, message, deps)
+        stored += await store_message(incident.id, message, deps)
         if message.get("reply_count") and _touches(message, gaps):
             parents.append(message)
     for parent in parents:
         async for reply in _replies(incident, parent["ts"], deps):
-            stored += await store_message(incident, reply, deps)
+            stored += await store_message(incident.id, reply, deps)
     log.info("INC-%d: backfilled %d messages over %d gaps", incident.number, stored, len(gaps))
     return stored
 

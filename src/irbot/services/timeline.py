@@ -37,14 +37,14 @@ def _files(message: dict[str, Any]) -> list[dict[str, str]]:
             for f in message.get("files") or []]
 
 
-async def store_message(incident: Incident, message: dict[str, Any], deps: Deps) -> bool:
+async def store_message(incident_id: int, message: dict[str, Any], deps: Deps) -> bool:
     """Store one human message (top level or thread reply); False when it was already stored."""
     if not said_by_a_person(message, deps.workspace.bot_user_id) or not message.get("ts"):
         return False
     ts = message["ts"]
     data = {"ts": ts, "thread_ts": message.get("thread_ts"), "files": _files(message)}
     async with deps.db.session() as session:
-        event = await repo.add_event(incident.id, "message", actor_id=message.get("user"), text=message.get("text") or "",
+        event = await repo.add_event(incident_id, "message", actor_id=message.get("user"), text=message.get("text") or "",
                                      data=data, dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts), session=session)
         await session.commit()
     note_person(message.get("user"), deps)
@@ -53,26 +53,24 @@ async def store_message(incident: Incident, message: dict[str, Any], deps: Deps)
 
 async def capture_event(event: dict[str, Any], deps: Deps) -> None:
     """A message, edit, deletion, reaction or pin in an incident channel."""
-    channel = event.get("channel") or (event.get("item") or {}).get("channel")
-    async with deps.db.reader() as session:
-        incident = await repo.incident_by_channel(channel, session=session) if channel else None
-    if incident is None:
+    incident_id = await deps.channels.incident_id(event.get("channel") or (event.get("item") or {}).get("channel"))
+    if incident_id is None:
         return
     kind, subtype = event.get("type"), event.get("subtype")
     if kind == "message" and subtype == "message_changed":
-        await _store_edit(incident, event, deps)
+        await _store_edit(incident_id, event, deps)
     elif kind == "message" and subtype == "message_deleted":
-        await _store_deletion(incident, event, deps)
+        await _store_deletion(incident_id, event, deps)
     elif kind == "message":
-        await store_message(incident, event, deps)
+        await store_message(incident_id, event, deps)
     elif kind == "reaction_added" and event.get("reaction") == "pushpin":
-        await mark_key_message(incident, (event.get("item") or {}).get("ts"), event.get("user"), deps)
+        await mark_key_message(incident_id, (event.get("item") or {}).get("ts"), event.get("user"), deps)
     elif kind == "pin_added":
-        await mark_key_message(incident, (event.get("item") or {}).get("message", {}).get("ts"), event.get("user"),
+        await mark_key_message(incident_id, (event.get("item") or {}).get("message", {}).get("ts"), event.get("user"),
                                deps)
 
 
-async def _store_edit(incident: Incident, event: dict[str, Any], deps: Deps) -> None:
+async def _store_edit(incident_id: int, event: dict[str, Any], deps: Deps) -> None:
     message = event.get("message") or {}
     previous = event.get("previous_message") or {}
     if not said_by_a_person(message, deps.workspace.bot_user_id):
@@ -82,42 +80,44 @@ async def _store_edit(incident: Incident, event: dict[str, Any], deps: Deps) -> 
     if not ts or (message.get("text") or "") == (previous.get("text") or ""):
         return  # an unfurl or a reply count changed, not the words
     async with deps.db.session() as session:
-        if not await repo.has_event(incident.id, f"msg:{ts}", session=session) and previous:
+        if not await repo.has_event(incident_id, f"msg:{ts}", session=session) and previous:
             # The original arrived while irbot was away: keep it as it was first said.
-            await repo.add_event(incident.id, "message", actor_id=previous.get("user") or message.get("user"),
+            await repo.add_event(incident_id, "message", actor_id=previous.get("user") or message.get("user"),
                                  text=previous.get("text") or "", dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts),
                                  data={"ts": ts, "thread_ts": message.get("thread_ts"), "files": _files(previous)},
                                  session=session)
-        await repo.add_event(incident.id, "message_edited", actor_id=message.get("user"),
+        await repo.add_event(incident_id, "message_edited", actor_id=message.get("user"),
                              text=message.get("text") or "", dedupe_key=f"edit:{ts}:{edited}",
                              at=ts_to_datetime(edited), data={"ts": ts}, session=session)
         await session.commit()
 
 
-async def _store_deletion(incident: Incident, event: dict[str, Any], deps: Deps) -> None:
+async def _store_deletion(incident_id: int, event: dict[str, Any], deps: Deps) -> None:
     ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
     if not ts:
         return
-    keep = deps.settings.keep_deleted_text or incident.legal_hold
     previous = event.get("previous_message") or {}
     at = ts_to_datetime(event.get("event_ts") or event.get("ts") or ts)
     async with deps.db.session() as session:
-        if not await repo.has_event(incident.id, f"msg:{ts}", session=session):
+        # Read in this transaction: a legal hold set a moment ago must keep this text.
+        incident = await repo.get_incident(incident_id, session=session)
+        keep = deps.settings.keep_deleted_text or (incident is not None and incident.legal_hold)
+        if not await repo.has_event(incident_id, f"msg:{ts}", session=session):
             if not said_by_a_person(previous, deps.workspace.bot_user_id):
                 return
-        stored = await repo.add_event(incident.id, "message_deleted", actor_id=None, at=at,
+        stored = await repo.add_event(incident_id, "message_deleted", actor_id=None, at=at,
                                       text=(previous.get("text") or "") if keep else "",
                                       dedupe_key=f"del:{ts}", data={"ts": ts}, session=session)
         if stored is not None and not keep:
-            await repo.redact_message(incident.id, ts, session=session)
+            await repo.redact_message(incident_id, ts, session=session)
         await session.commit()
 
 
-async def mark_key_message(incident: Incident, ts: str | None, actor: str | None, deps: Deps) -> None:
+async def mark_key_message(incident_id: int, ts: str | None, actor: str | None, deps: Deps) -> None:
     if not ts:
         return
     async with deps.db.session() as session:
-        await repo.add_event(incident.id, "key_message", actor_id=actor, dedupe_key=f"key:{ts}",
+        await repo.add_event(incident_id, "key_message", actor_id=actor, dedupe_key=f"key:{ts}",
                              data={"ts": ts}, at=deps.clock(), session=session)
         await session.commit()
 

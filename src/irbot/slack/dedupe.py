@@ -29,7 +29,7 @@ def delivery_key(body: dict[str, Any]) -> str | None:
 
 async def claim(deps: Deps, key: str) -> bool:
     """True for the first delivery of ``key`` (in any process); False for a repeat."""
-    async with deps.db.engine.begin() as connection:
+    async with deps.db.single_write() as connection:
         first = await repo.claim_delivery(key, now=deps.clock(), connection=connection)
     if not first:
         log.info("repeat of %s acknowledged and dropped", key)

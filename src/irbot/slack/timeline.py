@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from irbot.deps import Deps
-from irbot.domain.timeline import Record, key_moments
+from irbot.domain.timeline import KEY_KINDS, Record
 from irbot.render import Mrkdwn
 from irbot.services import actions as action_items
 from irbot.services import surfaces
@@ -26,6 +26,7 @@ from irbot.store.models import Incident
 log = logging.getLogger(__name__)
 CAPTURED_EVENTS = ("message", "reaction_added", "pin_added")
 ACKNOWLEDGED_ONLY = ("member_joined_channel", "reaction_removed", "pin_removed")
+KEY_TIMELINE_LENGTH = 40  # `/incident timeline` shows the latest key moments; the post-mortem has them all
 
 
 @handles("note")
@@ -41,16 +42,15 @@ async def note_command(ctx: CommandContext, incident: Incident) -> Answer:
 @in_incident
 async def timeline_command(ctx: CommandContext, incident: Incident) -> str | None:
     deps = ctx.deps
-    async with deps.db.session() as session:
-        events = await repo.events_of(incident.id, session=session)
+    async with deps.db.reader() as session:
+        rows = await repo.latest_timeline_rows(incident.id, KEY_KINDS, KEY_TIMELINE_LENGTH, session=session)
     roles = {r.key: r.name for r in deps.settings.roles}
     moments = []
-    for event in key_moments([Record(e.kind, e.at, e.actor_id, e.text, e.data) for e in events]):
+    for event in (Record(*row) for row in rows):
         line = deps.renderer.part("timeline.j2", "moment", kind=event.kind, record=event, who=event.actor,
                                   to=event.data.get("to"), role=roles.get(event.data.get("role"), ""))
         moments.append({"at": event.at, "line": Mrkdwn(line)})
-    return deps.renderer.part("timeline.j2", "key_timeline", incident=surfaces.facts_of(incident),
-                              moments=moments[-40:])
+    return deps.renderer.part("timeline.j2", "key_timeline", incident=surfaces.facts_of(incident), moments=moments)
 
 
 @handles("action", "actions")

@@ -9,7 +9,7 @@ from typing import AsyncIterator
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from irbot.config import ConfigError
 
@@ -58,21 +58,35 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI typ
     cursor.close()
 
 
+# An execution option: this SQLite connection runs single statements, each its own transaction.
+ONE_STATEMENT_EACH = "irbot_one_statement_each"
+
+
 def _begin_immediate(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
     """Take SQLite's write lock at the start: a transaction that read first and wrote later could
     otherwise fail at once (SQLITE_BUSY_SNAPSHOT) when another writer committed in between."""
+    if conn.get_execution_options().get(ONE_STATEMENT_EACH):
+        return  # the driver opens no transaction either: SQLite commits each statement by itself
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, for_reading: bool = False) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target, connect_args={"timeout": 10})
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        if not for_reading:  # readers take no lock at all: WAL gives them a consistent snapshot
+        if for_reading:  # readers take no lock at all: WAL gives them a consistent snapshot
+            engine = create_async_engine(target, connect_args={"timeout": 10})
+        else:
+            # SQLite has one writer at a time anyway. With one pooled connection, this process's
+            # writers queue in the pool and each starts the moment the last one commits; with
+            # several, they all wait in SQLite's busy handler, whose back-off sleeps (up to 100 ms
+            # a try) made the latency tails. Other processes still meet the busy timeout.
+            engine = create_async_engine(target, connect_args={"timeout": 10}, pool_size=1, max_overflow=0)
             event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    engine = create_async_engine(target, pool_size=10, max_overflow=10)
+    # Every connection is kept (at most 20, as before): with 10 kept and 10 overflow, a burst of
+    # requests opened and closed overflow connections all the time, each a new PostgreSQL backend.
+    engine = create_async_engine(target, pool_size=20, max_overflow=0)
     _ping_when_idle(engine)
     return engine
 
@@ -109,10 +123,19 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._sqlite = is_sqlite(url)
         self.engine = create_engine(url)
-        # SQLite: a second engine whose sessions never take the write lock, for pure reads on the
-        # hot paths (every transaction of the main engine starts with BEGIN IMMEDIATE).
-        self._read_engine = create_engine(url, for_reading=True) if is_sqlite(url) else self.engine
+        # Pure reads on the hot paths run outside any transaction, each statement on its own:
+        # SQLite, a second engine whose sessions never take the write lock (every transaction of
+        # the main engine starts with BEGIN IMMEDIATE); PostgreSQL, the same pool in autocommit,
+        # so a one-query read is one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+        self._read_engine = (create_engine(url, for_reading=True) if self._sqlite
+                             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        # One write statement, committed on its own: PostgreSQL in autocommit (one round trip, not
+        # BEGIN, statement, COMMIT); SQLite through the one write connection, so it still queues
+        # behind this process's other writers, but without BEGIN IMMEDIATE and COMMIT of its own.
+        self._single_writes = (self.engine.execution_options(**{ONE_STATEMENT_EACH: True}) if self._sqlite
+                               else self._read_engine)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._readers = async_sessionmaker(self._read_engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -123,9 +146,16 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A session for reading only (nothing it does is committed)."""
+        """A session for reading only; each statement sees the database as it is when it runs."""
         async with self._readers() as session:
             yield session
+
+    @asynccontextmanager
+    async def single_write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one write statement that commits on its own (never several: each
+        statement is its own transaction)."""
+        async with self._single_writes.connect() as connection:
+            yield connection
 
     async def ping(self) -> bool:
         try:
@@ -137,5 +167,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._read_engine is not self.engine:
+        if self._sqlite:
             await self._read_engine.dispose()

@@ -64,6 +64,11 @@ async def incident_by_channel(channel_id: str, *, session: AsyncSession) -> Inci
     return (await session.execute(select(Incident).where(Incident.channel_id == channel_id))).scalars().first()
 
 
+async def incident_id_by_channel(channel_id: str, *, session: AsyncSession) -> int | None:
+    table = Incident.__table__  # type: ignore[attr-defined]
+    return (await session.execute(select(table.c.id).where(table.c.channel_id == channel_id).limit(1))).scalar()
+
+
 async def incidents_in_setup(*, session: AsyncSession) -> list[Incident]:
     return list((await session.execute(select(Incident).where(Incident.setup == "opening"))).scalars().all())
 
@@ -149,26 +154,40 @@ async def add_event(
     incident_id: int, kind: str, *, session: AsyncSession, actor_id: str | None = None, text: str = "",
     data: dict[str, Any] | None = None, dedupe_key: str | None = None, at: datetime | None = None,
 ) -> TimelineEvent | None:
-    """Append a record to the incident's evidence chain; a repeat of ``dedupe_key`` is skipped (None)."""
+    """Append a record to the incident's evidence chain; a repeat of ``dedupe_key`` is skipped (None).
+
+    Core statements, not the ORM unit of work: this is on the path of every stored message before
+    its ack. The insert skips any conflict instead of failing inside a SAVEPOINT; only then is it
+    worth asking whether the fact was stored already.
+    """
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
     for _ in range(20):  # a concurrent append may take our sequence number: read the head again
         await _lock_chain(incident_id, session=session)
         head = (await session.execute(
-            select(TimelineEvent.seq, TimelineEvent.hash).where(TimelineEvent.incident_id == incident_id)
-            .order_by(col(TimelineEvent.seq).desc()).limit(1))).first()
+            select(table.c.seq, table.c.hash).where(table.c.incident_id == incident_id)
+            .order_by(table.c.seq.desc()).limit(1))).first()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         event = TimelineEvent(incident_id=incident_id, kind=kind, actor_id=actor_id, text=text, data=data or {},
                               dedupe_key=dedupe_key, at=at or utcnow(), seq=seq, text_sha256=text_digest(text),
                               prev_hash=prev)
         event.hash = link(prev, evidence_of(event))
-        try:
-            async with session.begin_nested():
-                session.add(event)
+        inserted = (await session.execute(_insert_skipping_conflicts(session, table).values(
+            incident_id=incident_id, kind=kind, actor_id=actor_id, text=text, data=event.data, dedupe_key=dedupe_key,
+            at=event.at, seq=seq, text_sha256=event.text_sha256, prev_hash=prev, hash=event.hash,
+        ).returning(table.c.id))).first()
+        if inserted is not None:
+            event.id = inserted[0]
             return event
-        except IntegrityError:
-            # Either this fact is stored already (a repeat: skip it) or another append took the seq.
-            if dedupe_key is not None and await has_event(incident_id, dedupe_key, session=session):
-                return None
+        # Either this fact is stored already (a repeat: skip it) or another append took the seq.
+        if dedupe_key is not None and await has_event(incident_id, dedupe_key, session=session):
+            return None
     raise RuntimeError(f"could not append to the evidence chain of incident {incident_id}")
+
+
+def _insert_skipping_conflicts(session: AsyncSession, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING (any unique constraint), in the session's SQL dialect."""
+    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 async def _lock_chain(incident_id: int, *, session: AsyncSession) -> None:
@@ -210,6 +229,20 @@ async def timeline_rows(incident_id: int, *, session: AsyncSession) -> list[tupl
     query = select(*columns).where(TimelineEvent.incident_id == incident_id).order_by(TimelineEvent.at,
                                                                                         TimelineEvent.seq)
     return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def latest_timeline_rows(incident_id: int, kinds: Sequence[str], limit: int, *,
+                               session: AsyncSession) -> list[tuple[Any, ...]]:
+    """The last ``limit`` events of these kinds as (kind, at, actor, text, data), oldest first.
+
+    For answers that show only the end of the timeline: the database picks the rows, so a long
+    incident costs no more than a short one.
+    """
+    table = TimelineEvent.__table__  # type: ignore[attr-defined]
+    query = (select(table.c.kind, table.c.at, table.c.actor_id, table.c.text, table.c.data)
+             .where(table.c.incident_id == incident_id, table.c.kind.in_(kinds))
+             .order_by(table.c.at.desc(), table.c.seq.desc()).limit(limit))
+    return [tuple(row) for row in reversed((await session.execute(query)).all())]
 
 
 async def events_of(incident_id: int, *, session: AsyncSession, kinds: Sequence[str] | None = None) -> list[TimelineEvent]:
