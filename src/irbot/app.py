@@ -65,7 +65,7 @@ class Irbot:
         await self.heartbeat.start()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
-        await self.deps.scheduler.start()
+        await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, self.settings.port if port is None else port)
