@@ -5,13 +5,13 @@ fires twice. APScheduler only wakes irbot up. Its jobs (deterministic ids ``<inc
 ``replace_existing``) live in memory and are rebuilt from the table when the scheduler becomes
 active and every ``LEADER_WAKEUP_SECONDS`` after: that is how a reminder planned by another
 replica, or before a restart, gets its job. A job whose time has passed runs at once
-(``coalesce``, no misfire limit).
+(``coalesce``, no misfire limit). (APScheduler's SQLAlchemy job store, used before, ran its
+synchronous queries on the event loop: ~12 ms per reminder on PostgreSQL; docs/benchmarks.md.)
 
 Becoming active does not wait for the catch-up: reminders that came due while no scheduler ran
 are fired by a background task, at most ``FIRING_AT_ONCE`` at a time, while APScheduler stays
-paused (its jobs for the same reminders would only lose the claim). Start-up with 500 overdue
-reminders took a minute, and irbot answered no Slack request meanwhile. (APScheduler's SQLAlchemy job store, used before, ran its
-synchronous queries on the event loop: ~12 ms per reminder on PostgreSQL; docs/benchmarks.md.)
+paused (its jobs for the same reminders would only lose the claim). Fired one by one before
+start-up went on, 500 overdue reminders kept irbot from answering Slack for a minute.
 
 APScheduler does not coordinate processes. On PostgreSQL the process holding an advisory lock
 runs the scheduler; the others keep theirs paused and take over within seconds when the lock
