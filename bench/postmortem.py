@@ -45,27 +45,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import platform
 import random
 import re
 import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+from _common import DOCS, fresh_postgres_database, load_average, machine, write_results
+
 SECTION = "## Post-mortem compile (bench/postmortem.py)"
 BEGIN = "<!-- bench/postmortem.py results ({backend}): begin (rewritten by the bench) -->"
 END = "<!-- bench/postmortem.py results ({backend}): end -->"
@@ -399,22 +395,8 @@ def prepare_database(url: str | None, folder: Path, label: str) -> tuple[str, st
     if not url:
         path = folder / f"{label}.db"
         return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit("--database-url: only postgresql:// URLs (SQLite is the default)")
-    from sqlalchemy import create_engine, text
-    name = f"irbot_bench_pm_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(text("SHOW server_version")).scalar()
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.rsplit("/", 1)[0] + "/" + name, f"PostgreSQL {version} (local, fresh database)", drop
+    fresh = fresh_postgres_database(url, prefix="irbot_bench_pm")
+    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
 
 
 async def measure(url: str, *, traced: bool) -> tuple[dict[str, float], str]:
@@ -586,24 +568,6 @@ async def bench_online(args: argparse.Namespace, folder: Path) -> dict[str, Any]
 # Report
 # ---------------------------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[1]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        pass
-    return (f"{os.cpu_count()} cores (`nproc`), {cpu}, {mem} RAM (`free -h`); {platform.system()} "
-            f"{platform.release()}; Python {platform.python_version()}")
-
-
 def growth(results: list[dict[str, Any]], key: str) -> list[str]:
     notes = []
     for small, large in zip(results, results[1:]):
@@ -618,7 +582,7 @@ def report(results: list[dict[str, Any]], online: dict[str, Any] | None, *, comm
            started: datetime, repeat: int, load: tuple[float, float]) -> str:
     backend = results[0]["backend"] if results else "?"
     lines = [
-        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}. Database: {backend}. Load average (1 min) "
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine().summary()}. Database: {backend}. Load average (1 min) "
         f"{load[0]:.2f} at the start, {load[1]:.2f} at the end: \"CPU s\" (this process's CPU time) is the "
         f"figure to compare when the machine is shared.",
         "",
@@ -648,7 +612,7 @@ def report(results: list[dict[str, Any]], online: dict[str, Any] | None, *, comm
               "Growth (traced memory): " + "; ".join(growth(results, "traced_peak_mb")) + "."]
     ten = next((r for r in results if r["size"] == 10000), None)
     if ten:
-        busy = max(load) > (os.cpu_count() or 1)
+        busy = max(load) > machine().cores
         lines.append(f"Aim for 10,000 messages: under 2 s → {ten['total_s']:.2f} s wall, {ten['cpu_s']:.2f} s CPU "
                      f"({'met' if ten['total_s'] < 2 else 'NOT met'} on wall time"
                      f"{', which a busier machine than cores inflates: CPU time ' if busy else ''}"
@@ -682,36 +646,9 @@ def report(results: list[dict[str, Any]], online: dict[str, Any] | None, *, comm
     return "\n".join(lines)
 
 
-def write_docs(block: str, path: Path, backend: str) -> None:
-    """Replace only this bench's block for this backend; the file is read right before it is written."""
-    begin, end = BEGIN.format(backend=backend), END.format(backend=backend)
-    body = f"{begin}\n{block}\n{end}"
-    if not path.exists():
-        intro = ("# Benchmarks\n\n"
-                 "Figures measured by the scripts in `bench/`, one run each, on the machine named with each\n"
-                 "result (a small 2-core virtual machine unless said otherwise). They are measurements to\n"
-                 "compare over time, not guarantees, and never timed assertions in the test suite.\n\n"
-                 "Run a bench from the repository root with the project's virtual environment, e.g.\n"
-                 "`.venv/bin/python bench/reminders.py`; each bench's section gives its exact command.\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(intro, encoding="utf-8")
-    text = path.read_text(encoding="utf-8")
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    elif SECTION in text:  # add this backend's block at the end of the section
-        head, rest = text.split(SECTION, 1)
-        cut = rest.find("\n## ")
-        section, after = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
-        text = head + SECTION + section.rstrip("\n") + "\n\n" + body + "\n" + after
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}\n\n{body}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 async def main(args: argparse.Namespace, command: str) -> int:
     started = datetime.now(timezone.utc)
-    load_start = os.getloadavg()[0]
+    load_start = load_average()
     folder = Path(tempfile.mkdtemp(prefix="irbot-bench-pm-"))
     try:
         warm_s = await warm_up(args, folder)
@@ -724,11 +661,13 @@ async def main(args: argparse.Namespace, command: str) -> int:
         else:
             shutil.rmtree(folder, ignore_errors=True)
     block = report(results, online, command=command, warm_s=warm_s, started=started, repeat=args.repeat,
-                   load=(load_start, os.getloadavg()[0]))
+                   load=(load_start, load_average()))
     print()
     print(block)
     if not args.no_docs:
-        write_docs(block, Path(args.docs), "postgresql" if args.database_url else "sqlite")
+        backend = "postgresql" if args.database_url else "sqlite"
+        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend),
+                      end=END.format(backend=backend), section_intro=SECTION_INTRO)
         print(f"\nwrote the results to {args.docs}")
     failed = any(r["problems"] for r in results) or bool(online and (online["problems"] or online["violations"]))
     return 1 if failed else 0

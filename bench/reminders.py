@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -50,14 +49,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+from _common import DOCS, Machine, fresh_postgres_database, load_average, machine, write_results
+
 SECTION = "## Reminders (bench/reminders.py)"
 BEGIN = "<!-- bench/reminders.py {backend} results: begin (rewritten by the bench) -->"
 END = "<!-- bench/reminders.py {backend} results: end -->"
@@ -143,9 +141,9 @@ async def run_child(params: dict[str, Any]) -> dict[str, Any]:
                 if reminded == params["incidents"]:
                     all_reminded.set()
 
-    async def timed_start() -> None:
+    async def timed_start(**options: Any) -> None:
         begun = time.time()
-        await real_start()
+        await real_start(**options)
         out["timings"]["scheduler_start_s"] = time.time() - begun
         out["timings"]["scheduler_ready_at"] = time.time()
 
@@ -284,22 +282,8 @@ def prepare_database(url: str | None, folder: Path) -> tuple[str, str, Any]:
     if not url:
         path = folder / "irbot.db"
         return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit("--database-url: only postgresql:// URLs (SQLite is the default)")
-    from sqlalchemy import create_engine, text
-    name = f"irbot_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(text("SHOW server_version")).scalar()
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.rsplit("/", 1)[0] + "/" + name, f"PostgreSQL {version} (local, fresh database)", drop
+    fresh = fresh_postgres_database(url)
+    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
 
 
 def write_config(folder: Path, cadences: list[str]) -> Path:
@@ -419,24 +403,11 @@ def fired_counter(database_url: str) -> int:
     return int(value or 0)
 
 
-def machine_facts() -> dict[str, str]:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-    model = next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
-                  if line.startswith("Model name")), platform.processor() or "?")
-    mem = next((line.split()[1] for line in run("free", "-h").splitlines() if line.startswith("Mem:")), "?")
-    return {"nproc": run("nproc"), "cpu": model, "memory": mem, "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}"}
-
-
 def ms(value: float) -> str:
     return "n/a" if value != value else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def render(args: argparse.Namespace, backend: str, facts: dict[str, str], seeded: dict[str, Any],
+def render(args: argparse.Namespace, backend: str, facts: Machine, seeded: dict[str, Any],
            child: dict[str, Any], stats: dict[str, Any], command: str, cold_start_s: float,
            load: tuple[float, float], spawner_rss: float) -> str:
     e2e, wake, lags = stats["e2e"], stats["wake"], [lag * 1000 for lag in child["loop_lag_s"]]
@@ -481,7 +452,7 @@ def render(args: argparse.Namespace, backend: str, facts: dict[str, str], seeded
          + "`create_app` + `start()` until the scheduler is active",
          f"**{t['create_and_start_s'] * 1000:,.0f} ms** (jobs then: {child['jobs_at_start']:,}; "
          f"due at start: {child['catch_up_fires']})"),
-        ("… of which the scheduler (lock, catch-up, job check, resume)", f"{t['scheduler_start_s'] * 1000:,.0f} ms"),
+        ("… of which the scheduler (lock, job check; any catch-up runs in the background)", f"{t['scheduler_start_s'] * 1000:,.0f} ms"),
         ("Cold start: process spawned → scheduler active (imports included)",
          f"{cold_start_s * 1000:,.0f} ms (imports {t['imports_s'] * 1000:,.0f} ms)"),
         (f"Seeding, not measured as irbot: rows / {stats['incidents']:,} `scheduler.plan`",
@@ -489,8 +460,8 @@ def render(args: argparse.Namespace, backend: str, facts: dict[str, str], seeded
     ]
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [
-        f"Run {today} on {facts['nproc']} cores ({facts['cpu']}), {facts['memory']} RAM, {facts['os']}, "
-        f"Python {facts['python']}; database: {backend}. Load average (1 min) {load[0]:.1f} before the run, "
+        f"Run {today} on {facts.cores} cores ({facts.cpu}), {facts.memory} RAM, {facts.system}, "
+        f"Python {facts.python}; database: {backend}. Load average (1 min) {load[0]:.1f} before the run, "
         f"{load[1]:.1f} after (the fake Slack and any other work on the machine count). One run: figures, "
         "not assertions.",
         "",
@@ -516,31 +487,6 @@ def render(args: argparse.Namespace, backend: str, facts: dict[str, str], seeded
     if problems:
         lines += ["", "Warnings: " + "; ".join(problems) + "."]
     return "\n".join(lines)
-
-
-def write_docs(block: str, path: Path, backend: str) -> None:
-    """Replace this backend's results block; add the section (or the file) if it is missing."""
-    begin, end = BEGIN.format(backend=backend), END.format(backend=backend)
-    body = f"{begin}\n{block}\n{end}"
-    if not path.exists():
-        intro = ("# Benchmarks\n\n"
-                 "Figures measured by the scripts in `bench/`, one run each, on the machine named with each\n"
-                 "result (a small 2-core virtual machine unless said otherwise). They are measurements to\n"
-                 "compare over time, not guarantees, and never timed assertions in the test suite.\n\n"
-                 "Run a bench from the repository root with the project's virtual environment, e.g.\n"
-                 "`.venv/bin/python bench/reminders.py`; each bench's section gives its exact command.\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(intro, encoding="utf-8")
-    text = path.read_text(encoding="utf-8")
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        text = head + SECTION + "\n\n" + body + "\n" + rest
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{body}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 async def orchestrate(args: argparse.Namespace, command: str) -> int:
@@ -574,7 +520,7 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
         print(f"irbot process running until each incident has had {args.rounds} reminder(s) "
               f"(~{end_at - time.time():.0f} s, at most {end_at + args.grace - time.time():.0f} s) ...",
               flush=True)
-        load_before, spawner_rss = os.getloadavg()[0], vm_rss_mb()
+        load_before, spawner_rss = load_average(), vm_rss_mb()
         spawned = time.time()
         with open(folder / "child.out", "wb") as output:
             proc = await asyncio.create_subprocess_exec(
@@ -589,16 +535,18 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
             print(f"the irbot process failed (exit {code}); its output:", file=sys.stderr)
             print((folder / "child.out").read_text(errors="replace")[-4000:], file=sys.stderr)
             return 1
-        load_after = os.getloadavg()[0]
+        load_after = load_average()
         child = json.loads(result_path.read_text(encoding="utf-8"))
         cold_start_s = child["timings"]["scheduler_ready_at"] - spawned
         stats = analyse(seeded, child, fake.posts, fired_counter(database_url))
-        block = render(args, backend, machine_facts(), seeded, child, stats, command, cold_start_s,
+        block = render(args, backend, machine(), seeded, child, stats, command, cold_start_s,
                        (load_before, load_after), spawner_rss)
         print()
         print(block)
         if not args.no_docs:
-            write_docs(block, Path(args.docs), "postgresql" if args.database_url else "sqlite")
+            backend_key = "postgresql" if args.database_url else "sqlite"
+            write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend_key),
+                          end=END.format(backend=backend_key))
             print(f"\nwritten to {args.docs}")
         return 0
     finally:

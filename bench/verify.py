@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import gc
 import os
-import platform
 import random
 import resource
 import shlex
@@ -42,14 +41,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+from _common import DOCS, ROOT, fresh_postgres_database, load_average, machine, write_results
+
 SECTION = "## Evidence verification and report (bench/verify.py)"
 BEGIN = "<!-- bench/verify.py results ({backend}): begin (rewritten by the bench) -->"
 END = "<!-- bench/verify.py results ({backend}): end -->"
@@ -155,24 +153,9 @@ def prepare_database(url: str | None, folder: Path, label: str) -> tuple[str, st
         target = f"sqlite:///{folder / f'{label}.db'}"
         upgrade(target)
         return target, f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise SystemExit("--database-url: only postgresql:// URLs (SQLite is the default)")
-    from sqlalchemy import create_engine, text
-    name = f"irbot_bench_verify_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(text("SHOW server_version")).scalar()
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    target = url.rsplit("/", 1)[0] + "/" + name
-    upgrade(target)
-    return target, f"PostgreSQL {version} (local, fresh database)", drop
+    fresh = fresh_postgres_database(url, prefix="irbot_bench_verify")
+    upgrade(fresh.url)
+    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
 
 
 def chain_rows(incident_id: int, events: list[tuple[datetime, str, str | None, str, dict[str, Any], str | None]]
@@ -466,30 +449,11 @@ async def bench_report(args: argparse.Namespace, folder: Path) -> dict[str, Any]
 # Results
 # ---------------------------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or str(os.cpu_count())
-    mem = "?"
-    try:
-        mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[1]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        pass
-    return (f"{nproc} cores (`nproc`), {cpu}, {mem} RAM (`free -h`); {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}")
-
-
 def results_block(chains: list[dict[str, Any]], report: dict[str, Any] | None, *, command: str,
                   started: datetime, repeat: int, load: tuple[float, float]) -> str:
     backend = (chains or [report or {}])[0].get("backend", "?")
     lines = [
-        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}. Database: {backend}. Load average (1 min) "
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine().summary()}. Database: {backend}. Load average (1 min) "
         f"{load[0]:.2f} at the start, {load[1]:.2f} at the end.",
         "",
         "```",
@@ -545,34 +509,9 @@ def results_block(chains: list[dict[str, Any]], report: dict[str, Any] | None, *
     return "\n".join(lines).rstrip("\n")
 
 
-def write_docs(block: str, path: Path, backend: str) -> None:
-    """Replace only this bench's block for this backend; the file is read right before it is written."""
-    begin, end = BEGIN.format(backend=backend), END.format(backend=backend)
-    body = f"{begin}\n{block}\n{end}"
-    if not path.exists():
-        intro = ("# Benchmarks\n\n"
-                 "Figures measured by the scripts in `bench/`, one run each, on the machine named with each\n"
-                 "result. They are measurements to compare over time, not guarantees, and never timed\n"
-                 "assertions in the test suite.\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(intro, encoding="utf-8")
-    text = path.read_text(encoding="utf-8")
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    elif SECTION in text:  # add this backend's block at the end of the section
-        head, rest = text.split(SECTION, 1)
-        cut = rest.find("\n## ")
-        section, after = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
-        text = head + SECTION + section.rstrip("\n") + "\n\n" + body + "\n" + after
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}\n\n{body}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 async def main(args: argparse.Namespace, command: str) -> int:
     started = datetime.now(timezone.utc)
-    load_start = os.getloadavg()[0]
+    load_start = load_average()
     folder = Path(tempfile.mkdtemp(prefix="irbot-bench-verify-"))
     try:
         chains = [await bench_chain(size, args, folder) for size in args.sizes]
@@ -580,11 +519,13 @@ async def main(args: argparse.Namespace, command: str) -> int:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     block = results_block(chains, report, command=command, started=started, repeat=args.repeat,
-                          load=(load_start, os.getloadavg()[0]))
+                          load=(load_start, load_average()))
     print()
     print(block)
     if not args.no_docs:
-        write_docs(block, Path(args.docs), "postgresql" if args.database_url else "sqlite")
+        backend = "postgresql" if args.database_url else "sqlite"
+        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend),
+                      end=END.format(backend=backend), section_intro=SECTION_INTRO)
         print(f"\nwrote the results to {args.docs}")
     failed = any(r["problems"] for r in chains) or bool(report and report["problems"])
     return 1 if failed else 0

@@ -67,7 +67,7 @@ class Irbot:
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
         self.outbox.start()  # Slack work that changes committed before a crash still owe
-        await self.deps.scheduler.start()
+        await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, self.settings.port if port is None else port)

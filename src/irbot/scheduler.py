@@ -8,6 +8,11 @@ replica, or before a restart, gets its job. A job whose time has passed runs at 
 (``coalesce``, no misfire limit). (APScheduler's SQLAlchemy job store, used before, ran its
 synchronous queries on the event loop: ~12 ms per reminder on PostgreSQL; docs/benchmarks.md.)
 
+Becoming active does not wait for the catch-up: reminders that came due while no scheduler ran
+are fired by a background task, at most ``FIRING_AT_ONCE`` at a time, while APScheduler stays
+paused (its jobs for the same reminders would only lose the claim). Fired one by one before
+start-up went on, 500 overdue reminders kept irbot from answering Slack for a minute.
+
 APScheduler does not coordinate processes. On PostgreSQL the process holding an advisory lock
 runs the scheduler; the others keep theirs paused and take over within seconds when the lock
 frees. SQLite means one process.
@@ -18,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.jobstores.base import JobLookupError
@@ -33,6 +38,8 @@ from irbot.store.db import Database, is_sqlite
 log = logging.getLogger(__name__)
 
 FireReminder = Callable[[int, str, datetime], Awaitable[None]]
+# Starts background work; irbot passes its TaskRunner's spawn, so draining it waits for the catch-up.
+Spawn = Callable[..., "asyncio.Task[Any]"]
 LOCK_KEY = 726573  # arbitrary, constant: the scheduler leadership lock
 STANDBY_POLL_SECONDS = 5.0
 LEADER_WAKEUP_SECONDS = 2.0  # the active scheduler re-reads pending reminders (other replicas plan too)
@@ -60,6 +67,10 @@ def job_id(incident_id: int, kind: str) -> str:
     return f"{incident_id}:{kind}"
 
 
+def _create_task(coro: Coroutine[Any, Any, Any], *, name: str) -> "asyncio.Task[Any]":
+    return asyncio.get_running_loop().create_task(coro, name=name)
+
+
 class ReminderScheduler:
     def __init__(self, db: Database, fire: FireReminder, clock: Callable[[], datetime],
                  on_leadership: Callable[[bool], None] = lambda active: None) -> None:
@@ -70,6 +81,8 @@ class ReminderScheduler:
         self.is_leader = False
         self._lock_conn: AsyncConnection | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._spawn: Spawn = _create_task
+        self._catch_up_task: asyncio.Task[Any] | None = None
         # APScheduler starts every due job at once: unbounded, a burst queues on the connection
         # pool until checkouts time out after a claim, and the reminder stays "firing".
         self.firing = asyncio.Semaphore(FIRING_AT_ONCE)
@@ -83,8 +96,10 @@ class ReminderScheduler:
         )
         self.apscheduler.add_listener(lambda event: self.running.add(event.job_id), EVENT_JOB_SUBMITTED)
 
-    async def start(self) -> None:
+    async def start(self, *, spawn: Spawn = _create_task) -> None:
+        """Take the lead if no other process has it; returns before overdue reminders have fired."""
         _active["current"] = self
+        self._spawn = spawn
         self.apscheduler.start(paused=True)
         if await self._try_lock():
             await self._lead()
@@ -94,6 +109,7 @@ class ReminderScheduler:
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._stop_catch_up()
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=False)
         await self._release()
@@ -112,15 +128,31 @@ class ReminderScheduler:
             pass
 
     async def fire_due(self) -> int:
-        """Fire every reminder already due (start-up catch-up; tests with a fake clock call it)."""
+        """Fire every reminder already due, ``FIRING_AT_ONCE`` at a time (the catch-up; tests with a
+        fake clock call it). Returns how many were due."""
         async with self.db.session() as session:
             due = await repo.due_reminders(now=self.clock(), session=session)
-        for reminder in due:
-            await self.fire(reminder.incident_id, reminder.kind, reminder.due_at)
+        await asyncio.gather(*(self._fire_overdue(r.incident_id, r.kind, r.due_at) for r in due))
         return len(due)
 
+    async def _fire_overdue(self, incident_id: int, kind: str, due_at: datetime) -> None:
+        async with self.firing:
+            self._drop_job(incident_id, kind, due_at)
+            try:
+                await self.fire(incident_id, kind, due_at)
+            except Exception:  # one reminder failing must not hold up the rest of the catch-up
+                log.exception("reminder %s:%s failed to fire", incident_id, kind)
+
+    def _drop_job(self, incident_id: int, kind: str, due_at: datetime) -> None:
+        """The job for this very due time has nothing left to do once the reminder is fired here. A job
+        for another time stays: the reminder was planned again since it was read."""
+        job = self.apscheduler.get_job(job_id(incident_id, kind))
+        if job is not None and datetime.fromisoformat(job.args[2]) == due_at:
+            job.remove()
+
     async def _lead(self) -> None:
-        """Become the active scheduler: catch up, make sure every pending reminder has a job."""
+        """Become the active scheduler: every pending reminder gets a job; the catch-up of overdue
+        ones starts in the background and resumes APScheduler when it is done."""
         self.is_leader = True
         self._on_leadership(True)
         async with self.db.session() as session:
@@ -128,10 +160,24 @@ class ReminderScheduler:
             # a reminder it left "firing" (killed mid-post) would never be finished. Fire it again.
             await repo.release_firing_reminders(session=session)
             await session.commit()
-        await self.fire_due()
         pending = await self._reconcile()
-        self.apscheduler.resume()
+        self._catch_up_task = self._spawn(self._catch_up(), name="scheduler-catch-up")
         log.info("scheduler active (%d pending reminders)", pending)
+
+    async def _catch_up(self) -> None:
+        try:
+            fired = await self.fire_due()
+            log.info("caught up: %d reminders were due", fired)
+        except Exception:  # the jobs planned for the overdue reminders fire them once resumed
+            log.exception("reminder catch-up failed; leaving overdue reminders to their jobs")
+        self.apscheduler.resume()
+
+    async def _stop_catch_up(self) -> None:
+        """Cancelled mid-post, a reminder stays "firing" until the next active scheduler releases it."""
+        task, self._catch_up_task = self._catch_up_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _reconcile(self) -> int:
         """Give every pending reminder a job at its due time; returns how many are pending."""
@@ -186,6 +232,7 @@ class ReminderScheduler:
         if self.is_leader and not is_sqlite(self.db.url):
             self.is_leader = False
             self._on_leadership(False)
+            await self._stop_catch_up()
             if self.apscheduler.running:
                 self.apscheduler.pause()
             await self._release()

@@ -192,6 +192,27 @@ async def test_reminders_missed_while_down_fire_once_at_start_up(timed) -> None:
     assert len(reminders(harness, channel.id)) == 2
 
 
+async def test_start_up_answers_slack_while_missed_reminders_are_still_being_fired(timed) -> None:  # noqa: ANN001
+    harness, clock = timed
+    channels = [await harness.declare("alice", f"Outage {n}", values={"Severity": "SEV-1"}) for n in range(3)]
+    for channel in channels:
+        await take_command(harness, "alice", channel.id)
+    await harness.stop_app()
+    clock.advance(timedelta(hours=3))
+    # Slack answers every post late: were start-up to wait for the catch-up, it would return only
+    # once the posts had landed.
+    harness.fake.fail_next("chat.postMessage", delay=2.0, times=100)
+    await harness.start_app()
+    answer = await harness.slack.command(harness.user("bob"), "/incident", "help")
+    assert answer.status == 200 and "declare [title]" in harness.fake.text_of(answer.json)
+    assert harness.irbot.deps.tasks.pending > 0, "the catch-up is still running"
+    assert all(reminders(harness, channel.id) == [] for channel in channels)
+    await harness.settle()
+    harness.fake.faults.clear()
+    assert all(len(reminders(harness, channel.id)) == 1 for channel in channels), "each caught up once"
+    assert await harness.fire_due_reminders() == 0
+
+
 async def test_no_reminders_after_resolution_then_review_and_postmortem_due(timed) -> None:  # noqa: ANN001
     harness, clock = timed
     alice = harness.user("alice")

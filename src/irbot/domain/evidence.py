@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 GENESIS = "0" * 64
 
@@ -21,9 +22,23 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds this encoder on every
-# call; one shared instance gives byte-identical output without that cost (verifying 100,000 records).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _canonical_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, with the C
+    encoder that ``JSONEncoder.encode`` builds on every call built once: verifying 100,000 records
+    encodes 100,000 values. No circular-reference check: the values come from JSON, with no cycles."""
+    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_c_encoder is None:  # a Python built without the C accelerator
+        return encoder.encode
+    c_encoder = make_c_encoder(None, encoder.default, encode_basestring, None, ":", ",", True, False, True)
+    return lambda value: "".join(c_encoder(value, 0))
+
+
+_encode_json = _canonical_encoder()
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 def canonical_time(moment: datetime) -> str:
@@ -31,7 +46,7 @@ def canonical_time(moment: datetime) -> str:
     return utc.isoformat(timespec="microseconds")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: loading 100,000 records builds 100,000 of them
 class EvidenceRecord:
     seq: int
     at: datetime
@@ -45,10 +60,13 @@ class EvidenceRecord:
     hash: str
 
     def canonical(self) -> bytes:
-        """What the hash covers: sorted keys, no spaces, UTF-8."""
-        body = {"seq": self.seq, "at": canonical_time(self.at), "kind": self.kind, "actor": self.actor,
-                "text_sha256": self.text_sha256, "data": self.data, "key": self.dedupe_key}
-        return _CANONICAL_JSON.encode(body).encode("utf-8")
+        """What the hash covers: the JSON object of seq, at, kind, actor, text_sha256, data and key
+        with sorted keys, no spaces, UTF-8. Written out key by key (the keys are fixed, so their
+        order is too); only ``data`` goes through the encoder."""
+        return (f'{{"actor":{_json_string(self.actor)},"at":"{canonical_time(self.at)}",'
+                f'"data":{_encode_json(self.data)},"key":{_json_string(self.dedupe_key)},'
+                f'"kind":{encode_basestring(self.kind)},"seq":{self.seq:d},'
+                f'"text_sha256":{encode_basestring(self.text_sha256)}}}').encode("utf-8")
 
     def as_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": canonical_time(self.at), "kind": self.kind, "actor": self.actor,

@@ -1,0 +1,132 @@
+"""What every bench needs besides its own measurements: the facts about the machine it ran on, a
+fresh database on a PostgreSQL server, and the writer of its results block in docs/benchmarks.md.
+
+A bench imports it as ``from _common import …`` (``bench/`` is first on ``sys.path`` when a bench
+runs as ``.venv/bin/python bench/NAME.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_INTRO = ("# Benchmarks\n\n"
+              "Figures measured by the scripts in `bench/`, one run each, on the machine named with each\n"
+              "result (a small 2-core virtual machine unless said otherwise). They are measurements to\n"
+              "compare over time, not guarantees, and never timed assertions in the test suite.\n\n"
+              "Run a bench from the repository root with the project's virtual environment, e.g.\n"
+              "`.venv/bin/python bench/reminders.py`; each bench's section gives its exact command.\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Machine:
+    cores: int  # usable by this process, as `nproc` counts them
+    cpu: str  # the model name
+    memory: str  # total RAM as `free -h` prints it, e.g. "7.8Gi"
+    system: str  # kernel: "Linux 6.1.0-18-amd64"
+    python: str
+
+    def summary(self) -> str:
+        """One phrase for a results block: cores, CPU, RAM, kernel, Python."""
+        return (f"{self.cores} cores (`nproc`), {self.cpu}, {self.memory} RAM (`free -h`); {self.system}; "
+                f"Python {self.python}")
+
+
+def machine() -> Machine:
+    return Machine(cores=len(os.sched_getaffinity(0)), cpu=_cpu_model(), memory=_total_memory(),
+                   system=f"{platform.system()} {platform.release()}", python=platform.python_version())
+
+
+def load_average() -> float:
+    """The 1-minute load average: how busy the machine was besides the bench."""
+    return os.getloadavg()[0]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _total_memory() -> str:
+    try:
+        output = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return next((line.split()[1] for line in output.splitlines() if line.startswith("Mem:")), "?")
+
+
+# ---------------------------------------------------------------------------------------------
+# A fresh PostgreSQL database
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FreshDatabase:
+    url: str
+    server_version: str  # what `SHOW server_version` says
+    drop: Callable[[], None]
+
+
+def fresh_postgres_database(server_url: str, prefix: str = "irbot_bench") -> FreshDatabase:
+    """A new, empty database on the server at ``server_url``; ``drop()`` removes it (forcing out
+    connections a crashed run may have left)."""
+    if not server_url.startswith(("postgresql://", "postgres://")):
+        raise SystemExit("--database-url: only postgresql:// URLs (SQLite is the default)")
+    from sqlalchemy import create_engine, text
+    server_url = server_url.replace("postgres://", "postgresql://", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        version = str(conn.execute(text("SHOW server_version")).scalar())
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return FreshDatabase(url=server_url.rsplit("/", 1)[0] + "/" + name, server_version=version, drop=drop)
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/benchmarks.md
+# ---------------------------------------------------------------------------------------------
+
+def write_results(block: str, path: Path, *, section: str, begin: str, end: str, section_intro: str = "") -> None:
+    """Put ``block`` between the ``begin`` and ``end`` marker lines, replacing what was there. Without
+    the markers, the block goes at the end of ``section`` (a heading line, added with
+    ``section_intro`` under it if missing). The file is read right before it is written: benches
+    running at the same time each touch only their own block."""
+    body = f"{begin}\n{block}\n{end}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(DOCS_INTRO, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + body + rest.split(end, 1)[1]
+    elif section in text:
+        head, rest = text.split(section, 1)
+        cut = rest.find("\n## ")
+        inside, after = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
+        text = head + section + inside.rstrip("\n") + "\n\n" + body + "\n" + after
+    else:
+        intro = f"{section_intro}\n\n" if section_intro else ""
+        text = text.rstrip("\n") + f"\n\n{section}\n\n{intro}{body}\n"
+    path.write_text(text, encoding="utf-8")
