@@ -128,17 +128,19 @@ async def _declare(notification: Notification, group: AlertGroup | None, deps: D
             won = True
         # The new channel is owed the alerts that opened it (delivered once the set-up is done).
         listing = await outbox.record_message(incident, "alerts_firing", _alert_text(deps, "firing", incident,
-                                              notification.alerts), session=session, deps=deps) if created else None
+                                              notification.alerts), session=session, deps=deps, held=False) \
+            if created else None
         await session.commit()
     if listing is not None:  # whichever notification made the incident builds it, even if it lost the group
-        deps.tasks.spawn(_open_and_list(incident.id, listing, deps), name="alert-declare")
+        deps.tasks.spawn(_open_and_list(incident.id, listing.id, deps), name="alert-declare")
     if not won:  # the same group's other notification declared at the same moment: route to it
         return await receive(notification, deps)
     return Outcome("declared", surfaces.facts_of(incident).ref)
 
 
-async def _open_and_list(incident_id: int, listing: int, deps: Deps) -> None:
+async def _open_and_list(incident_id: int, listing: int | None, deps: Deps) -> None:
     await open_incident_with_retries(incident_id, deps)
+    assert listing is not None
     await outbox.deliver(listing, deps)
 
 

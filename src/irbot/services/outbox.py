@@ -59,28 +59,44 @@ def refresh() -> Step:
     return {"do": "refresh"}
 
 
-async def record(incident_id: int, what: str, steps: list[Step], *, session: Any, deps: Deps) -> int:
-    """Add the item inside the caller's transaction; deliver it with :func:`deliver_soon` after the commit."""
-    return await repo.add_outbox(OutboxItem(incident_id=incident_id, what=what, steps=steps,
-                                            created_at=deps.clock()), session=session)
+async def record(incident_id: int, what: str, steps: list[Step], *, session: Any, deps: Deps,
+                 held: bool = True) -> OutboxItem:
+    """Add the item inside the caller's transaction; after the commit, :func:`deliver_soon` it.
+
+    ``held``: the item starts leased to this process, which delivers it right after the commit
+    (no claim needed); if the process dies first, the lease lapses and the sweep takes over."""
+    now = deps.clock()
+    item = OutboxItem(incident_id=incident_id, what=what, steps=steps, created_at=now,
+                      lease_until=now + LEASE if held else None, attempts=1 if held else 0)
+    await repo.add_outbox(item, session=session)
+    return item
 
 
 async def record_message(incident: Incident, what: str, text: str, *, session: Any, deps: Deps,
-                         redraw: bool = False) -> int:
+                         redraw: bool = False, held: bool = True) -> OutboxItem:
     """The common case: the incident's channel is owed one message (and, with ``redraw``, a redraw
     of card, topic and announcement)."""
     assert incident.id is not None
     steps = [post(surfaces.message_for(incident, text, deps)), *([refresh()] if redraw else [])]
-    return await record(incident.id, what, steps, session=session, deps=deps)
+    return await record(incident.id, what, steps, session=session, deps=deps, held=held)
 
 
-def deliver_soon(item_id: int, deps: Deps) -> None:
-    deps.tasks.spawn(deliver(item_id, deps), name=f"outbox-{item_id}")
+def deliver_soon(item: OutboxItem, deps: Deps) -> None:
+    """Deliver a held item (see :func:`record`) once its transaction has committed."""
+    deps.tasks.spawn(_deliver_held(item, deps), name=f"outbox-{item.id}")
+
+
+async def _deliver_held(item: OutboxItem, deps: Deps) -> bool:
+    assert item.id is not None
+    incident = await _incident_ready(item.id, deps)
+    if incident is None:
+        return False  # the sweep delivers it once the incident is set up
+    return await _run_steps(item, incident, deps)
 
 
 async def deliver(item_id: int, deps: Deps) -> bool:
-    """Run the item's remaining steps; False when another worker holds it, the incident is still
-    being set up in Slack (the sweep tries again), or Slack refused a step."""
+    """Claim the item and run its remaining steps; False when another worker holds it, the incident
+    is still being set up in Slack (the sweep tries again), or Slack refused a step."""
     incident = await _incident_ready(item_id, deps)
     if incident is None:
         return False
@@ -93,7 +109,12 @@ async def deliver(item_id: int, deps: Deps) -> bool:
     if item.attempts > MAX_ATTEMPTS:
         await _finish(item_id, deps, state="failed", error=item.error or "gave up")
         return False
-    assert item.id is not None
+    return await _run_steps(item, incident, deps)
+
+
+async def _run_steps(item: OutboxItem, incident: Incident, deps: Deps) -> bool:
+    item_id = item.id
+    assert item_id is not None
     renewing = asyncio.get_running_loop().create_task(
         renew_every(RENEW_SECONDS, lambda: _renew(item_id, deps), what=f"outbox item {item_id}"))
     try:
@@ -107,9 +128,11 @@ async def deliver(item_id: int, deps: Deps) -> bool:
                     await _give_back(item, exc.code, deps)
                     return False
                 log.warning("outbox item %s (%s): skipped a %s step: %s", item_id, item.what, step["do"], exc.code)
-            async with deps.db.session() as session:
-                await repo.outbox_step_done(item_id, index + 1, until=deps.clock() + LEASE, session=session)
-                await session.commit()
+            if step["do"] == "post" and index + 1 < len(item.steps):
+                # Recorded after posts only: the other steps may simply run again after a crash.
+                async with deps.db.session() as session:
+                    await repo.outbox_step_done(item_id, index + 1, until=deps.clock() + LEASE, session=session)
+                    await session.commit()
     finally:
         renewing.cancel()
     await _finish(item_id, deps, state="done")

@@ -34,7 +34,7 @@ async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
 
 async def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
     settings = deps.settings
-    async with deps.db.session() as session:
+    async with deps.db.reader() as session:
         clocks = await repo.clocks_of(incident.id, session=session)
     return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
                                 settings.roles, holders, settings.severities, clocks)

@@ -22,7 +22,7 @@ from irbot.services.reminders import (
 )
 from irbot.services.roles import actors_for
 from irbot.store import repo
-from irbot.store.models import Incident
+from irbot.store.models import Incident, OutboxItem
 
 
 class NotAllowed(Exception):
@@ -183,7 +183,8 @@ async def _record_status(incident_id: int, old: Status, new: Status, actor: str,
                          data={"from": old.value, "to": new.value})
 
 
-async def _announce(incident: Incident, macro: str, deps: Deps, *, session, **context: object) -> int:  # noqa: ANN001
+async def _announce(incident: Incident, macro: str, deps: Deps, *, session,  # noqa: ANN001
+                    **context: object) -> OutboxItem:
     """Owe the channel and the stakeholders' thread a message, then a redraw of card, topic and
     announcement (in the outbox, inside the change's transaction). Returns the outbox item."""
     facts = surfaces.facts_of(incident)
