@@ -48,12 +48,10 @@ import asyncio
 import json
 import math
 import os
-import platform
 import random
 import resource
 import shlex
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,8 +63,8 @@ from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
+from _common import DOCS, Machine, fresh_postgres_database, load_average, machine, write_results
+
 SECTION = "## Ack latency (bench/ack.py)"
 BEGIN = "<!-- bench/ack.py results: begin (rewritten by the bench) -->"
 END = "<!-- bench/ack.py results: end -->"
@@ -175,37 +173,6 @@ def machine_busy() -> tuple[float, float]:
     idle = values[3] + values[4]
     tick = os.sysconf("SC_CLK_TCK")
     return (sum(values) - idle) / tick, sum(values) / tick
-
-
-def machine_facts() -> dict[str, str]:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-    model = next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
-                  if line.startswith("Model name")), platform.processor() or "?")
-    mem = next((line.split()[1] for line in run("free", "-h").splitlines() if line.startswith("Mem:")), "?")
-    return {"nproc": run("nproc"), "cpu": model, "memory": mem, "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}"}
-
-
-def prepare_postgres(url: str) -> tuple[str, str, Any]:
-    """A fresh database on the server: (URL for irbot, description, drop)."""
-    from sqlalchemy import create_engine, text
-    name = f"irbot_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        version = conn.execute(text("SHOW server_version")).scalar()
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.rsplit("/", 1)[0] + "/" + name, f"PostgreSQL {version}", drop
 
 
 def stored_counts(database_url: str, channel_id: str) -> dict[str, int]:
@@ -375,8 +342,9 @@ async def run_burst(fake: Any, bot: Any, database_url: str, concurrency: int, ar
         signed = sign_all(burst)
         calls_before = len(fake.calls)
         quiet = await wait_for_quiet(args.wait_quiet)
-        load = os.getloadavg()[0]
-        cpu_bot, cpu_self, cpu_pg = proc_cpu_seconds(bot.pid), self_cpu_seconds(), postgres_cpu()
+        load = load_average()
+        cpu_start = proc_cpu_seconds(bot.pid)
+        cpu_bot, cpu_self, cpu_pg = cpu_start, self_cpu_seconds(), postgres_cpu()
         busy, total = machine_busy()
         results, wall = await send(session, bot.events_url, signed, concurrency)
         cpu_bot = proc_cpu_seconds(bot.pid) - cpu_bot
@@ -385,6 +353,7 @@ async def run_burst(fake: Any, bot: Any, database_url: str, concurrency: int, ar
         busy2, total2 = machine_busy()
         calls_during = len(fake.calls) - calls_before
     settle_s = await settle(fake)
+    cpu_settled = proc_cpu_seconds(bot.pid) - cpu_start  # the burst plus the background work that outlasted it
     stored = stored_counts(database_url, channel)
     sent = defaultdict(int)
     for kind, _, _ in warmup + burst:
@@ -396,6 +365,7 @@ async def run_burst(fake: Any, bot: Any, database_url: str, concurrency: int, ar
         "concurrency": concurrency, "declare": incident, "results": results, "wall_s": wall,
         "cpu": {"irbot": cpu_bot / wall, "bench": cpu_self / wall, "postgres": cpu_pg / wall,
                 "machine": (busy2 - busy) / (total2 - total) * (os.cpu_count() or 1)},
+        "cpu_s": {"irbot": cpu_bot, "irbot_settled": cpu_settled},
         "before": {"quiet": quiet, "load1": load},
         "statuses": dict(statuses), "slack_calls_during": calls_during, "settle_s": settle_s,
         "stored": {"message": stored.get("message", 0), "note": stored.get("note", 0)},
@@ -447,23 +417,24 @@ def summary_line(label: str, burst: dict[str, Any]) -> str:
     lat = [r[1] * 1000 for r in burst["results"]]
     return (f"{label} c={burst['concurrency']}: p50 {ms(percentile(lat, 50))} ms, p99 {ms(percentile(lat, 99))} ms, "
             f"max {ms(max(lat))} ms, {len(lat) / burst['wall_s']:.0f} req/s, statuses {burst['statuses']}, "
-            f"irbot CPU {burst['cpu']['irbot'] * 100:.0f} %, declare card {burst['declare']['card_ms']:.0f} ms "
+            f"irbot CPU {burst['cpu']['irbot'] * 100:.0f} %, {burst['cpu_s']['irbot'] / len(lat) * 1000:.2f} ms "
+            f"per request ({burst['cpu_s']['irbot_settled'] / len(lat) * 1000:.2f} ms through the settle), "
+            f"load before {burst['before']['load1']:.2f}, declare card {burst['declare']['card_ms']:.0f} ms "
             f"via {[m for m, _ in burst['declare']['calls_to_card']]}")
 
 
-def render(args: argparse.Namespace, facts: dict[str, str], backends: list[tuple[str, str, dict[str, Any]]],
+def render(args: argparse.Namespace, facts: Machine, backends: list[tuple[str, str, dict[str, Any]]],
            command: str) -> str:
     today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [
-        f"Run {today} on {facts['nproc']} cores ({facts['cpu']}), {facts['memory']} RAM, {facts['os']}, "
-        f"Python {facts['python']}; SQLite {sqlite3.sqlite_version} (file, WAL) and the local PostgreSQL. "
+        f"Run {today} on {facts.summary()}; SQLite {sqlite3.sqlite_version} (file, WAL) and the local PostgreSQL. "
         "One run, figures not assertions.",
         "",
         f"    {command}",
         "",
         f"irbot runs as an `irbot serve` child process; this process runs the fake Slack (every Web API "
         f"call answered after {args.latency * 1000:.0f} ms) and the load generator. **Both share the "
-        f"machine's {facts['nproc']} cores** (with PostgreSQL when it is the database), so the figures are "
+        f"machine's {facts.cores} cores** (with PostgreSQL when it is the database), so the figures are "
         "pessimistic for irbot on a machine of its own. Each burst: a fresh incident, 100 warm-up requests "
         f"(not measured), then {args.requests:,} requests ({args.probe} for the sequential probe at concurrency 1, "
         "which shows the service time without queueing) in a fixed shuffled mix ("
@@ -490,7 +461,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], backends: list[tuple
               "fake Slack); every `postgres` process; and the whole machine, whose remainder is other work on the "
               "machine (the load average before the burst says how busy it was).", "",
               "| Database | Concurrency | Burst wall time | Non-200 answers | CPU: irbot / bench / postgres / "
-              f"machine (of {int(facts['nproc']) * 100 if facts['nproc'].isdigit() else '?'} %) | Load average before | "
+              f"machine (of {facts.cores * 100} %) | Load average before | "
               "Slack calls during / settle after | Stored messages, notes (sent) |",
               "|---|---|---|---|---|---|---|---|"]
     for label, _backend, result in backends:
@@ -529,27 +500,6 @@ def render(args: argparse.Namespace, facts: dict[str, str], backends: list[tuple
     return "\n".join(lines)
 
 
-def write_docs(block: str, path: Path) -> None:
-    body = f"{BEGIN}\n{block}\n{END}"
-    if not path.exists():
-        intro = ("# Benchmarks\n\n"
-                 "Figures measured by the scripts in `bench/`, one run each, on the machine named with each\n"
-                 "result (a small 2-core virtual machine unless said otherwise). They are measurements to\n"
-                 "compare over time, not guarantees, and never timed assertions in the test suite.\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(intro, encoding="utf-8")
-    text = path.read_text(encoding="utf-8")  # read right before writing: other benches share the file
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        text = head + SECTION + "\n\n" + body + "\n" + rest
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{body}\n"
-    path.write_text(text, encoding="utf-8")
-
-
 async def orchestrate(args: argparse.Namespace, command: str) -> int:
     fake = make_fake()
     fake.latency = args.latency
@@ -562,18 +512,18 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
                 backends.append(("SQLite", f"SQLite {sqlite3.sqlite_version}",
                                  await run_backend(fake, "SQLite", url, args, Path(folder))))
             if args.postgres_url:
-                url, description, drop = prepare_postgres(args.postgres_url)
+                fresh = fresh_postgres_database(args.postgres_url)
                 try:
-                    backends.append(("PostgreSQL", description,
-                                     await run_backend(fake, "PostgreSQL", url, args, Path(folder))))
+                    backends.append(("PostgreSQL", f"PostgreSQL {fresh.server_version}",
+                                     await run_backend(fake, "PostgreSQL", fresh.url, args, Path(folder))))
                 finally:
-                    drop()
+                    fresh.drop()
     finally:
         await fake.stop()
-    block = render(args, machine_facts(), backends, command)
+    block = render(args, machine(), backends, command)
     print(block)
     if not args.no_docs:
-        write_docs(block, Path(args.docs))
+        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN, end=END)
     return 0
 
 
