@@ -170,22 +170,22 @@ async def test_a_redelivered_event_carries_its_retry_and_is_stored_once(harness:
 async def test_an_event_that_fails_is_left_unacked_and_slack_sends_it_again(harness: Harness,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The database is out when the event arrives: no ack, so Slack retries it, as after an HTTP 503."""
-    from irbot.slack import pipeline
+    from irbot.slack import timeline
     fake = harness.fake
     channel = await harness.declare("alice", "Database blip")
-    real_claim, failures = pipeline.claim, []
+    real_capture, failures = timeline.capture_event, []
 
-    async def claim_once_unreachable(deps, key):  # noqa: ANN001, ANN202
-        if key.startswith("event:") and not failures:
-            failures.append(key)
+    async def capture_once_unreachable(event, deps):  # noqa: ANN001, ANN202
+        if not failures:
+            failures.append(event)
             raise OSError("database unreachable")
-        return await real_claim(deps, key)
+        return await real_capture(event, deps)
 
-    monkeypatch.setattr(pipeline, "claim", claim_once_unreachable)
+    monkeypatch.setattr(timeline, "capture_event", capture_once_unreachable)
     fake.events.ack_deadline = 0.5
     await fake.say(harness.user("alice"), channel.id, "said during the blip")
     await harness.settle()
-    event_id = failures[0].removeprefix("event:")
+    event_id = next(e["event_id"] for e in fake.delivered_events if e["event"].get("text") == "said during the blip")
     attempts = [a for a in fake.events.attempts if a["event_id"] == event_id]
     assert [a["status"] for a in attempts] == [None, 200]
     assert len(fake.socket.unacked) == 1

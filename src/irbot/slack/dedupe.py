@@ -1,9 +1,13 @@
 """A request Slack (or a double click) sends again has one effect.
 
-Slack retries events with the same ``event_id``; a replayed command or click carries the same
-``trigger_id``. The first delivery claims its key in the database (shared by every replica);
-repeats are acknowledged and dropped. A delivery that fails releases its claim, so Slack's
-retry of it is still processed.
+A replayed command or click carries the same ``trigger_id``. The first delivery claims its key
+in the database (shared by every replica); repeats are acknowledged and dropped. A delivery that
+fails releases its claim, so Slack's retry of it is still processed.
+
+Events (Slack retries them with the same ``event_id``) are not claimed: everything irbot does
+with one is stored under the message's own key (``msg:<ts>``, ``edit:…``, ``del:…``, ``key:…``,
+unique per incident), so a retry, even one arriving beside the first delivery, is stored once by
+that key. A claim would cost a database write on every message for nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ KEEP_DELIVERIES = timedelta(days=1)
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
-    if body.get("type") == "event_callback" and body.get("event_id"):
-        return f"event:{body['event_id']}"
+    if body.get("type") == "event_callback":
+        return None  # idempotent by their own keys (above)
     if body.get("trigger_id"):
         return f"trigger:{body['trigger_id']}"
     return None

@@ -1,6 +1,7 @@
 """Every Slack request, over HTTP or Socket Mode, takes the same path into Bolt:
 
-shape check → claim the delivery (repeats are dropped) → Bolt → release the claim on failure.
+shape check → claim the delivery (repeats are dropped; events need no claim) → Bolt → release
+the claim on failure.
 """
 
 from __future__ import annotations
@@ -38,10 +39,8 @@ class Pipeline:
             if key is not None and not await claim(self.deps, key):
                 return BoltResponse(status=200, body="")
         except (DBAPIError, OSError):
-            # The database is out: events get an error (Slack retries); people a polite answer.
+            # The database is out: the person gets a polite answer from the handler's own failure.
             log.warning("delivery claim failed: database unreachable")
-            if payload.get("type") == "event_callback":
-                return BoltResponse(status=503, body={"error": "database unreachable"})
             key = None
         try:
             response = await self.bolt.async_dispatch(make_request())
