@@ -49,6 +49,7 @@ async def test_live_capture_and_postmortem(harness: Harness) -> None:
     timeline = await harness.slack.command(bob, "/incident", "timeline", channel=channel.id)
     shown = fake.text_of(timeline.json)
     assert "Rollback started 14:05" in shown and "Mitigating" in shown.lower() or "mitigating" in shown
+    assert f"Note by <@{bob.id}>" in shown and "&lt;@" not in shown, "mentions rendered once, not escaped twice"
 
     await harness.slack.command(bob, "/incident", "postmortem", channel=channel.id)
     await harness.settle()
