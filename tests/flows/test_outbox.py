@@ -110,3 +110,30 @@ async def test_delivered_work_is_forgotten_after_a_week_given_up_work_is_kept(ti
     clock.advance(timedelta(days=8))
     await harness.irbot.heartbeat.beat()
     assert await states() == ["failed"]
+
+
+async def test_a_post_whose_record_was_lost_is_not_posted_again(timed, monkeypatch) -> None:  # noqa: ANN001
+    """The channel was told, then recording that failed (as if the process died right after the post):
+    the retry finds the message in Slack by its metadata instead of telling the channel twice."""
+    from irbot.store import repo
+    harness, clock = timed
+    fake, bob = harness.fake, harness.user("bob")
+    channel = await harness.declare("alice", "Lost bookkeeping")
+    await fake.join(bob, channel.id)
+    real_step_done, failed = repo.outbox_step_done, []
+
+    async def fail_once(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if not failed:
+            failed.append(args)
+            raise OSError("database unreachable")
+        return await real_step_done(*args, **kwargs)
+
+    monkeypatch.setattr(repo, "outbox_step_done", fail_once)
+    await harness.slack.click(bob, channel.id, harness.pinned(channel.id)[0]["ts"], "Take Incident Commander")
+    await harness.settle()
+    told = f"<@{bob.id}> is now *Incident Commander*"
+    assert failed and _told(harness, channel.id, told) == 1
+    clock.advance(timedelta(seconds=6))  # the dead worker's lease lapses
+    await harness.deliver_owed()
+    assert _told(harness, channel.id, told) == 1, "not told twice"
+    assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id), "and the rest of the work was done"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from irbot.deps import Deps
@@ -107,36 +107,78 @@ async def deliver(item_id: int, deps: Deps) -> bool:
     if item is None:
         return False
     if item.attempts > MAX_ATTEMPTS:
-        await _finish(item_id, deps, state="failed", error=item.error or "gave up")
+        await _finish(item, deps, state="failed", error=item.error or "gave up")
         return False
     return await _run_steps(item, incident, deps)
 
 
 async def _run_steps(item: OutboxItem, incident: Incident, deps: Deps) -> bool:
-    item_id = item.id
-    assert item_id is not None
+    lease = _Lease(item, deps)
     renewing = asyncio.get_running_loop().create_task(
-        renew_every(RENEW_SECONDS, lambda: _renew(item_id, deps), what=f"outbox item {item_id}"))
+        renew_every(RENEW_SECONDS, lease.renew, what=f"outbox item {item.id}"))
+    # A retried item's previous worker may have died after any step up to and including its first
+    # unrecorded post (progress is recorded after every post): look for posts in Slack until this
+    # worker has recorded one of its own.
+    retried = item.attempts > 1
     try:
         for index in range(item.done, len(item.steps)):
+            if not lease.held:
+                log.warning("outbox item %s (%s): lease lost; leaving it to its new holder", item.id, item.what)
+                return False
             step = item.steps[index]
             try:
-                # Only the first step of a retried item may have reached Slack without being recorded.
-                await _run(step, incident, item, index, deps, look_first=item.attempts > 1 and index == item.done)
+                await _run(step, incident, item, index, deps, look_first=retried)
             except SlackCallError as exc:
                 if not step.get("best_effort"):
                     await _give_back(item, exc.code, deps)
                     return False
-                log.warning("outbox item %s (%s): skipped a %s step: %s", item_id, item.what, step["do"], exc.code)
+                log.warning("outbox item %s (%s): skipped a %s step: %s", item.id, item.what, step["do"], exc.code)
             if step["do"] == "post" and index + 1 < len(item.steps):
                 # Recorded after posts only: the other steps may simply run again after a crash.
-                async with deps.db.session() as session:
-                    await repo.outbox_step_done(item_id, index + 1, until=deps.clock() + LEASE, session=session)
-                    await session.commit()
+                if not await lease.record_progress(index + 1):
+                    return False
+                retried = False
     finally:
         renewing.cancel()
-    await _finish(item_id, deps, state="done")
+    await _finish(item, deps, state="done")
     return True
+
+
+class _Lease:
+    """This worker's hold on an item. It is lost when another worker has claimed the item (a write
+    found the row claimed again), or when renewals have failed for a whole lease, after which
+    another worker may claim it at any moment: either way this worker stops before its next step."""
+
+    def __init__(self, item: OutboxItem, deps: Deps) -> None:
+        assert item.id is not None and item.lease_until is not None
+        self.item_id, self.attempt, self.deps = item.id, item.attempts, deps
+        self.until = item.lease_until
+        self.lost = False
+
+    @property
+    def held(self) -> bool:
+        return not self.lost and self.deps.clock() < self.until
+
+    async def renew(self) -> None:
+        until = self.deps.clock() + LEASE
+        async with self.deps.db.session() as session:
+            renewed = await repo.renew_outbox(self.item_id, self.attempt, until=until, session=session)
+            await session.commit()
+        self._still_ours(renewed, until)
+
+    async def record_progress(self, done: int) -> bool:
+        until = self.deps.clock() + LEASE
+        async with self.deps.db.session() as session:
+            recorded = await repo.outbox_step_done(self.item_id, self.attempt, done, until=until, session=session)
+            await session.commit()
+        self._still_ours(recorded, until)
+        return recorded
+
+    def _still_ours(self, written: bool, until: datetime) -> None:
+        if written:
+            self.until = until
+        else:
+            self.lost = True
 
 
 async def deliver_pending(deps: Deps) -> int:
@@ -222,12 +264,6 @@ async def _post(step: Step, incident: Incident, item: OutboxItem, index: int, de
     await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args, **step["message"])
 
 
-async def _renew(item_id: int, deps: Deps) -> None:
-    async with deps.db.session() as session:
-        await repo.renew_outbox(item_id, until=deps.clock() + LEASE, session=session)
-        await session.commit()
-
-
 async def _give_back(item: OutboxItem, code: str, deps: Deps) -> None:
     """Slack refused a step: retry later with back-off, or give up after MAX_ATTEMPTS."""
     async with deps.db.reader() as session:
@@ -235,17 +271,19 @@ async def _give_back(item: OutboxItem, code: str, deps: Deps) -> None:
     ref = incident_ref(incident.number) if incident else f"incident {item.incident_id}"
     if item.attempts >= MAX_ATTEMPTS:
         log.error("%s: gave up on the Slack side of %s after %d attempts: %s", ref, item.what, item.attempts, code)
-        await _finish(item.id, deps, state="failed", error=code)
+        await _finish(item, deps, state="failed", error=code)
         return
     delay = timedelta(seconds=min(5 * 2 ** (item.attempts - 1), 300))
     log.warning("%s: Slack refused the Slack side of %s (%s); retrying in %ds", ref, item.what, code,
                 delay.total_seconds())
-    await _finish(item.id, deps, state="pending", error=code, retry_at=deps.clock() + delay)
+    await _finish(item, deps, state="pending", error=code, retry_at=deps.clock() + delay)
 
 
-async def _finish(item_id: int | None, deps: Deps, *, state: str, error: str | None = None,
-                  retry_at: Any = None) -> None:
-    assert item_id is not None
+async def _finish(item: OutboxItem, deps: Deps, *, state: str, error: str | None = None,
+                  retry_at: datetime | None = None) -> None:
+    """Unless another worker has claimed the item meanwhile (then the outcome is theirs to record)."""
+    assert item.id is not None
     async with deps.db.session() as session:
-        await repo.finish_outbox(item_id, state=state, error=error, retry_at=retry_at, session=session)
+        await repo.finish_outbox(item.id, item.attempts, state=state, error=error, retry_at=retry_at,
+                                 session=session)
         await session.commit()

@@ -497,25 +497,35 @@ async def claim_outbox(item_id: int, *, now: datetime, until: datetime, session:
     return (await session.execute(select(OutboxItem).where(col(OutboxItem.id) == item_id))).scalar_one()
 
 
-async def outbox_step_done(item_id: int, done: int, *, until: datetime, session: AsyncSession) -> None:
-    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id)
-                          .values(done=done, lease_until=until, error=None))
+# The claim's ``attempts`` number identifies its holder: a worker whose item was claimed again
+# (its lease lapsed) changes nothing any more.
+
+async def outbox_step_done(item_id: int, attempt: int, done: int, *, until: datetime, session: AsyncSession) -> bool:
+    result = await session.execute(
+        update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.attempts) == attempt)
+        .values(done=done, lease_until=until, error=None))
+    return result.rowcount == 1
 
 
-async def renew_outbox(item_id: int, *, until: datetime, session: AsyncSession) -> None:
-    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending")
-                          .values(lease_until=until))
+async def renew_outbox(item_id: int, attempt: int, *, until: datetime, session: AsyncSession) -> bool:
+    result = await session.execute(
+        update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.attempts) == attempt,
+                                 col(OutboxItem.state) == "pending")
+        .values(lease_until=until))
+    return result.rowcount == 1
 
 
-async def finish_outbox(item_id: int, *, state: str, error: str | None = None, retry_at: datetime | None = None,
-                        session: AsyncSession) -> None:
+async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | None = None,
+                        retry_at: datetime | None = None, session: AsyncSession) -> bool:
     """done/failed; or, with ``state="pending"``, give it back to be retried from ``retry_at``."""
-    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id)
-                          .values(state=state, error=error, lease_until=retry_at))
+    result = await session.execute(
+        update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.attempts) == attempt)
+        .values(state=state, error=error, lease_until=retry_at))
+    return result.rowcount == 1
 
 
 async def outbox_due(*, now: datetime, session: AsyncSession) -> list[int]:
-    """Pending items nobody holds, oldest first (so one incident's messages keep their order)."""
+    """Pending items nobody holds, oldest first."""
     free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
     query = select(OutboxItem.id).where(col(OutboxItem.state) == "pending", free).order_by(OutboxItem.id)
     return list((await session.execute(query)).scalars().all())
