@@ -12,7 +12,7 @@ from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
-from irbot.services.reminders import CLOCK_PREFIX, Fired, ReminderPlan, handle_clocks_with
+from irbot.services.reminders import CLOCK_PREFIX, Due, Fired, ReminderPlan, handle_clocks_with, post_reminder
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, RegulatoryClock
@@ -105,7 +105,7 @@ async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> Non
     outbox.deliver_soon(owed, deps)
 
 
-async def fire_clock(incident_id: int, regime: str, deps: Deps) -> Fired:
+async def fire_clock(incident_id: int, regime: str, due: Due, deps: Deps) -> Fired:
     """One reminder for the latest point reached (several missed while down give one), then the next."""
     now = deps.clock()
     async with deps.db.session() as session:
@@ -121,12 +121,13 @@ async def fire_clock(incident_id: int, regime: str, deps: Deps) -> Fired:
     who = holders.get(LEGAL) or holders.get(COMMANDER) or incident.declarer_id
     if point[0] == DEADLINE:
         await _record_missed(incident, clock, deps)
-        await surfaces.say(incident, _say(deps, "missed", clock=clock, who=who), deps)
+        await post_reminder(incident, surfaces.message_for(incident, _say(deps, "missed", clock=clock, who=who), deps),
+                            due, deps)
         await surfaces.refresh_surfaces(incident, deps)
         deps.metrics_reminder("clock_missed")
         return True, None
-    await surfaces.say(incident, _say(deps, "reminder", clock=clock, who=who, point=point[0],
-                                      left=clock.deadline - now), deps)
+    text = _say(deps, "reminder", clock=clock, who=who, point=point[0], left=clock.deadline - now)
+    await post_reminder(incident, surfaces.message_for(incident, text, deps), due, deps)
     deps.metrics_reminder(f"clock_{point[0]}")
     upcoming = next_point(clock.aware_at, clock.deadline, now)
     return True, upcoming[1] if upcoming else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Sequence
 
@@ -81,7 +82,7 @@ async def plan_resolved(plan: ReminderPlan, incident: Incident, resolved_at: dat
 
 # A reminder handler posts what is due and says when the same kind is due next (None: no more).
 Fired = tuple[bool, datetime | None]
-ClockHandler = Callable[[int, str, Deps], Awaitable[Fired]]
+ClockHandler = Callable[[int, str, "Due", Deps], Awaitable[Fired]]
 CLOCK_PREFIX = "clock:"
 _clock_handler: list[ClockHandler] = []
 
@@ -101,11 +102,11 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
     if not claimed:
         return
     deps.metrics.reminder_lateness.observe(max((now - due_at).total_seconds(), 0.0))
+    due = Due(incident_id, kind, due_at, retried=claimed > 1)
     if kind.startswith(CLOCK_PREFIX):
-        posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], deps)
+        posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], due, deps)
     else:
-        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due_at, deps, now,
-                                                         retried=claimed > 1)
+        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due, deps, now)
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
         await repo.finish_reminder(incident_id, kind, due_at, state="done" if posted else "cancelled",
@@ -116,8 +117,8 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
     plan.apply()
 
 
-async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due_at: datetime, deps: Deps,
-                                  now: datetime, *, retried: bool = False) -> Fired:
+async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due: Due, deps: Deps,
+                                  now: datetime) -> Fired:
     async with deps.db.session() as session:
         incident = await repo.get_incident(incident_id, session=session)
     holders = await surfaces.holders_of(incident_id, deps) if incident else {}
@@ -125,7 +126,7 @@ async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due_
         reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER)))
     if not applies:
         return False, None
-    await _post(incident, reminder, holders, due_at, deps, retried=retried)
+    await _post(incident, reminder, holders, due, deps)
     return True, _next_due(reminder, incident, deps, now) if repeats(reminder) else None
 
 
@@ -138,31 +139,50 @@ def _next_due(kind: ReminderKind, incident: Incident, deps: Deps, now: datetime)
 REMINDER_EVENT = "irbot_reminder"
 
 
-async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due_at: datetime,
-                deps: Deps, *, retried: bool) -> None:
-    """``retried``: a process that claimed this reminder before died; if its post reached Slack, it
-    is there with this reminder's metadata, and is not posted again."""
-    mark = {"event_type": REMINDER_EVENT,
-            "event_payload": {"incident_id": incident.id, "kind": kind.value, "due_at": due_at.isoformat()}}
-    if kind == ReminderKind.STAKEHOLDER_SUMMARY:
-        await _post_summary(incident, holders, deps, mark=mark, retried=retried)
-        deps.metrics_reminder(kind.value)
+@dataclass(frozen=True)
+class Due:
+    """A reminder being fired. ``retried``: a process that claimed this due time before died; if
+    its post reached Slack, it is there with this reminder's metadata and is not posted again."""
+
+    incident_id: int
+    kind: str
+    at: datetime
+    retried: bool = False
+
+    @property
+    def mark(self) -> dict:
+        return {"event_type": REMINDER_EVENT,
+                "event_payload": {"incident_id": self.incident_id, "kind": self.kind, "due_at": self.at.isoformat()}}
+
+
+async def post_reminder(incident: Incident, message: blocks.Message, due: Due, deps: Deps, *,
+                        channel: str | None = None, thread_ts: str | None = None) -> None:
+    """Post a fired reminder (in the incident's channel unless told otherwise), marked as itself."""
+    channel = channel or incident.channel_id
+    assert channel is not None
+    if due.retried and await surfaces.posted_before(channel, due.mark, since=due.at, thread_ts=thread_ts, deps=deps):
         return
-    if retried and await surfaces.posted_before(incident.channel_id, mark, since=due_at, deps=deps):
+    args = {"thread_ts": thread_ts} if thread_ts else {}
+    await deps.slack.call("chat.postMessage", channel=channel, metadata=due.mark, **args, **message.as_args())
+
+
+async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due: Due, deps: Deps) -> None:
+    if kind == ReminderKind.STAKEHOLDER_SUMMARY:
+        await _post_summary(incident, holders, due, deps)
+        deps.metrics_reminder(kind.value)
         return
     severity = deps.settings.severity(incident.severity)
     who = holders.get(COMMANDER) or incident.declarer_id
     group = None if incident.drill else deps.settings.escalation_usergroup
     text = deps.renderer.part("reminders.j2", kind.value, incident=surfaces.facts_of(incident), severity=severity,
-                              who=who, group=group, review_by=(incident.resolved_at or due_at) + REVIEW_WITHIN)
+                              who=who, group=group, review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
     message = blocks.reminder(text, with_update_button=kind == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
-    await deps.slack.call("chat.postMessage", channel=incident.channel_id, metadata=mark, **message.as_args())
+    await post_reminder(incident, message, due, deps)
     log.info("%s reminder posted for INC-%d", kind.value, incident.number)
     deps.metrics_reminder(kind.value)
 
 
-async def _post_summary(incident: Incident, holders: dict[str, str | None], deps: Deps, *, mark: dict,
-                        retried: bool) -> None:
+async def _post_summary(incident: Incident, holders: dict[str, str | None], due: Due, deps: Deps) -> None:
     """In the announcement thread; a private incident's summary stays in its own channel."""
     async with deps.db.session() as session:
         updates = await repo.events_of(incident.id, kinds=["update"], session=session)
@@ -171,13 +191,9 @@ async def _post_summary(incident: Incident, holders: dict[str, str | None], deps
                               severity=deps.settings.severity(incident.severity), roles=roles,
                               latest=updates[-1].text if updates else None,
                               since=deps.clock() - incident.declared_at)
-    channel, thread_ts = incident.channel_id, None
+    message = surfaces.message_for(incident, text, deps)
     if not incident.private and incident.announce_channel_id and incident.announce_ts:
-        channel, thread_ts = incident.announce_channel_id, incident.announce_ts
-    assert channel is not None
-    if retried and await surfaces.posted_before(channel, mark, since=deps.clock() - timedelta(hours=1),
-                                                thread_ts=thread_ts, deps=deps):
-        return
-    args = {"thread_ts": thread_ts} if thread_ts else {}
-    await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args,
-                          **surfaces.message_for(incident, text, deps).as_args())
+        await post_reminder(incident, message, due, deps, channel=incident.announce_channel_id,
+                            thread_ts=incident.announce_ts)
+    else:
+        await post_reminder(incident, message, due, deps)
