@@ -60,15 +60,17 @@ async def add_action(incident: Incident, draft: ActionDraft, *, actor: str, deps
                     incident, "action_added", deps.renderer.part("timeline.j2", "action_added", item=item),
                     session=session, deps=deps)
                 await session.commit()
-                outbox.deliver_soon(owed, deps)
-                return item
             except IntegrityError:
                 await session.rollback()
+                continue
+        outbox.deliver_soon(owed, deps)
+        return item
     raise RuntimeError("could not number the action item")
 
 
 async def set_action_status(incident: Incident, number: int, status: str, *, actor: str,
                             deps: Deps) -> ActionItem | None:
+    owed = None
     async with deps.db.session() as session:
         item = await repo.action_by_number(incident.id, number, session=session)
         if item is None:
@@ -82,8 +84,9 @@ async def set_action_status(incident: Incident, number: int, status: str, *, act
                 incident, "action_status", deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor),
                 session=session, deps=deps)
             await session.commit()
-            outbox.deliver_soon(owed, deps)
-        return item
+    if owed is not None:
+        outbox.deliver_soon(owed, deps)
+    return item
 
 
 async def actions(incident: Incident, deps: Deps) -> list[ActionItem]:

@@ -132,15 +132,15 @@ async def _declare(notification: Notification, group: AlertGroup | None, deps: D
             if created else None
         await session.commit()
     if listing is not None:  # whichever notification made the incident builds it, even if it lost the group
+        assert listing.id is not None
         deps.tasks.spawn(_open_and_list(incident.id, listing.id, deps), name="alert-declare")
     if not won:  # the same group's other notification declared at the same moment: route to it
         return await receive(notification, deps)
     return Outcome("declared", surfaces.facts_of(incident).ref)
 
 
-async def _open_and_list(incident_id: int, listing: int | None, deps: Deps) -> None:
+async def _open_and_list(incident_id: int, listing: int, deps: Deps) -> None:
     await open_incident_with_retries(incident_id, deps)
-    assert listing is not None
     await outbox.deliver(listing, deps)
 
 

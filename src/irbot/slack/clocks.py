@@ -50,12 +50,11 @@ async def notified_command(ctx: CommandContext, incident: Incident) -> Answer:
     regulation = match_regulation(words[0], ctx.deps.settings.regulations) if words else None
     if regulation is None:
         return _say(ctx.deps, "notified_usage")
-    try:
-        await require_clock_keeper(incident, ctx.user, ctx.deps, legal_too=True)
+    reference = words[1].strip() if len(words) > 1 else ""
+    try:  # stored before the ack: the reference is evidence of the notification
+        await mark_notified(incident, regulation.key, actor=ctx.user, reference=reference, deps=ctx.deps)
     except ClockRefused as exc:
         return str(exc)
-    reference = words[1].strip() if len(words) > 1 else ""
-    ctx.deps.tasks.spawn(_notify(ctx.deps, incident, regulation.key, ctx.user, reference), name="clock-notified")
     return None
 
 
