@@ -12,6 +12,7 @@ from typing import Callable
 import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -183,7 +184,7 @@ async def _read_gauges(irbot: Irbot) -> None:
         async with irbot.deps.db.reader() as session:
             counts = await repo.open_by_severity(session=session)
             owed = await repo.outbox_counts(session=session)
-    except (DBAPIError, OSError):
+    except (DBAPIError, PoolTimeout, OSError):
         return  # /healthz reports the database; the other series still answer
     gauge = irbot.metrics.incidents_open
     for severity in {s.key for s in irbot.settings.severities} | set(counts):

@@ -44,7 +44,7 @@ async def _incident(db: Database, ref: str) -> Incident:
     number = parse_ref(ref)
     if number is None:
         raise ConfigError(f"{ref!r} is not an incident id like INC-42")
-    async with db.session() as session:
+    async with db.reader() as session:
         incident = await repo.incident_by_number(number, session=session)
     if incident is None:
         raise ConfigError(f"no incident INC-{number} in this database")

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from irbot.deps import Deps
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def _is_outage(error: Exception) -> bool:
-    return isinstance(error, (OperationalError, DBAPIError, ConnectionError, TimeoutError, OSError))
+    return isinstance(error, (OperationalError, DBAPIError, PoolTimeout, ConnectionError, TimeoutError, OSError))
 
 
 def _first_input_block(view: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from irbot.deps import Deps
 from irbot.slack.dedupe import claim, delivery_key, release
@@ -38,7 +39,7 @@ class Pipeline:
         try:
             if key is not None and not await claim(self.deps, key):
                 return BoltResponse(status=200, body="")
-        except (DBAPIError, OSError):
+        except (DBAPIError, PoolTimeout, OSError):  # no connection came free in time: as good as out
             # The database is out: the person gets a polite answer from the handler's own failure.
             log.warning("delivery claim failed: database unreachable")
             key = None

@@ -1,6 +1,7 @@
 """Which incident a Slack channel belongs to, remembered by this process.
 
-Every message, command and click in an incident channel starts by asking this. A channel gets
+Every event irbot captures starts by asking this (commands and clicks load the whole incident,
+whose current fields they need). A channel gets
 its incident once, during declare, and keeps it, so a found answer is kept for the life of the
 process. "No incident here" is never kept: the channel may be the one a declare is setting up
 right now, and its first messages must not be lost to a stale miss.

@@ -158,8 +158,8 @@ class Database:
             yield connection
 
     async def ping(self) -> bool:
-        try:
-            async with self.engine.connect() as conn:
+        try:  # the reader: on SQLite, /healthz must not queue behind the one write connection
+            async with self._read_engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:  # any failure means "not reachable" for /healthz
