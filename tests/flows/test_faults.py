@@ -126,3 +126,12 @@ async def test_slack_errors_never_leak_tokens_into_logs(harness: Harness, caplog
     text = caplog.text
     assert "restricted_action" in text
     assert "xoxb-" not in text and "irbot-test-signing-secret" not in text
+
+
+async def test_a_card_slack_posted_but_whose_answer_was_lost_is_posted_once(harness: Harness) -> None:
+    """The connection drops after Slack has posted the card: the retry finds it by its metadata."""
+    fake = harness.fake
+    fake.fail_next("chat.postMessage", answer_lost=True)
+    channel = await harness.declare("alice", "Lossy network")
+    cards = [m for m in fake.messages(channel.id) if m.get("bot_id") and "Incident Commander" in fake.text_of(m)]
+    assert len(cards) == 1 and len(harness.pinned(channel.id)) == 1

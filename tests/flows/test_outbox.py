@@ -137,3 +137,14 @@ async def test_a_post_whose_record_was_lost_is_not_posted_again(timed, monkeypat
     await harness.deliver_owed()
     assert _told(harness, channel.id, told) == 1, "not told twice"
     assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id), "and the rest of the work was done"
+
+
+async def test_a_post_slack_made_but_whose_answer_was_lost_is_not_made_twice(harness: Harness) -> None:
+    """The connection drops after Slack has posted the message: the retry finds it by its metadata."""
+    alice = harness.user("alice")
+    channel = await _commanded_incident(harness)
+    harness.fake.fail_next("chat.postMessage", answer_lost=True)
+    await harness.slack.command(alice, "/incident", "status mitigating", channel=channel)
+    await harness.settle()
+    assert _told(harness, channel, "changed the status") == 1
+    assert "*Status*\nMitigating" in harness.card(channel)

@@ -95,11 +95,4 @@ async def posted_before(channel: str, mark: dict, *, since: datetime, deps: Deps
                         thread_ts: str | None = None) -> str | None:
     """The ts of our post carrying metadata ``mark``, if one landed in ``channel`` (or the thread)
     since ``since``: how a repair tells a post it made but never recorded from one never made."""
-    method, args = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
-    async for message in deps.slack.paginate(method, "messages", channel=channel, limit=200,
-                                             oldest=f"{since.timestamp() - 5:.6f}", include_all_metadata=True,
-                                             **args):
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == mark["event_type"] and meta.get("event_payload") == mark["event_payload"]:
-            return str(message["ts"])
-    return None
+    return await deps.slack.find_post(channel, mark, oldest=since.timestamp() - 5, thread_ts=thread_ts)

@@ -2,7 +2,8 @@
 
 Every call goes through :meth:`SlackGateway.call`, which retries the way Slack asks (429 after
 ``Retry-After``; 5xx and dropped connections with backoff), treats benign errors as success,
-counts calls for ``/metrics`` and never logs a token.
+counts calls for ``/metrics`` and never logs a token. A post whose answer was lost is looked for
+before it is retried, when it carries metadata that can identify it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, AsyncIterator, Awaitable, Callable
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable, NamedTuple
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -34,6 +36,11 @@ class SlackCallError(Exception):
         self.response = response or {}
 
 
+class Retry(NamedTuple):
+    delay: float  # seconds to wait before the next try
+    may_have_landed: bool  # the call may have taken effect (its answer was lost, or Slack failed after)
+
+
 Sleep = Callable[[float], Awaitable[None]]
 CallObserver = Callable[[str, str], None]
 
@@ -42,6 +49,9 @@ class SlackGateway:
     def __init__(self, client: AsyncWebClient, *, attempts: int = 6, base_delay: float = 0.5,
                  sleep: Sleep = asyncio.sleep, observe: CallObserver | None = None) -> None:
         self.client = client
+        # The gateway owns retrying. slack_sdk's own handler retries a dropped connection at once,
+        # blindly: a post whose answer was lost would be posted twice before we could look for it.
+        client.retry_handlers = []
         self.attempts = attempts
         self.base_delay = base_delay
         self._sleep = sleep
@@ -50,13 +60,48 @@ class SlackGateway:
     async def call(self, method: str, **args: Any) -> dict[str, Any]:
         """Call ``method`` (Slack's name, e.g. ``chat.postMessage``) and return the response data."""
         function = getattr(self.client, method.replace(".", "_"))
+        started = time.time()
         for attempt in range(1, self.attempts + 1):
-            delay = await self._attempt(method, function, args, attempt)
-            if isinstance(delay, dict):
-                return delay
-            await self._sleep(delay)
+            outcome = await self._attempt(method, function, args, attempt)
+            if isinstance(outcome, dict):
+                return outcome
+            await self._sleep(outcome.delay)
+            if outcome.may_have_landed and method == "chat.postMessage":
+                landed = await self._landed_post(args, since=started)
+                if landed is not None:
+                    return landed
         self._observe(method, "gave_up")
         raise SlackCallError(method, "slack_unavailable")
+
+    async def find_post(self, channel: str, mark: dict[str, Any], *, oldest: float,
+                        thread_ts: str | None = None) -> str | None:
+        """The ts of our message carrying metadata ``mark`` in ``channel`` (or the thread) since
+        ``oldest`` (epoch seconds), if there is one."""
+        method, args = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
+        async for message in self.paginate(method, "messages", channel=channel, limit=200, oldest=f"{oldest:.6f}",
+                                           include_all_metadata=True, **args):
+            meta = message.get("metadata") or {}
+            same = (meta.get("event_type"), meta.get("event_payload")) == (mark.get("event_type"),
+                                                                          mark.get("event_payload"))
+            if same:
+                return str(message["ts"])
+        return None
+
+    async def _landed_post(self, args: dict[str, Any], *, since: float) -> dict[str, Any] | None:
+        """A post whose answer was lost (dropped connection, 5xx) may have been made all the same.
+        One that carries metadata, in a channel we can read, is looked for before posting again:
+        retrying blindly would post it twice. (A direct message's channel id is unknown here.)"""
+        channel, mark = str(args.get("channel") or ""), args.get("metadata")
+        if not mark or not channel.startswith(("C", "G")):
+            return None
+        try:
+            ts = await self.find_post(channel, mark, oldest=since - 5, thread_ts=args.get("thread_ts"))
+        except SlackCallError:
+            return None  # cannot tell: post again
+        if ts is None:
+            return None
+        log.info("Slack chat.postMessage: the lost answer's post had been made (ts %s); not posting again", ts)
+        return {"ok": True, "channel": channel, "ts": ts}
 
     async def paginate(self, method: str, items: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
         """Every item of a cursor-paginated method (``items`` is the list's key in the answer)."""
@@ -69,8 +114,8 @@ class SlackGateway:
             if not cursor:
                 return
 
-    async def _attempt(self, method: str, function: Any, args: dict[str, Any], attempt: int) -> dict[str, Any] | float:
-        """One try: the response data, or how long to wait before the next try."""
+    async def _attempt(self, method: str, function: Any, args: dict[str, Any], attempt: int) -> dict[str, Any] | Retry:
+        """One try: the response data, or when to try again."""
         try:
             response = await function(**args)
             self._observe(method, "ok")
@@ -80,9 +125,9 @@ class SlackGateway:
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
             self._observe(method, "connection_error")
             log.warning("Slack %s: connection problem (%s), attempt %d", method, type(exc).__name__, attempt)
-            return self._backoff(attempt)
+            return Retry(self._backoff(attempt), may_have_landed=True)
 
-    def _on_api_error(self, method: str, exc: SlackApiError, attempt: int) -> dict[str, Any] | float:
+    def _on_api_error(self, method: str, exc: SlackApiError, attempt: int) -> dict[str, Any] | Retry:
         status = exc.response.status_code
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         code = str(data.get("error") or f"http_{status}")
@@ -90,11 +135,11 @@ class SlackGateway:
             self._observe(method, "ratelimited")
             retry_after = _retry_after(exc.response.headers)
             log.info("Slack %s rate limited; retrying after %.0fs", method, retry_after)
-            return retry_after
+            return Retry(retry_after, may_have_landed=False)
         if status >= 500:
             self._observe(method, "server_error")
             log.warning("Slack %s answered HTTP %d, attempt %d", method, status, attempt)
-            return self._backoff(attempt)
+            return Retry(self._backoff(attempt), may_have_landed=True)
         if code in BENIGN_ERRORS:
             self._observe(method, "ok")
             return {"ok": True, "benign_error": code, **{k: v for k, v in data.items() if k != "ok"}}

@@ -87,16 +87,19 @@ class FakeSlack(Workspace):
         return [c for c in self.calls if c[0] == method]
 
     def fail_next(self, method: str, *, status: int | None = None, retry_after: int = 1,
-                  error: str | None = None, times: int = 1, drop: bool = False, delay: float = 0.0) -> None:
+                  error: str | None = None, times: int = 1, drop: bool = False, delay: float = 0.0,
+                  answer_lost: bool = False) -> None:
         """Script the next `times` calls of `method` to fail; a failed call changes nothing.
 
         status 429 (the default when nothing else is given) answers ratelimited with
         Retry-After; 500/503 answer that status; error= answers HTTP 200 ok:false;
-        drop=True closes the connection; delay alone answers normally, late.
+        drop=True closes the connection; delay alone answers normally, late. answer_lost=True is
+        the exception to "changes nothing": the call takes effect, then the connection drops
+        before the answer (the caller cannot tell it from drop=True).
         """
-        if status is None and error is None and not drop and not delay:
+        if status is None and error is None and not drop and not delay and not answer_lost:
             status = 429
-        self.faults.add(method, Fault(status, retry_after, error, times, drop, delay))
+        self.faults.add(method, Fault(status, retry_after, error, times, drop, delay, answer_lost))
 
     def assert_no_violations(self) -> None:
         """Fail the test if the bot broke a Slack rule (only in strict mode)."""

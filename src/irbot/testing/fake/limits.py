@@ -72,6 +72,7 @@ class Fault:
     times: int
     drop: bool
     delay: float
+    answer_lost: bool = False
 
 
 class FaultPlan:

@@ -105,6 +105,11 @@ async def _apply_fault(fake: FakeSlack, request: web.Request, method: str, args:
     """A scripted failure; returns the response to send, or None to answer normally."""
     if fault.delay:
         await asyncio.sleep(fault.delay)
+    if fault.answer_lost:  # Slack did the work; the answer never reached the caller
+        fake.record(method, args, _call(fake, method, args), 200)
+        if request.transport is not None:
+            request.transport.close()
+        raise asyncio.CancelledError()
     if fault.drop:
         fake.calls.append((method, args, None, 0))
         if request.transport is not None:
