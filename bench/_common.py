@@ -7,13 +7,15 @@ runs as ``.venv/bin/python bench/NAME.py``).
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import shlex
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -130,3 +132,19 @@ def write_results(block: str, path: Path, *, section: str, begin: str, end: str,
         intro = f"{section_intro}\n\n" if section_intro else ""
         text = text.rstrip("\n") + f"\n\n{section}\n\n{intro}{body}\n"
     path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+
+def add_docs_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--docs`` and ``--no-docs``, the same for every bench."""
+    parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update (default docs/benchmarks.md)")
+    parser.add_argument("--no-docs", action="store_true", help="print the results only")
+
+
+def command_line(script: str, argv: Sequence[str], *, hidden: Sequence[str] = ()) -> str:
+    """The run as its results block shows it (``hidden`` flags left out, so the block reads as the
+    command that writes it)."""
+    return shlex.join([".venv/bin/python", f"bench/{script}", *(a for a in argv if a not in hidden)])

@@ -50,7 +50,6 @@ import math
 import os
 import random
 import resource
-import shlex
 import sqlite3
 import sys
 import tempfile
@@ -63,7 +62,7 @@ from typing import Any
 
 import aiohttp
 
-from _common import DOCS, Machine, fresh_postgres_database, load_average, machine, write_results
+from _common import add_docs_arguments, command_line, Machine, fresh_postgres_database, load_average, machine, write_results
 
 SECTION = "## Ack latency (bench/ack.py)"
 BEGIN = "<!-- bench/ack.py results: begin (rewritten by the bench) -->"
@@ -543,11 +542,9 @@ def main() -> int:
                         help="before each burst, wait up to this long for a quiet second on the machine (default 10)")
     parser.add_argument("--pause-for-profiler", type=float, default=0.0, metavar="SECONDS",
                         help="print irbot's pid and wait before each burst (to attach py-spy)")
-    parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update (default docs/benchmarks.md)")
-    parser.add_argument("--no-docs", action="store_true", help="print the results only")
+    add_docs_arguments(parser)
     args = parser.parse_args()
-    shown = [a for a in sys.argv[1:]]
-    command = " ".join([".venv/bin/python bench/ack.py", *map(shlex.quote, shown)])
+    command = command_line("ack.py", sys.argv[1:])
     return asyncio.run(orchestrate(args, command))
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sqlite3
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, fresh_postgres_database, load_average, machine, write_results
+from _common import add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, write_results
 
 SECTION = "## Reminder catch-up at start-up (bench/catch_up.py)"
 BEGIN = "<!-- bench/catch_up.py results ({backend}): begin (rewritten by the bench) -->"
@@ -177,12 +176,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="every Web API call waits this many ms at the fake Slack (default %(default)g)")
     parser.add_argument("--deadline", type=float, default=300.0,
                         help="seconds to wait for the catch-up before reporting what was posted")
-    parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update (default docs/benchmarks.md)")
-    parser.add_argument("--no-docs", action="store_true", help="print the results only")
+    add_docs_arguments(parser)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    command = " ".join([".venv/bin/python", "bench/catch_up.py", *map(shlex.quote, argv)])
-    sys.exit(asyncio.run(main(parse_args(argv), command)))
+    sys.exit(asyncio.run(main(parse_args(sys.argv[1:]), command_line("catch_up.py", sys.argv[1:]))))

@@ -47,7 +47,6 @@ import asyncio
 import gc
 import random
 import re
-import shlex
 import shutil
 import sqlite3
 import statistics
@@ -60,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from _common import DOCS, fresh_postgres_database, load_average, machine, write_results
+from _common import add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, write_results
 
 SECTION = "## Post-mortem compile (bench/postmortem.py)"
 BEGIN = "<!-- bench/postmortem.py results ({backend}): begin (rewritten by the bench) -->"
@@ -684,12 +683,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-online", action="store_true", help="skip the harness/fake Slack part")
     parser.add_argument("--keep-docs", action="store_true", help="keep the rendered documents (prints the folder)")
-    parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update (default docs/benchmarks.md)")
-    parser.add_argument("--no-docs", action="store_true", help="print the results only")
+    add_docs_arguments(parser)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    command = " ".join([".venv/bin/python", "bench/postmortem.py", *map(shlex.quote, argv)])
-    sys.exit(asyncio.run(main(parse_args(argv), command)))
+    sys.exit(asyncio.run(main(parse_args(sys.argv[1:]), command_line("postmortem.py", sys.argv[1:]))))

@@ -42,7 +42,6 @@ import asyncio
 import json
 import os
 import resource
-import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -54,7 +53,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS, Machine, fresh_postgres_database, load_average, machine, write_results
+from _common import add_docs_arguments, command_line, Machine, fresh_postgres_database, load_average, machine, write_results
 
 SECTION = "## Reminders (bench/reminders.py)"
 BEGIN = "<!-- bench/reminders.py {backend} results: begin (rewritten by the bench) -->"
@@ -585,8 +584,7 @@ def main() -> int:
                              "and is answered, like the real round trip (default %(default)g)")
     parser.add_argument("--firing", type=int, default=None,
                         help="experiment: override how many reminders the scheduler fires at once")
-    parser.add_argument("--docs", default=str(DOCS), help="Markdown file to update (default docs/benchmarks.md)")
-    parser.add_argument("--no-docs", action="store_true", help="print only")
+    add_docs_arguments(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, irbot.log)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the irbot process (start-up and run) into irbot.prof in the kept folder; "
@@ -596,8 +594,7 @@ def main() -> int:
         args.lead = 30.0 if args.database_url else 15.0
     if args.profile:
         args.keep = args.no_docs = True
-    shown = [a for a in sys.argv[1:] if a not in ("--no-docs", "--keep")]
-    command = shlex.join([".venv/bin/python", "bench/reminders.py", *shown])
+    command = command_line("reminders.py", sys.argv[1:], hidden=("--no-docs", "--keep"))
     return asyncio.run(orchestrate(args, command))
 
 

@@ -33,7 +33,6 @@ import gc
 import os
 import random
 import resource
-import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -46,7 +45,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from _common import DOCS, ROOT, fresh_postgres_database, load_average, machine, write_results
+from _common import add_docs_arguments, command_line, ROOT, fresh_postgres_database, load_average, machine, write_results
 
 SECTION = "## Evidence verification and report (bench/verify.py)"
 BEGIN = "<!-- bench/verify.py results ({backend}): begin (rewritten by the bench) -->"
@@ -542,13 +541,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per phase; the best is reported")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-report", action="store_true")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--docs", default=str(DOCS))
+    add_docs_arguments(parser)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT / "src"))
     arguments = parse_args(sys.argv[1:])
-    shown = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    sys.exit(asyncio.run(main(arguments, f".venv/bin/python bench/verify.py{' ' + shown if shown else ''}")))
+    sys.exit(asyncio.run(main(arguments, command_line("verify.py", sys.argv[1:]))))
