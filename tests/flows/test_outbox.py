@@ -107,6 +107,9 @@ async def test_delivered_work_is_forgotten_after_a_week_given_up_work_is_kept(ti
             return sorted((await session.execute(select(OutboxItem.state))).scalars().all())
 
     assert await states() == ["done", "failed"]
+    async with deps.db.reader() as session:
+        kept = dict((await session.execute(select(OutboxItem.state, OutboxItem.steps))).all())
+    assert kept["done"] == [] and "Mitigating" in str(kept["failed"]), "what people wrote is not kept once delivered"
     clock.advance(timedelta(days=8))
     await harness.irbot.heartbeat.beat()
     assert await states() == ["failed"]

@@ -517,10 +517,14 @@ async def renew_outbox(item_id: int, attempt: int, *, until: datetime, session: 
 
 async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | None = None,
                         retry_at: datetime | None = None, session: AsyncSession) -> bool:
-    """done/failed; or, with ``state="pending"``, give it back to be retried from ``retry_at``."""
+    """done/failed; or, with ``state="pending"``, give it back to be retried from ``retry_at``.
+
+    A delivered item's steps are dropped: they hold what people wrote (updates, resolutions),
+    which the timeline keeps under its own retention rules; a failed item keeps them for operators."""
+    steps = {"steps": []} if state == "done" else {}
     result = await session.execute(
         update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.attempts) == attempt)
-        .values(state=state, error=error, lease_until=retry_at))
+        .values(state=state, error=error, lease_until=retry_at, **steps))
     return result.rowcount == 1
 
 
