@@ -110,6 +110,21 @@ def fresh_postgres_database(server_url: str, prefix: str = "irbot_bench") -> Fre
 # docs/benchmarks.md
 # ---------------------------------------------------------------------------------------------
 
+def publish_results(block: str, args: argparse.Namespace, *, section: str, begin: str, end: str,
+                    section_intro: str = "", per_backend: bool = False) -> None:
+    """Print the results block and, unless ``--no-docs``, write it to ``--docs``. ``per_backend``:
+    the markers hold ``{backend}``, one block for SQLite and one for PostgreSQL (``--database-url``)."""
+    print()
+    print(block)
+    if args.no_docs:
+        return
+    if per_backend:
+        backend = "postgresql" if args.database_url else "sqlite"
+        begin, end = begin.format(backend=backend), end.format(backend=backend)
+    write_results(block, Path(args.docs), section=section, begin=begin, end=end, section_intro=section_intro)
+    print(f"\nwrote the results to {args.docs}")
+
+
 def write_results(block: str, path: Path, *, section: str, begin: str, end: str, section_intro: str = "") -> None:
     """Put ``block`` between the ``begin`` and ``end`` marker lines, replacing what was there. Without
     the markers, the block goes at the end of ``section`` (a heading line, added with

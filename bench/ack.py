@@ -62,7 +62,9 @@ from typing import Any
 
 import aiohttp
 
-from _common import add_docs_arguments, command_line, Machine, fresh_postgres_database, load_average, machine, write_results
+from _common import (
+    Machine, add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+)
 
 SECTION = "## Ack latency (bench/ack.py)"
 BEGIN = "<!-- bench/ack.py results: begin (rewritten by the bench) -->"
@@ -520,9 +522,7 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
     finally:
         await fake.stop()
     block = render(args, machine(), backends, command)
-    print(block)
-    if not args.no_docs:
-        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN, end=END)
+    publish_results(block, args, section=SECTION, begin=BEGIN, end=END)
     return 0
 
 

@@ -31,7 +31,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, write_results
+from _common import (
+    add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+)
 
 SECTION = "## Reminder catch-up at start-up (bench/catch_up.py)"
 BEGIN = "<!-- bench/catch_up.py results ({backend}): begin (rewritten by the bench) -->"
@@ -157,12 +159,8 @@ async def main(args: argparse.Namespace, command: str) -> int:
         finally:
             cleanup()
     block = results_block(args, result, backend=backend, command=command, load=(load_start, load_average()))
-    print(block)
-    if not args.no_docs:
-        key = "postgresql" if args.database_url else "sqlite"
-        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=key),
-                      end=END.format(backend=key), section_intro=SECTION_INTRO)
-        print(f"\nwrote the results to {args.docs}")
+    publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
+                    per_backend=True)
     return 1 if result["doubled"] or result["posted"] != args.overdue else 0
 
 

@@ -59,7 +59,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from _common import add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, write_results
+from _common import (
+    add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+)
 
 SECTION = "## Post-mortem compile (bench/postmortem.py)"
 BEGIN = "<!-- bench/postmortem.py results ({backend}): begin (rewritten by the bench) -->"
@@ -661,13 +663,8 @@ async def main(args: argparse.Namespace, command: str) -> int:
             shutil.rmtree(folder, ignore_errors=True)
     block = report(results, online, command=command, warm_s=warm_s, started=started, repeat=args.repeat,
                    load=(load_start, load_average()))
-    print()
-    print(block)
-    if not args.no_docs:
-        backend = "postgresql" if args.database_url else "sqlite"
-        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend),
-                      end=END.format(backend=backend), section_intro=SECTION_INTRO)
-        print(f"\nwrote the results to {args.docs}")
+    publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
+                    per_backend=True)
     failed = any(r["problems"] for r in results) or bool(online and (online["problems"] or online["violations"]))
     return 1 if failed else 0
 

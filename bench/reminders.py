@@ -53,7 +53,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import add_docs_arguments, command_line, Machine, fresh_postgres_database, load_average, machine, write_results
+from _common import (
+    Machine, add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+)
 
 SECTION = "## Reminders (bench/reminders.py)"
 BEGIN = "<!-- bench/reminders.py {backend} results: begin (rewritten by the bench) -->"
@@ -540,13 +542,7 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
         stats = analyse(seeded, child, fake.posts, fired_counter(database_url))
         block = render(args, backend, machine(), seeded, child, stats, command, cold_start_s,
                        (load_before, load_after), spawner_rss)
-        print()
-        print(block)
-        if not args.no_docs:
-            backend_key = "postgresql" if args.database_url else "sqlite"
-            write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend_key),
-                          end=END.format(backend=backend_key))
-            print(f"\nwritten to {args.docs}")
+        publish_results(block, args, section=SECTION, begin=BEGIN, end=END, per_backend=True)
         return 0
     finally:
         await fake.stop()

@@ -45,7 +45,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from _common import add_docs_arguments, command_line, ROOT, fresh_postgres_database, load_average, machine, write_results
+from _common import (
+    ROOT, add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+)
 
 SECTION = "## Evidence verification and report (bench/verify.py)"
 BEGIN = "<!-- bench/verify.py results ({backend}): begin (rewritten by the bench) -->"
@@ -519,13 +521,8 @@ async def main(args: argparse.Namespace, command: str) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     block = results_block(chains, report, command=command, started=started, repeat=args.repeat,
                           load=(load_start, load_average()))
-    print()
-    print(block)
-    if not args.no_docs:
-        backend = "postgresql" if args.database_url else "sqlite"
-        write_results(block, Path(args.docs), section=SECTION, begin=BEGIN.format(backend=backend),
-                      end=END.format(backend=backend), section_intro=SECTION_INTRO)
-        print(f"\nwrote the results to {args.docs}")
+    publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
+                    per_backend=True)
     failed = any(r["problems"] for r in chains) or bool(report and report["problems"])
     return 1 if failed else 0
 
