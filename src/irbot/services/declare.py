@@ -171,25 +171,12 @@ CARD_EVENT = "irbot_incident_card"
 ANNOUNCEMENT_EVENT = "irbot_incident_announcement"
 
 
-def _mark(event_type: str, incident: Incident) -> dict:
-    """Message metadata naming the incident, so a repair can recognise a post it never recorded."""
-    return {"event_type": event_type, "event_payload": {"incident_id": incident.id}}
-
-
-async def _posted_before(channel: str, event_type: str, incident: Incident, deps: Deps) -> str | None:
-    return await surfaces.posted_before(channel, _mark(event_type, incident), since=incident.declared_at, deps=deps)
-
-
 async def _post_card(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
     if incident.card_ts:
         return
-    ts = await _posted_before(incident.channel_id, CARD_EVENT, incident, deps) if repair else None
-    if ts is None:
-        holders = await surfaces.holders_of(incident.id, deps)
-        message = await surfaces.card_message(incident, holders, deps)
-        posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, **message.as_args(),
-                                       metadata=_mark(CARD_EVENT, incident))
-        ts = posted["ts"]
+    message = await surfaces.card_message(incident, await surfaces.holders_of(incident.id, deps), deps)
+    ts = await surfaces.post_once(incident.channel_id, message, surfaces.incident_mark(CARD_EVENT, incident.id), deps,
+                                  look_since=incident.declared_at if repair else None)
     await _save(incident.id, deps, card_ts=ts)
 
 
@@ -223,13 +210,9 @@ async def _announce(incident: Incident, deps: Deps, *, repair: bool = False) -> 
     channel = await deps.workspace.ensure_announce_channel()
     if channel is None:
         return  # announcements are off; the log and /incident help say why
-    ts = await _posted_before(channel, ANNOUNCEMENT_EVENT, incident, deps) if repair else None
-    if ts is None:
-        holders = await surfaces.holders_of(incident.id, deps)
-        message = surfaces.announcement_message(incident, holders, deps)
-        posted = await deps.slack.call("chat.postMessage", channel=channel, **message.as_args(),
-                                       metadata=_mark(ANNOUNCEMENT_EVENT, incident))
-        ts = posted["ts"]
+    message = surfaces.announcement_message(incident, await surfaces.holders_of(incident.id, deps), deps)
+    ts = await surfaces.post_once(channel, message, surfaces.incident_mark(ANNOUNCEMENT_EVENT, incident.id), deps,
+                                  look_since=incident.declared_at if repair else None)
     await _save(incident.id, deps, announce_channel_id=channel, announce_ts=ts)
 
 

@@ -257,11 +257,9 @@ async def _post(step: Step, incident: Incident, item: OutboxItem, index: int, de
         channel = to  # a user: Slack opens the DM (its id is unknown here, so a retry cannot look first)
     assert channel is not None
     mark = {"event_type": POST_EVENT, "event_payload": {"outbox_id": item.id, "step": index}}
-    if look_first and to in (CHANNEL, STAKEHOLDERS):
-        if await surfaces.posted_before(channel, mark, since=item.created_at, thread_ts=thread_ts, deps=deps):
-            return
-    args = {"thread_ts": thread_ts} if thread_ts else {}
-    await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args, **step["message"])
+    can_look = to in (CHANNEL, STAKEHOLDERS)
+    await surfaces.post_once(channel, blocks.Message(**step["message"]), mark, deps, thread_ts=thread_ts,
+                             look_since=item.created_at if look_first and can_look else None)
 
 
 async def _give_back(item: OutboxItem, code: str, deps: Deps) -> None:

@@ -36,13 +36,9 @@ async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False
     if playbook is None or not incident.channel_id:
         return
     incident.playbook = list(playbook.steps)
-    mark = {"event_type": CHECKLIST_EVENT, "event_payload": {"incident_id": incident.id}}
-    ts = await surfaces.posted_before(incident.channel_id, mark, since=incident.declared_at, deps=deps) \
-        if repair else None
-    if ts is None:
-        posted = await deps.slack.call("chat.postMessage", channel=incident.channel_id, metadata=mark,
-                                       **(await checklist_message(incident, deps)).as_args())
-        ts = posted["ts"]
+    ts = await surfaces.post_once(incident.channel_id, await checklist_message(incident, deps),
+                                  surfaces.incident_mark(CHECKLIST_EVENT, incident.id), deps,
+                                  look_since=incident.declared_at if repair else None)
     async with deps.db.session() as session:
         await repo.update_incident(incident.id, playbook=list(playbook.steps), playbook_ts=ts, session=session)
         await session.commit()

@@ -160,10 +160,8 @@ async def post_reminder(incident: Incident, message: blocks.Message, due: Due, d
     """Post a fired reminder (in the incident's channel unless told otherwise), marked as itself."""
     channel = channel or incident.channel_id
     assert channel is not None
-    if due.retried and await surfaces.posted_before(channel, due.mark, since=due.at, thread_ts=thread_ts, deps=deps):
-        return
-    args = {"thread_ts": thread_ts} if thread_ts else {}
-    await deps.slack.call("chat.postMessage", channel=channel, metadata=due.mark, **args, **message.as_args())
+    await surfaces.post_once(channel, message, due.mark, deps, thread_ts=thread_ts,
+                             look_since=due.at if due.retried else None)
 
 
 async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due: Due, deps: Deps) -> None:

@@ -91,8 +91,21 @@ async def say(incident: Incident, text: str, deps: Deps, *, channel: str | None 
                                  **message.as_args())
 
 
-async def posted_before(channel: str, mark: dict, *, since: datetime, deps: Deps,
-                        thread_ts: str | None = None) -> str | None:
-    """The ts of our post carrying metadata ``mark``, if one landed in ``channel`` (or the thread)
-    since ``since``: how a repair tells a post it made but never recorded from one never made."""
-    return await deps.slack.find_post(channel, mark, oldest=since.timestamp() - 5, thread_ts=thread_ts)
+def incident_mark(event_type: str, incident_id: int | None) -> dict:
+    """Message metadata naming the incident, for posts it has one of (the card, the checklist …)."""
+    return {"event_type": event_type, "event_payload": {"incident_id": incident_id}}
+
+
+async def post_once(channel: str, message: blocks.Message, mark: dict, deps: Deps, *,
+                    look_since: datetime | None = None, thread_ts: str | None = None) -> str:
+    """Post ``message`` carrying metadata ``mark``; returns its ts.
+
+    ``look_since``: this may be a retry, and a worker that died may have made the post without
+    recording it: look for the post carrying ``mark`` since then first, and return that one."""
+    if look_since is not None:
+        found = await deps.slack.find_post(channel, mark, oldest=look_since.timestamp() - 5, thread_ts=thread_ts)
+        if found is not None:
+            return found
+    args = {"thread_ts": thread_ts} if thread_ts else {}
+    posted = await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args, **message.as_args())
+    return str(posted["ts"])
