@@ -130,7 +130,7 @@ class ReminderScheduler:
     async def fire_due(self) -> int:
         """Fire every reminder already due, ``FIRING_AT_ONCE`` at a time (the catch-up; tests with a
         fake clock call it). Returns how many were due."""
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             due = await repo.due_reminders(now=self.clock(), session=session)
         await asyncio.gather(*(self._fire_overdue(r.incident_id, r.kind, r.due_at) for r in due))
         return len(due)
@@ -181,7 +181,8 @@ class ReminderScheduler:
 
     async def _reconcile(self) -> int:
         """Give every pending reminder a job at its due time; returns how many are pending."""
-        async with self.db.session() as session:
+        # Every 2 s: a read, so it must not take SQLite's one write connection (and write lock).
+        async with self.db.reader() as session:
             pending = await repo.pending_reminders(session=session)
         for reminder in pending:
             key = job_id(reminder.incident_id, reminder.kind)

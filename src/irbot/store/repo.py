@@ -486,11 +486,16 @@ async def outbox_incident(item_id: int, *, session: AsyncSession) -> Incident | 
     return (await session.execute(query)).scalars().first()
 
 
+def _outbox_free(now: datetime) -> Any:
+    """Pending, and nobody's lease on it lasts."""
+    return (col(OutboxItem.state) == "pending") & or_(col(OutboxItem.lease_until).is_(None),
+                                                      col(OutboxItem.lease_until) < now)
+
+
 async def claim_outbox(item_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> OutboxItem | None:
     """Lease a pending item to one worker (none while another's lease lasts); counts the attempt."""
-    free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
     result = await session.execute(
-        update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.state) == "pending", free)
+        update(OutboxItem).where(col(OutboxItem.id) == item_id, _outbox_free(now))
         .values(lease_until=until, attempts=OutboxItem.attempts + 1))
     if result.rowcount != 1:
         return None
@@ -530,8 +535,7 @@ async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | 
 
 async def outbox_due(*, now: datetime, session: AsyncSession) -> list[int]:
     """Pending items nobody holds, oldest first."""
-    free = or_(col(OutboxItem.lease_until).is_(None), col(OutboxItem.lease_until) < now)
-    query = select(OutboxItem.id).where(col(OutboxItem.state) == "pending", free).order_by(OutboxItem.id)
+    query = select(OutboxItem.id).where(_outbox_free(now)).order_by(OutboxItem.id)
     return list((await session.execute(query)).scalars().all())
 
 
