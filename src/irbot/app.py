@@ -24,7 +24,8 @@ from irbot.metrics import Metrics
 from irbot.render import Renderer
 from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
-from irbot.services.outbox import OutboxSweeper
+from irbot.services import declare as declare_service, outbox as outbox_steps
+from irbot.work.engine import Sweeper
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
@@ -49,7 +50,7 @@ class Irbot:
     web: web.Application
     heartbeat: Heartbeat
     pipeline: Pipeline
-    outbox: OutboxSweeper
+    outbox: Sweeper
     _runner: web.AppRunner | None = None
     port: int | None = None
     socket_mode: bool = False
@@ -110,13 +111,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
+    for owed_steps in (outbox_steps, declare_service):  # what each kind of owed work's steps do
+        owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
     for feature in (clocks, commands, declare, errors, framework, report, roles, timeline, updates):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
-                  heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=OutboxSweeper(deps))
+                  heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))
     irbot.web.add_routes([
         web.post("/slack/events", _slack_events(irbot)),
         web.get("/healthz", _healthz(irbot)),

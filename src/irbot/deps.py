@@ -14,6 +14,7 @@ from irbot.slack.gateway import SlackGateway
 from irbot.store.channel_incidents import ChannelIncidents
 from irbot.store.db import Database
 from irbot.tasks import TaskRunner
+from irbot.work.engine import Engine
 from irbot.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -42,9 +43,12 @@ class Deps:
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     # Which incident each channel belongs to, remembered for this database (see store.channel_incidents).
     channels: ChannelIncidents = field(init=False)
+    # The one engine for owed work; services register the steps they owe at start (see app.py).
+    work: Engine = field(init=False)
 
     def __post_init__(self) -> None:
         self.channels = ChannelIncidents(self.db)
+        self.work = Engine(self)
 
     def metrics_reminder(self, kind: str) -> None:
         self.metrics.reminders_sent.labels(kind=kind).inc()

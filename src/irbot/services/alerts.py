@@ -20,7 +20,7 @@ from irbot.domain.severities import Severity
 from irbot.domain.status import Status
 from irbot.domain.types import incident_type
 from irbot.services import outbox, surfaces
-from irbot.services.declare import open_incident_with_retries, record_declaration
+from irbot.services.declare import record_declaration
 from irbot.store import repo
 from irbot.store.models import AlertGroup, Incident
 
@@ -115,8 +115,8 @@ async def receive(notification: Notification, deps: Deps) -> Outcome:
 async def _declare(notification: Notification, group: AlertGroup | None, deps: Deps) -> Outcome:
     form = _form(notification, deps)
     source = f"alertmanager:{notification.groupKey}:{group.incident_id if group else 0}"
-    incident, created = await record_declaration(form, declarer_id=None, origin_channel_id=None,
-                                                 source_key=source, deps=deps)
+    incident, created, setup = await record_declaration(form, declarer_id=None, origin_channel_id=None,
+                                                        source_key=source, deps=deps)
     seen = [a.key() for a in notification.alerts]
     async with deps.db.session() as session:
         if group is None:
@@ -131,17 +131,11 @@ async def _declare(notification: Notification, group: AlertGroup | None, deps: D
                                               notification.alerts), session=session, deps=deps, held=False) \
             if created else None
         await session.commit()
-    if listing is not None:  # whichever notification made the incident builds it, even if it lost the group
-        assert listing.id is not None
-        deps.tasks.spawn(_open_and_list(incident.id, listing.id, deps), name="alert-declare")
+    if setup is not None:  # whichever notification made the incident builds it, even if it lost the group
+        deps.work.deliver_soon(setup)  # the listing waits for the set-up, which then delivers it
     if not won:  # the same group's other notification declared at the same moment: route to it
         return await receive(notification, deps)
     return Outcome("declared", surfaces.facts_of(incident).ref)
-
-
-async def _open_and_list(incident_id: int, listing: int, deps: Deps) -> None:
-    await open_incident_with_retries(incident_id, deps)
-    await outbox.deliver(listing, deps)
 
 
 async def _more_alerts(notification: Notification, incident: Incident, deps: Deps) -> Outcome:

@@ -1,15 +1,17 @@
-"""Declaring an incident: store it first, then build it in Slack step by step.
+"""Declaring an incident: store it and owe its Slack set-up in one transaction, then build it.
 
-Each Slack step records its result before the next one starts, so a failure or a crash leaves
-an incident that :func:`open_incident` can finish later without doing any step twice.
+The set-up is owed work like any other (see ``irbot.work.engine``): it creates the channel, then
+invites the declarer and posts the card at once, then pins the card, sets the topic, announces
+and posts the checklist at once, then opens the incident. Each wave's results (the channel's id,
+the card's ts) are recorded before the next wave, so a failure or a crash leaves an incident that
+the engine finishes later without doing any step twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
@@ -27,24 +29,36 @@ from irbot.services.updates import plan_first_reminders
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
-from irbot.store.models import Incident
-from irbot.tasks import renew_every
+from irbot.store.models import Incident, OutboxItem
+from irbot.work.engine import SETUP, Engine, Facts, Job, Step
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
-# Held while a process builds the incident and renewed as it goes, so that a builder that was
-# killed frees it within SETUP_LEASE and the start-up repair (or another replica) takes over.
-SETUP_LEASE = timedelta(seconds=10)
-LEASE_RENEW_SECONDS = 3.0
 RECONCILE_RESOLVED_WITHIN = timedelta(days=7)
+
+# People first: the declarer is in the channel and the card is there after two round trips.
+SETUP_STEPS: tuple[Step, ...] = (
+    {"do": "create_channel", "wave": 0},
+    {"do": "invite_declarer", "wave": 1}, {"do": "post_card", "wave": 1},
+    {"do": "pin_card", "wave": 2}, {"do": "set_topic", "wave": 2}, {"do": "announce", "wave": 2},
+    {"do": "checklist", "wave": 2},
+    {"do": "opened", "wave": 3},
+)
+
+
+class Declared(NamedTuple):
+    incident: Incident
+    created: bool
+    setup: OutboxItem | None  # the owed set-up, held by this process: deliver it after the ack
 
 
 async def record_declaration(form: DeclareForm, *, declarer_id: str | None, origin_channel_id: str | None,
-                             source_key: str | None, deps: Deps) -> tuple[Incident, bool]:
-    """Store the incident (state "opening"); the same form submitted twice gives the same incident."""
+                             source_key: str | None, deps: Deps) -> Declared:
+    """Store the incident (state "opening") and owe its set-up; the same form submitted twice gives
+    the same incident. Deliver ``Declared.setup`` after the ack."""
     async with deps.db.session() as session:
         if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
-            return existing, False
+            return Declared(existing, False, None)
         incident = Incident(
             number=0, title=form.title.strip(), severity=form.severity, type=form.type,
             status=Status.INVESTIGATING.value, private=is_private(form.type, form.private), drill=form.drill,
@@ -60,84 +74,35 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
                                  text=incident.title, dedupe_key="declared", at=incident.declared_at,
                                  data={"severity": incident.severity, "type": incident.type,
                                        "private": incident.private})
+            setup = await owe_setup(incident.id, session=session, deps=deps)
             await session.commit()
         except IntegrityError:
             await session.rollback()
             if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
-                return existing, False  # a concurrent submission of the same form won
+                return Declared(existing, False, None)  # a concurrent submission of the same form won
             raise
     for regime in form.regimes:
         regulation = match_regulation(regime, deps.settings.regulations)
         if regulation is not None:
             await start_clock(incident, regulation, aware_at=incident.declared_at, actor=declarer_id, deps=deps)
-    return incident, True
+    return Declared(incident, True, setup)
 
 
-async def open_incident(incident_id: int, deps: Deps, *, repair: bool = False) -> Incident | None:
-    """Run the Slack steps that have not run yet; returns the incident, or None if another owns it.
-
-    ``repair``: an earlier attempt may have posted the card, the announcement or the checklist
-    without living to record it (killed, or the answer was lost); look for them before posting again.
-    """
-    if not await _claim(incident_id, deps):
-        return None
-    post_card = functools.partial(_post_card, repair=repair)
-    announce = functools.partial(_announce, repair=repair)
-    checklist = functools.partial(post_checklist, repair=repair)
-    steps = (_create_channel, post_card, _pin_card, _set_topic, _invite_declarer, announce, checklist)
-    # A 429 wait can outlast the lease: keep it while this process builds.
-    renewing = asyncio.get_running_loop().create_task(
-        renew_every(LEASE_RENEW_SECONDS, lambda: _renew_lease(incident_id, deps),
-                    what=f"incident {incident_id}'s set-up"), name="setup-lease")
-    try:
-        for step in steps:
-            incident = await _load(incident_id, deps)
-            await step(incident, deps)
-    except SlackCallError as exc:
-        await _save(incident_id, deps, setup_error=exc.code, setup_lease_until=None)
-        log.error("%s: Slack step failed: %s", incident_ref(incident.number), exc)
-        raise
-    finally:
-        renewing.cancel()
-    await _save(incident_id, deps, setup="open", setup_error=None, setup_lease_until=None)
-    incident = await _load(incident_id, deps)
-    await plan_first_reminders(incident, deps)
-    webhooks.emit("declared", incident, deps)
-    deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
-    return incident
+def register(engine: Engine) -> None:
+    for step in SETUP_STEPS:
+        engine.handle(step["do"], _SETUP_HANDLERS[step["do"]])
+    engine.on_first_refusal(SETUP, _tell_declarer_of_failure)
 
 
-async def _claim(incident_id: int, deps: Deps) -> bool:
-    """A short lease so that two processes (or a retry beside a start-up repair) never both build."""
-    now = deps.clock()
-    async with deps.db.session() as session:
-        claimed = await repo.claim_setup(incident_id, now=now, until=now + SETUP_LEASE, session=session)
-        await session.commit()
-    return claimed
+async def owe_setup(incident_id: int, *, session, deps: Deps, held: bool = True) -> OutboxItem:  # noqa: ANN001
+    return await deps.work.record(incident_id, SETUP, [dict(step) for step in SETUP_STEPS], session=session,
+                                  held=held)
 
 
-async def _renew_lease(incident_id: int, deps: Deps) -> None:
-    async with deps.db.session() as session:
-        await repo.renew_setup(incident_id, until=deps.clock() + SETUP_LEASE, session=session)
-        await session.commit()
-
-
-async def _load(incident_id: int, deps: Deps) -> Incident:
-    async with deps.db.reader() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-    assert incident is not None
-    return incident
-
-
-async def _save(incident_id: int, deps: Deps, **values: object) -> None:
-    async with deps.db.session() as session:
-        await repo.update_incident(incident_id, session=session, **values)
-        await session.commit()
-
-
-async def _create_channel(incident: Incident, deps: Deps) -> None:
+async def _create_channel(step: Step, job: Job) -> Facts | None:
+    incident, deps = job.incident, job.deps
     if incident.channel_id:
-        return
+        return None
     prefix = "drill" if incident.drill else deps.settings.channel_prefix
     base = channel_name(prefix, incident.number, incident.title)
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
@@ -152,8 +117,7 @@ async def _create_channel(incident: Incident, deps: Deps) -> None:
                 continue
             created = {"channel": adopted}
         channel = created["channel"]
-        await _save(incident.id, deps, channel_id=channel["id"], channel_name=channel["name"])
-        return
+        return {"channel_id": channel["id"], "channel_name": channel["name"]}
     raise SlackCallError("conversations.create", "name_taken")
 
 
@@ -171,49 +135,74 @@ CARD_EVENT = "irbot_incident_card"
 ANNOUNCEMENT_EVENT = "irbot_incident_announcement"
 
 
-async def _post_card(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
+def _look_since(job: Job):  # noqa: ANN202
+    """A retried set-up may have posted without living to record it: look for the post first."""
+    return job.incident.declared_at if job.look_first else None
+
+
+async def _post_card(step: Step, job: Job) -> Facts | None:
+    incident, deps = job.incident, job.deps
     if incident.card_ts:
-        return
+        return None
     message = await surfaces.card_message(incident, await surfaces.holders_of(incident.id, deps), deps)
     ts = await surfaces.post_once(incident.channel_id, message, surfaces.incident_mark(CARD_EVENT, incident.id), deps,
-                                  look_since=incident.declared_at if repair else None)
-    await _save(incident.id, deps, card_ts=ts)
+                                  look_since=_look_since(job))
+    return {"card_ts": ts}
 
 
-async def _pin_card(incident: Incident, deps: Deps) -> None:
-    if incident.card_pinned:
-        return
-    await deps.slack.call("pins.add", channel=incident.channel_id, timestamp=incident.card_ts)
-    await _save(incident.id, deps, card_pinned=True)
+async def _pin_card(step: Step, job: Job) -> Facts | None:
+    await job.deps.slack.call("pins.add", channel=job.incident.channel_id, timestamp=job.incident.card_ts)
+    return None
 
 
-async def _set_topic(incident: Incident, deps: Deps) -> None:
+async def _set_topic(step: Step, job: Job) -> Facts | None:
+    incident, deps = job.incident, job.deps
     if incident.topic:
-        return
+        return None
     holders = await surfaces.holders_of(incident.id, deps)
     topic = await surfaces.topic_text(incident, holders, deps)
     await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
-    await _save(incident.id, deps, topic=topic)
+    return {"topic": topic}
 
 
-async def _invite_declarer(incident: Incident, deps: Deps) -> None:
-    if incident.declarer_invited:
-        return
+async def _invite_declarer(step: Step, job: Job) -> Facts | None:
+    incident, deps = job.incident, job.deps
     if incident.declarer_id and incident.declarer_id != deps.workspace.bot_user_id:
         await deps.slack.call("conversations.invite", channel=incident.channel_id, users=incident.declarer_id)
-    await _save(incident.id, deps, declarer_invited=True)
+    return None
 
 
-async def _announce(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
+async def _announce(step: Step, job: Job) -> Facts | None:
+    incident, deps = job.incident, job.deps
     if incident.announce_ts or incident.private:
-        return
+        return None
     channel = await deps.workspace.ensure_announce_channel()
     if channel is None:
-        return  # announcements are off; the log and /incident help say why
+        return None  # announcements are off; the log and /incident help say why
     message = surfaces.announcement_message(incident, await surfaces.holders_of(incident.id, deps), deps)
     ts = await surfaces.post_once(channel, message, surfaces.incident_mark(ANNOUNCEMENT_EVENT, incident.id), deps,
-                                  look_since=incident.declared_at if repair else None)
-    await _save(incident.id, deps, announce_channel_id=channel, announce_ts=ts)
+                                  look_since=_look_since(job))
+    return {"announce_channel_id": channel, "announce_ts": ts}
+
+
+async def _checklist(step: Step, job: Job) -> Facts | None:
+    return await post_checklist(job.incident, job.deps, repair=job.look_first)
+
+
+async def _opened(step: Step, job: Job) -> Facts | None:
+    """Every Slack step is done: the incident is open, its reminders start, the world is told."""
+    incident, deps = job.incident, job.deps
+    incident.setup = "open"
+    await plan_first_reminders(incident, deps)
+    webhooks.emit("declared", incident, deps)
+    deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
+    log.info("%s is open in Slack", incident_ref(incident.number))
+    return {"setup": "open"}
+
+
+_SETUP_HANDLERS = {"create_channel": _create_channel, "invite_declarer": _invite_declarer, "post_card": _post_card,
+                   "pin_card": _pin_card, "set_topic": _set_topic, "announce": _announce, "checklist": _checklist,
+                   "opened": _opened}
 
 
 async def reconcile_surfaces(deps: Deps) -> int:
@@ -234,52 +223,21 @@ async def reconcile_surfaces(deps: Deps) -> int:
 
 
 async def resume_unfinished(deps: Deps) -> int:
-    """At start-up: finish incidents whose Slack set-up was interrupted. Returns how many.
-
-    An incident whose lease is held (by a process killed while building it, or by a replica
-    building it now) is tried again when the lease runs out, until it is open. Then the live
-    incidents' card, topic and announcement are redrawn from the database.
-    """
+    """At start-up: owe the set-up of incidents left "opening" with none owed (declared by an irbot
+    from before the engine), deliver what is owed, then redraw the live incidents' card, topic and
+    announcement from the database. Returns how many set-ups were owed anew."""
     async with deps.db.session() as session:
-        pending = await repo.incidents_in_setup(session=session)
-    finished = 0
-    while pending:
-        leased: set[int] = set()
-        for incident in pending:
-            try:
-                if await open_incident(incident.id, deps, repair=True) is not None:
-                    finished += 1
-                else:
-                    leased.add(incident.id)
-            except SlackCallError:
-                continue  # logged and recorded; the next start or retry tries again
-        if not leased:
-            break
-        async with deps.db.session() as session:
-            pending = [i for i in await repo.incidents_in_setup(session=session) if i.id in leased]
-        expiries = [i.setup_lease_until for i in pending if i.setup_lease_until is not None]
-        if pending:
-            wait = (min(expiries) - deps.clock()).total_seconds() if expiries else 0.0
-            await asyncio.sleep(min(max(wait, 0.0) + 0.2, SETUP_LEASE.total_seconds()))
+        orphans = await repo.incidents_in_setup_owing_nothing(session=session)
+        for incident in orphans:
+            assert incident.id is not None
+            await owe_setup(incident.id, session=session, deps=deps, held=False)
+        await session.commit()
+    await deps.work.deliver_pending()
     await reconcile_surfaces(deps)
-    return finished
+    return len(orphans)
 
 
-async def open_incident_with_retries(incident_id: int, deps: Deps) -> None:
-    """Build the incident in Slack; if Slack keeps failing, tell the declarer and try again later."""
-    for attempt, delay in enumerate((0.0, *deps.setup_retry_delays)):
-        if delay:
-            await asyncio.sleep(delay)
-        try:
-            await open_incident(incident_id, deps, repair=attempt > 0)
-            return
-        except SlackCallError as exc:
-            if attempt == 0:
-                await _tell_declarer_of_failure(incident_id, exc.code, deps)
-
-
-async def _tell_declarer_of_failure(incident_id: int, problem: str, deps: Deps) -> None:
-    incident = await _load(incident_id, deps)
+async def _tell_declarer_of_failure(incident: Incident, problem: str, deps: Deps) -> None:
     if not incident.declarer_id:
         return
     text = deps.renderer.part("ephemeral.j2", "declare_failed", incident=surfaces.facts_of(incident),

@@ -25,23 +25,21 @@ async def checklist_message(incident: Incident, deps: Deps) -> blocks.Message:
 CHECKLIST_EVENT = "irbot_incident_checklist"
 
 
-async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False) -> None:
-    """A declare step: post the steps (once), then store them with the message's ts.
+async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False) -> dict | None:
+    """A declare step: post the steps (once); returns them with the message's ts, to be stored.
 
     ``repair``: an earlier attempt may have posted the checklist without living to record it;
     look for it (by its metadata) before posting again."""
     if incident.playbook_ts:
-        return
+        return None
     playbook = playbook_for(incident.type, deps.settings.playbooks)
     if playbook is None or not incident.channel_id:
-        return
+        return None
     incident.playbook = list(playbook.steps)
     ts = await surfaces.post_once(incident.channel_id, await checklist_message(incident, deps),
                                   surfaces.incident_mark(CHECKLIST_EVENT, incident.id), deps,
                                   look_since=incident.declared_at if repair else None)
-    async with deps.db.session() as session:
-        await repo.update_incident(incident.id, playbook=list(playbook.steps), playbook_ts=ts, session=session)
-        await session.commit()
+    return {"playbook": list(playbook.steps), "playbook_ts": ts}
 
 
 async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> str | None:

@@ -78,16 +78,16 @@ async def _not_a_person(user_id: str, deps: Deps) -> bool:
 
 def _role_change_steps(incident: Incident, role: Role, user: str, previous: str | None, by: str,
                        deps: Deps) -> list[outbox.Step]:
-    """Invite the holder, tell the channel, brief the holder by DM, then redraw card, topic and
-    announcement. A failed invite or brief must not hold up the rest."""
+    """Invite the holder, tell the channel and redraw card, topic and announcement at once (people are
+    watching the card); then brief the holder by DM. A failed invite or brief must not hold up the rest."""
     told = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
     facts = surfaces.facts_of(incident)
     brief = deps.renderer.part("roles.j2", "brief", role=role, incident=facts,
                                severity=deps.settings.severity(incident.severity), channel=incident.channel_id)
     fallback = deps.renderer.part("roles.j2", "brief_fallback", role=role, incident=facts)
     brief_message = blocks.Message(text=fallback, blocks=surfaces.message_for(incident, brief, deps).blocks)
-    return [outbox.invite(user), outbox.post(surfaces.message_for(incident, told, deps)),
-            outbox.post(brief_message, to=user, best_effort=True), outbox.refresh()]
+    return [outbox.invite(user, wave=0), outbox.post(surfaces.message_for(incident, told, deps), wave=0),
+            outbox.refresh(wave=0), outbox.post(brief_message, to=user, best_effort=True)]
 
 
 def roles_text(deps: Deps, holders: dict[str, str | None]) -> str:

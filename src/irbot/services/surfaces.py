@@ -5,6 +5,7 @@ Each is rendered from the stored incident, so refreshing is always "render and r
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from irbot.deps import Deps
@@ -52,19 +53,32 @@ async def topic_text(incident: Incident, holders: dict[str, str | None], deps: D
 
 
 async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
-    """Update card, topic and announcement in place after any change to the incident."""
+    """Update card, topic and announcement in place after any change to the incident (all at once:
+    people are watching the card)."""
     assert incident.id is not None
     holders = await holders_of(incident.id, deps)
+    await asyncio.gather(_redraw_card(incident, holders, deps), _retopic(incident, holders, deps),
+                         _redraw_announcement(incident, holders, deps))
+
+
+async def _redraw_card(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
     if incident.channel_id and incident.card_ts:
         await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.card_ts,
                               **(await card_message(incident, holders, deps)).as_args())
-    if incident.channel_id:
-        topic = await topic_text(incident, holders, deps)
-        if topic != incident.topic:
-            await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
-            async with deps.db.session() as session:
-                await repo.update_incident(incident.id, topic=topic, session=session)
-                await session.commit()
+
+
+async def _retopic(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
+    if not incident.channel_id:
+        return
+    topic = await topic_text(incident, holders, deps)
+    if topic != incident.topic:
+        await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
+        async with deps.db.session() as session:
+            await repo.update_incident(incident.id, topic=topic, session=session)
+            await session.commit()
+
+
+async def _redraw_announcement(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
     if incident.announce_channel_id and incident.announce_ts and not incident.private:
         await deps.slack.call("chat.update", channel=incident.announce_channel_id, ts=incident.announce_ts,
                               **announcement_message(incident, holders, deps).as_args())

@@ -185,17 +185,16 @@ async def _record_status(incident_id: int, old: Status, new: Status, actor: str,
 
 async def _announce(incident: Incident, macro: str, deps: Deps, *, session,  # noqa: ANN001
                     **context: object) -> OutboxItem:
-    """Owe the channel and the stakeholders' thread a message, then a redraw of card, topic and
-    announcement (in the outbox, inside the change's transaction). Returns the outbox item."""
+    """Owe the channel a message and a redraw of card, topic and announcement at once, then the
+    stakeholders' thread its message (owed inside the change's transaction). Returns the owed item."""
     facts = surfaces.facts_of(incident)
     severity = deps.settings.severity(incident.severity)
     text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
-    steps = [outbox.post(surfaces.message_for(incident, text, deps))]
+    steps = [outbox.post(surfaces.message_for(incident, text, deps), wave=0), outbox.refresh(wave=0)]
     if incident.announce_ts and incident.announce_channel_id and not incident.private:
         stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
                                          body=Mrkdwn(text))
         steps.append(outbox.post(surfaces.message_for(incident, stakeholder, deps), to=outbox.STAKEHOLDERS))
-    steps.append(outbox.refresh())
     return await outbox.record(incident.id, macro, steps, session=session, deps=deps)
 
 

@@ -11,7 +11,7 @@ from irbot.deps import Deps
 from irbot.domain.declare import DeclareForm, form_problems, TITLE_MAX
 from irbot.domain.types import INCIDENT_TYPES
 from irbot.services.people import note_person
-from irbot.services.declare import open_incident_with_retries, record_declaration
+from irbot.services.declare import record_declaration
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.slack.ids import Block, Callback
@@ -68,10 +68,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors=errors)
             return
         # Stored before the ack closes the form: from here on nothing the responder typed is lost.
-        incident, created = await record_declaration(
+        declared = await record_declaration(
             form, declarer_id=user_id(body), origin_channel_id=metadata(view).get("origin"),
             source_key=view.get("id"), deps=deps)
         await ack()
-        if created:
-            note_person(incident.declarer_id, deps)
-            deps.tasks.spawn(open_incident_with_retries(incident.id, deps), name=f"open-{incident.number}")
+        if declared.setup is not None:
+            note_person(declared.incident.declarer_id, deps)
+            deps.work.deliver_soon(declared.setup)

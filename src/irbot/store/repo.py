@@ -69,25 +69,12 @@ async def incident_id_by_channel(channel_id: str, *, session: AsyncSession) -> i
     return (await session.execute(select(table.c.id).where(table.c.channel_id == channel_id).limit(1))).scalar()
 
 
-async def incidents_in_setup(*, session: AsyncSession) -> list[Incident]:
-    return list((await session.execute(select(Incident).where(Incident.setup == "opening"))).scalars().all())
-
-
-async def claim_setup(incident_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> bool:
-    """Take the set-up lease of an incident still "opening" unless another worker holds it."""
-    lease = col(Incident.setup_lease_until)
-    result = await session.execute(
-        update(Incident)
-        .where(col(Incident.id) == incident_id, col(Incident.setup) == "opening", or_(lease.is_(None), lease < now))
-        .values(setup_lease_until=until)
-    )
-    return result.rowcount == 1
-
-
-async def renew_setup(incident_id: int, *, until: datetime, session: AsyncSession) -> None:
-    """Extend the set-up lease of an incident still "opening" (its builder is alive)."""
-    await session.execute(update(Incident).where(col(Incident.id) == incident_id, col(Incident.setup) == "opening")
-                          .values(setup_lease_until=until))
+async def incidents_in_setup_owing_nothing(*, session: AsyncSession) -> list[Incident]:
+    """Incidents still "opening" whose set-up is not owed (declared before set-ups were owed work)."""
+    owed = select(OutboxItem.incident_id).where(col(OutboxItem.what) == "setup",
+                                                col(OutboxItem.state) == "pending")
+    query = select(Incident).where(col(Incident.setup) == "opening", col(Incident.id).not_in(owed))
+    return list((await session.execute(query)).scalars().all())
 
 
 async def incidents_to_reconcile(*, resolved_since: datetime, session: AsyncSession) -> list[Incident]:
@@ -480,10 +467,18 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     return item.id
 
 
-async def outbox_incident(item_id: int, *, session: AsyncSession) -> Incident | None:
-    query = select(Incident).join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)) \
+async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str] | None:
+    """The item's incident and what the item is (``setup``, ``role_changed`` …)."""
+    query = select(Incident, OutboxItem.what).join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)) \
         .where(col(OutboxItem.id) == item_id)
-    return (await session.execute(query)).scalars().first()
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def release_outbox(item_id: int, attempt: int, *, session: AsyncSession) -> None:
+    """Give a held item back untried (its incident is not open yet): free for the next claim."""
+    await session.execute(update(OutboxItem).where(col(OutboxItem.id) == item_id, col(OutboxItem.attempts) == attempt)
+                          .values(lease_until=None, attempts=OutboxItem.attempts - 1))
 
 
 def _outbox_free(now: datetime) -> Any:
@@ -533,9 +528,11 @@ async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | 
     return result.rowcount == 1
 
 
-async def outbox_due(*, now: datetime, session: AsyncSession) -> list[int]:
-    """Pending items nobody holds, oldest first."""
+async def outbox_due(*, now: datetime, incident_id: int | None = None, session: AsyncSession) -> list[int]:
+    """Pending items nobody holds (of one incident, or all), oldest first."""
     query = select(OutboxItem.id).where(_outbox_free(now)).order_by(OutboxItem.id)
+    if incident_id is not None:
+        query = query.where(col(OutboxItem.incident_id) == incident_id)
     return list((await session.execute(query)).scalars().all())
 
 

@@ -1,0 +1,343 @@
+"""The one engine for work that committed changes owe to the outside world.
+
+A change (an incident declared, a role taken, an update, a resolution) writes the outside work it
+owes as *steps* into an ``outbox`` row, in the change's own transaction. After the commit the
+process that made the change delivers it at once; it holds the row's lease from the start, so no
+claim is needed. A process killed half-way leaves the row pending under a short lease; when the
+lease lapses the sweep that runs in every process (or the restarted one) finishes it.
+
+Steps run in *waves*: consecutive steps that carry the same ``wave`` number run together (a
+declare creates the channel, then invites the declarer and posts the card at once, then pins,
+sets the topic, announces and posts the checklist at once). A step without a wave runs alone.
+Progress is recorded after a wave that posted something or learned a fact, so a finished wave
+never runs again. Each step is done by a *handler* that services register by name; a handler may
+return facts about the incident (the channel's id, the card's ts), which are recorded with the
+progress and seen by the later waves.
+
+Posting is the one outside call that is not idempotent. Every post carries a mark naming its
+item and step, and a retried item looks for its marked posts before posting again.
+
+An incident's set-up (kind :data:`SETUP`) runs first; the rest of that incident's work waits
+until the set-up has opened the incident, and is delivered the moment it has (a *kick*): nothing
+ever waits for a lease to lapse in normal operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from irbot.domain.incident import incident_ref
+from irbot.slack.gateway import SlackCallError
+from irbot.store import repo
+from irbot.store.models import Incident, OutboxItem
+from irbot.tasks import renew_every
+
+if TYPE_CHECKING:
+    from irbot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# Short, and renewed while delivering (a 429 wait can outlast it): after a kill -9 the work is
+# taken over within LEASE + SWEEP_SECONDS.
+LEASE = timedelta(seconds=5)
+RENEW_SECONDS = 1.5
+SWEEP_SECONDS = 2.0
+MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not change a service's mind
+SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
+
+Step = dict[str, Any]
+Facts = dict[str, Any]
+
+
+@dataclass
+class Job:
+    """What a handler gets: the step's item, the incident as known so far, and whether a worker that
+    died may already have done this step (then look before posting)."""
+
+    item: OutboxItem
+    incident: Incident
+    index: int
+    deps: "Deps"
+    look_first: bool
+
+
+Handler = Callable[[Step, Job], Awaitable["Facts | None"]]
+RefusalHook = Callable[[Incident, str, "Deps"], Awaitable[None]]
+
+
+def waves(steps: list[Step], start: int = 0) -> list[list[int]]:
+    """Indexes of the steps from ``start`` on, grouped into the waves that run together."""
+    groups: list[list[int]] = []
+    for index in range(start, len(steps)):
+        wave = steps[index].get("wave")
+        if groups and wave is not None and steps[groups[-1][-1]].get("wave") == wave:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def retry_delay(what: str, attempts: int, setup_delays: tuple[float, ...]) -> timedelta:
+    """How long a refused item waits: a set-up follows ``setup_delays`` (its last one repeats), the
+    rest back off 5, 10, 20, 40, 80 s."""
+    if what == SETUP:
+        return timedelta(seconds=setup_delays[min(attempts, len(setup_delays)) - 1] if setup_delays else 5.0)
+    return timedelta(seconds=min(5 * 2 ** (attempts - 1), 300))
+
+
+class Engine:
+    """Built once per app; services register the handlers of the steps they owe."""
+
+    def __init__(self, deps: "Deps") -> None:
+        self.deps = deps
+        self._handlers: dict[str, Handler] = {}
+        self._first_refusal: dict[str, RefusalHook] = {}
+
+    def handle(self, action: str, handler: Handler) -> None:
+        self._handlers[action] = handler
+
+    def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
+        """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
+        self._first_refusal[what] = hook
+
+    # ---- owing -------------------------------------------------------------------------------
+    async def record(self, incident_id: int, what: str, steps: list[Step], *, session: Any,
+                     held: bool = True) -> OutboxItem:
+        """Add the item inside the caller's transaction; after the commit, :meth:`deliver_soon` it.
+
+        ``held``: the item starts leased to this process, which delivers it right after the commit
+        (no claim needed); if the process dies first, the lease lapses and the sweep takes over."""
+        now = self.deps.clock()
+        item = OutboxItem(incident_id=incident_id, what=what, steps=steps, created_at=now,
+                          lease_until=now + LEASE if held else None, attempts=1 if held else 0)
+        await repo.add_outbox(item, session=session)
+        return item
+
+    def deliver_soon(self, item: OutboxItem) -> None:
+        """Deliver a held item (see :meth:`record`) once its transaction has committed."""
+        self.deps.tasks.spawn(self._deliver_held(item), name=f"work-{item.what}-{item.id}")
+
+    # ---- delivering --------------------------------------------------------------------------
+    async def _deliver_held(self, item: OutboxItem) -> bool:
+        assert item.id is not None
+        incident = await self._ready(item.id)
+        if incident is not None:
+            return await self._run(item, incident)
+        # The incident's set-up is still running: free the item so that the set-up's kick (in
+        # whichever process runs it) delivers it the moment the incident is open.
+        async with self.deps.db.session() as session:
+            await repo.release_outbox(item.id, item.attempts, session=session)
+            await session.commit()
+        if await self._ready(item.id) is not None:  # opened between the look and the release
+            return await self.deliver(item.id)
+        return False
+
+    async def deliver(self, item_id: int) -> bool:
+        """Claim the item and run its remaining steps; False when another worker holds it, its
+        incident is not open yet (the set-up's kick delivers it), or a step was refused."""
+        incident = await self._ready(item_id)
+        if incident is None:
+            return False
+        now = self.deps.clock()
+        async with self.deps.db.session() as session:
+            item = await repo.claim_outbox(item_id, now=now, until=now + LEASE, session=session)
+            await session.commit()
+        if item is None:
+            return False
+        if item.what != SETUP and item.attempts > MAX_ATTEMPTS:
+            await self._finish(item, state="failed", error=item.error or "gave up")
+            return False
+        return await self._run(item, incident)
+
+    async def deliver_pending(self, incident_id: int | None = None) -> int:
+        """Deliver every pending item nobody holds (start-up, the sweep, a kick). Returns how many finished."""
+        async with self.deps.db.reader() as session:
+            due = await repo.outbox_due(now=self.deps.clock(), incident_id=incident_id, session=session)
+        finished = 0
+        for item_id in due:
+            finished += await self.deliver(item_id)
+        return finished
+
+    def kick(self, incident_id: int) -> None:
+        """The incident is open now: what waited for it runs at once."""
+        self.deps.tasks.spawn(self.deliver_pending(incident_id), name=f"work-kick-{incident_id}")
+
+    async def _ready(self, item_id: int) -> Incident | None:
+        """The item's incident, or None while a non-set-up item's incident is not open in Slack yet."""
+        async with self.deps.db.reader() as session:
+            subject = await repo.outbox_subject(item_id, session=session)
+        if subject is None:
+            return None
+        incident, what = subject
+        if what == SETUP or (incident.setup == "open" and incident.channel_id is not None):
+            return incident
+        return None
+
+    async def _run(self, item: OutboxItem, incident: Incident) -> bool:
+        lease = _Lease(item, self.deps)
+        renewing = asyncio.get_running_loop().create_task(
+            renew_every(RENEW_SECONDS, lease.renew, what=f"outbox item {item.id}"))
+        # A retried item's previous worker may have died after any step up to and including its
+        # first unrecorded post: look for posts until this worker has recorded one of its own.
+        retried = item.attempts > 1
+        groups = waves(item.steps, item.done)
+        try:
+            for number, group in enumerate(groups):
+                if not lease.held:
+                    log.warning("outbox item %s (%s): lease lost; leaving it to its new holder", item.id, item.what)
+                    return False
+                facts, refused = await self._run_wave(group, item, incident, retried)
+                if refused is not None:
+                    await self._give_back(item, incident, refused)
+                    return False
+                for key, value in facts.items():
+                    setattr(incident, key, value)
+                last = number == len(groups) - 1
+                posted = any(item.steps[i]["do"] in POSTING for i in group)
+                if last:
+                    await self._finish(item, state="done", facts=facts)
+                elif posted or facts:
+                    if not await lease.record_progress(group[-1] + 1, facts):
+                        return False
+                    retried = False
+        finally:
+            renewing.cancel()
+        if item.what == SETUP:
+            self.kick(incident.id)
+        return True
+
+    async def _run_wave(self, group: list[int], item: OutboxItem, incident: Incident,
+                        retried: bool) -> tuple[Facts, str | None]:
+        """Run one wave's steps together; returns the facts they learned and the first refusal."""
+        jobs = [Job(item=item, incident=incident, index=i, deps=self.deps, look_first=retried) for i in group]
+        results = await asyncio.gather(*(self._step(item.steps[job.index], job) for job in jobs),
+                                       return_exceptions=True)
+        facts: Facts = {}
+        refused: str | None = None
+        for index, result in zip(group, results):
+            step = item.steps[index]
+            if isinstance(result, SlackCallError):
+                if step.get("best_effort"):
+                    log.warning("outbox item %s (%s): skipped a %s step: %s", item.id, item.what, step["do"],
+                                result.code)
+                elif refused is None:
+                    refused = result.code
+            elif isinstance(result, BaseException):
+                raise result
+            elif result:
+                facts.update(result)
+        return facts, refused
+
+    async def _step(self, step: Step, job: Job) -> Facts | None:
+        handler = self._handlers.get(step["do"])
+        if handler is None:
+            raise ValueError(f"unknown outbox step {step['do']!r}")
+        return await handler(step, job)
+
+    async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
+        """A step was refused: retry later with back-off, or give up after MAX_ATTEMPTS (never a set-up)."""
+        ref = incident_ref(incident.number)
+        if item.attempts == 1 and (hook := self._first_refusal.get(item.what)) is not None:
+            await hook(incident, code, self.deps)
+        if item.what != SETUP and item.attempts >= MAX_ATTEMPTS:
+            log.error("%s: gave up on the Slack side of %s after %d attempts: %s", ref, item.what, item.attempts,
+                      code)
+            await self._finish(item, state="failed", error=code)
+            return
+        delay = retry_delay(item.what, item.attempts, self.deps.setup_retry_delays)
+        log.warning("%s: Slack refused the Slack side of %s (%s); retrying in %gs", ref, item.what, code,
+                    delay.total_seconds())
+        await self._finish(item, state="pending", error=code, retry_at=self.deps.clock() + delay)
+        if item.what == SETUP:  # people are waiting for the channel: retry from here, not at the next sweep
+            self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
+
+    async def _retry_after(self, item_id: int | None, seconds: float) -> None:
+        assert item_id is not None
+        await asyncio.sleep(seconds)
+        await self.deliver(item_id)
+
+    async def _finish(self, item: OutboxItem, *, state: str, error: str | None = None,
+                      retry_at: datetime | None = None, facts: Facts | None = None) -> None:
+        """Unless another worker has claimed the item meanwhile (then the outcome is theirs to record)."""
+        assert item.id is not None
+        async with self.deps.db.session() as session:
+            await repo.finish_outbox(item.id, item.attempts, state=state, error=error, retry_at=retry_at,
+                                     session=session)
+            if facts:
+                await repo.update_incident(item.incident_id, session=session, **facts)
+            await session.commit()
+
+
+# Steps that post a message: progress is recorded after them, and a retry looks for them first.
+POSTING = frozenset({"post", "post_card", "announce", "checklist"})
+
+
+class _Lease:
+    """This worker's hold on an item. It is lost when another worker has claimed the item (a write
+    found the row claimed again), or when renewals have failed for a whole lease, after which
+    another worker may claim it at any moment: either way this worker stops before its next wave."""
+
+    def __init__(self, item: OutboxItem, deps: "Deps") -> None:
+        assert item.id is not None and item.lease_until is not None
+        self.item_id, self.incident_id, self.attempt, self.deps = item.id, item.incident_id, item.attempts, deps
+        self.until = item.lease_until
+        self.lost = False
+
+    @property
+    def held(self) -> bool:
+        return not self.lost and self.deps.clock() < self.until
+
+    async def renew(self) -> None:
+        until = self.deps.clock() + LEASE
+        async with self.deps.db.session() as session:
+            renewed = await repo.renew_outbox(self.item_id, self.attempt, until=until, session=session)
+            await session.commit()
+        self._still_ours(renewed, until)
+
+    async def record_progress(self, done: int, facts: Facts) -> bool:
+        until = self.deps.clock() + LEASE
+        async with self.deps.db.session() as session:
+            recorded = await repo.outbox_step_done(self.item_id, self.attempt, done, until=until, session=session)
+            if recorded and facts:
+                await repo.update_incident(self.incident_id, session=session, **facts)
+            await session.commit()
+        self._still_ours(recorded, until)
+        return recorded
+
+    def _still_ours(self, written: bool, until: datetime) -> None:
+        if written:
+            self.until = until
+        else:
+            self.lost = True
+
+
+class Sweeper:
+    """Every SWEEP_SECONDS, finish what a dead process or a refused step left behind."""
+
+    def __init__(self, engine: Engine, every: float = SWEEP_SECONDS) -> None:
+        self.engine = engine
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.engine.deliver_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is out: try again at the next sweep
+                log.warning("outbox sweep failed", exc_info=True)
+            await asyncio.sleep(self.every)
