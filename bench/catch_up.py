@@ -58,7 +58,7 @@ async def seed_overdue(settings: Any, channels: list[tuple[str, str]]) -> None:
         incidents = [Incident(number=n, title=f"Bench incident {n}", severity="SEV-1", type="outage",
                               status="investigating", setup="open", declarer_id="U0ALICE",
                               origin_channel_id="C0GENERAL", channel_id=channel_id, channel_name=name,
-                              card_pinned=True, declared_at=now - timedelta(hours=3))
+                              declared_at=now - timedelta(hours=3))
                      for n, (channel_id, name) in enumerate(channels, start=1)]
         session.add_all(incidents)
         await session.flush()

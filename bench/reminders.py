@@ -319,7 +319,7 @@ async def seed(env: dict[str, str], channels: list[tuple[str, str]], args: argpa
         incidents = [
             Incident(number=i + 1, title=f"Bench incident {i + 1}", severity=SEVERITIES[i % len(SEVERITIES)],
                      type="outage", status="investigating", setup="open", declarer_id="U0ALICE",
-                     origin_channel_id="C0GENERAL", channel_id=cid, channel_name=name, card_pinned=True,
+                     origin_channel_id="C0GENERAL", channel_id=cid, channel_name=name,
                      declared_at=now - timedelta(minutes=5))
             for i, (cid, name) in enumerate(channels)
         ]

@@ -196,7 +196,7 @@ def incident_row(number: int, declared: datetime, **values: Any) -> dict[str, An
     base = {"id": number, "number": number, "title": f"Incident {number}", "severity": "SEV-2", "type": "outage",
             "status": "resolved", "setup": "done", "private": False, "drill": False, "summary": "", "services": "",
             "affected_users": "", "declarer_id": PEOPLE[0], "declared_at": declared, "resolution": "",
-            "legal_hold": False, "card_pinned": False, "declarer_invited": True, "playbook": [],
+            "legal_hold": False, "playbook": [],
             "channel_id": f"C0INC{number:06d}", "channel_name": f"inc-{number}"}
     return {**base, **values}
 

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from irbot.store.models import TimelineEvent
+from irbot.store.models import Delivery, TimelineEvent
 from irbot.testing.harness import Harness
 
 
@@ -66,3 +66,24 @@ async def test_update_and_resolve_forms_submitted_twice_post_once(harness: Harne
     await harness.settle()
     assert len([t for t in harness.bot_messages(channel.id) if "is resolved" in t]) == 1
     assert await count_events(harness, "status_changed") == 1
+
+
+async def test_commands_that_only_answer_write_nothing_before_their_ack(harness: Harness) -> None:
+    """A burst of `/incident help` must not queue on the database's writer: no delivery claim for
+    subcommands that store nothing (a repeat of one only answers again)."""
+    alice = harness.user("alice")
+    channel = await harness.declare("alice", "Read only")
+
+    async def claims() -> int:
+        async with harness.irbot.deps.db.reader() as session:
+            return (await session.execute(select(func.count()).select_from(Delivery))).scalar_one()
+
+    before = await claims()
+    for text in ("help", "", "list", "roles", "timeline"):
+        response = await harness.slack.command(alice, "/incident", text, channel=channel.id)
+        assert response.status == 200
+    await harness.settle()
+    assert await claims() == before, "nothing claimed for answers"
+    await harness.slack.command(alice, "/incident", "note Stored, so claimed", channel=channel.id)
+    await harness.settle()
+    assert await claims() == before + 1, "a command that stores something is still claimed"

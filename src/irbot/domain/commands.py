@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 ALIASES = {"new": "declare", "start": "declare", "?": "help"}
+# Subcommands that only answer the person (nothing stored, nothing posted): a repeat of one is
+# harmless, so it is not claimed, and a burst of them writes nothing before its acks.
+ANSWER_ONLY = frozenset({"", "help", "list", "roles", "timeline"})
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -26,6 +29,10 @@ def parse_command(text: str) -> Command:
     verb, _, rest = stripped.partition(" ")
     verb = verb.lower()
     return Command(ALIASES.get(verb, verb), rest.strip())
+
+
+def only_answers(text: str) -> bool:
+    return parse_command(text).verb in ANSWER_ONLY
 
 
 def mentioned_users(text: str) -> list[str]:

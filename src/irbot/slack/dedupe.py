@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from irbot.deps import Deps
+from irbot.domain.commands import only_answers
 from irbot.store import repo
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ KEEP_DELIVERIES = timedelta(days=1)
 def delivery_key(body: dict[str, Any]) -> str | None:
     if body.get("type") == "event_callback":
         return None  # idempotent by their own keys (above)
+    if body.get("command") and only_answers(str(body.get("text") or "")):
+        return None  # answers only: a repeat is harmless, and a burst writes nothing before its acks
     if body.get("trigger_id"):
         return f"trigger:{body['trigger_id']}"
     return None

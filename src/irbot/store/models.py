@@ -45,7 +45,7 @@ class Incident(SQLModel, table=True):
     severity: str
     type: str
     status: str = "investigating"
-    # "opening" until every Slack step of the declare flow is done; start-up completes the rest.
+    # "opening" until the declare's owed set-up has built the incident in Slack, then "open".
     setup: str = Field(default="opening", index=True)
     private: bool = False
     drill: bool = False
@@ -59,13 +59,9 @@ class Incident(SQLModel, table=True):
     channel_id: str | None = Field(default=None, index=True)
     channel_name: str | None = None
     card_ts: str | None = None
-    card_pinned: bool = False
     topic: str | None = None
-    declarer_invited: bool = False
     announce_channel_id: str | None = None
     announce_ts: str | None = None
-    setup_error: str | None = None
-    setup_lease_until: datetime | None = _when(nullable=True)
     declared_at: datetime = _when(nullable=False, default=utcnow)
     last_update_at: datetime | None = _when(nullable=True)
     resolved_at: datetime | None = _when(nullable=True)
@@ -207,7 +203,8 @@ class AlertGroup(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """Slack work a committed change still owes (channel message, brief, card refresh).
+    """Work a committed change still owes outside (an incident's set-up, a channel message, a brief,
+    a card refresh), run by ``irbot.work.engine``.
 
     Written in the change's own transaction: a process killed after the commit leaves the row
     pending, and whoever holds no lease on it next (a retry, a replica, the restarted process)
