@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
-from irbot.services.reminders import CLOCK_PREFIX, Due, Fired, ReminderPlan, handle_clocks_with, post_reminder
+from irbot.services.reminders import (
+    CLOCK_PREFIX, Due, Fired, ReminderPlan, handle_clocks_with, holders_in, owe_reminder,
+)
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, RegulatoryClock
@@ -105,43 +109,30 @@ async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> Non
     outbox.deliver_soon(owed, deps)
 
 
-async def fire_clock(incident_id: int, regime: str, due: Due, deps: Deps) -> Fired:
-    """One reminder for the latest point reached (several missed while down give one), then the next."""
+async def fire_clock(incident: Incident, regime: str, due: Due, session: AsyncSession, deps: Deps) -> Fired:
+    """One reminder for the latest point reached (several missed while down give one), then the next.
+    Runs inside the reminder's firing transaction: what it records and owes commits with it."""
     now = deps.clock()
-    async with deps.db.session() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-        clock = await repo.clock_of(incident_id, regime, session=session)
-    if incident is None or clock is None or clock.notified_at is not None or not incident.channel_id:
-        return False, None
+    clock = await repo.clock_of(incident.id, regime, session=session)
+    if clock is None or clock.notified_at is not None:
+        return Fired(None, None)
     point = latest_point(clock.aware_at, clock.deadline, now)
     if point is None:
         upcoming = next_point(clock.aware_at, clock.deadline, now)
-        return False, upcoming[1] if upcoming else None
-    holders = await surfaces.holders_of(incident_id, deps)
+        return Fired(None, upcoming[1] if upcoming else None)
+    holders = await holders_in(incident.id, session)
     who = holders.get(LEGAL) or holders.get(COMMANDER) or incident.declarer_id
     if point[0] == DEADLINE:
-        await _record_missed(incident, clock, deps)
-        await post_reminder(incident, surfaces.message_for(incident, _say(deps, "missed", clock=clock, who=who), deps),
-                            due, deps)
-        await surfaces.refresh_surfaces(incident, deps)
-        deps.metrics_reminder("clock_missed")
-        return True, None
-    text = _say(deps, "reminder", clock=clock, who=who, point=point[0], left=clock.deadline - now)
-    await post_reminder(incident, surfaces.message_for(incident, text, deps), due, deps)
-    deps.metrics_reminder(f"clock_{point[0]}")
-    upcoming = next_point(clock.aware_at, clock.deadline, now)
-    return True, upcoming[1] if upcoming else None
-
-
-async def _record_missed(incident: Incident, clock: RegulatoryClock, deps: Deps) -> None:
-    async with deps.db.session() as session:
-        await repo.add_event(incident.id, "clock_missed", at=deps.clock(), text=clock.name, session=session,
+        await repo.add_event(incident.id, "clock_missed", at=now, text=clock.name, session=session,
                              data={"regime": clock.regime, "deadline": clock.deadline.isoformat()},
                              dedupe_key=f"missed:{clock.regime}")
-        stored = await repo.clock_of(incident.id, clock.regime, session=session)
-        if stored is not None:
-            stored.missed = True
-        await session.commit()
+        clock.missed = True
+        message = surfaces.message_for(incident, _say(deps, "missed", clock=clock, who=who), deps)
+        return Fired(await owe_reminder(incident, message, due, session, deps, redraw=True), None, "clock_missed")
+    text = _say(deps, "reminder", clock=clock, who=who, point=point[0], left=clock.deadline - now)
+    owed = await owe_reminder(incident, surfaces.message_for(incident, text, deps), due, session, deps)
+    upcoming = next_point(clock.aware_at, clock.deadline, now)
+    return Fired(owed, upcoming[1] if upcoming else None, f"clock_{point[0]}")
 
 
 async def clocks(incident_id: int, deps: Deps) -> list[RegulatoryClock]:

@@ -30,10 +30,13 @@ def invite(user: str, *, wave: int | None = None) -> Step:
     return _in_wave({"do": "invite", "user": user, "best_effort": True}, wave)
 
 
-def post(message: blocks.Message, *, to: str = CHANNEL, best_effort: bool = False, wave: int | None = None) -> Step:
+def post(message: blocks.Message, *, to: str = CHANNEL, best_effort: bool = False, wave: int | None = None,
+         mark: dict | None = None) -> Step:
     """``to``: CHANNEL, STAKEHOLDERS or a user id (a direct message). A best-effort post that Slack
-    refuses is skipped, not retried (a brief to someone who cannot receive DMs)."""
-    return _in_wave({"do": "post", "to": to, "message": message.as_args(), "best_effort": best_effort}, wave)
+    refuses is skipped, not retried (a brief to someone who cannot receive DMs). ``mark``: the
+    message metadata it carries (default: its item and step), by which a retry finds it."""
+    step = {"do": "post", "to": to, "message": message.as_args(), "best_effort": best_effort}
+    return _in_wave({**step, "mark": mark} if mark else step, wave)
 
 
 def refresh(*, wave: int | None = None) -> Step:
@@ -105,7 +108,7 @@ async def _post(step: Step, job: Job) -> Facts | None:
     else:
         channel = to  # a user: Slack opens the DM (its id is unknown here, so a retry cannot look first)
     assert channel is not None
-    mark = {"event_type": POST_EVENT, "event_payload": {"outbox_id": job.item.id, "step": job.index}}
+    mark = step.get("mark") or {"event_type": POST_EVENT, "event_payload": {"outbox_id": job.item.id, "step": job.index}}
     can_look = to in (CHANNEL, STAKEHOLDERS)
     await surfaces.post_once(channel, blocks.Message(**step["message"]), mark, job.deps, thread_ts=thread_ts,
                              look_since=job.item.created_at if job.look_first and can_look else None)

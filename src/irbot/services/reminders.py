@@ -13,12 +13,14 @@ from irbot.deps import Deps
 from irbot.domain.reminders import REVIEW_NUDGE_AFTER, REVIEW_WITHIN, ReminderKind, repeats, still_applies
 from irbot.domain.roles import COMMANDER
 from irbot.domain.status import Status
-from irbot.services import surfaces
+from irbot.services import outbox, surfaces
 from irbot.slack import blocks
 from irbot.store import repo
-from irbot.store.models import Incident
+from irbot.store.models import Incident, OutboxItem
 
 log = logging.getLogger(__name__)
+# Taking a reminder and owing its post commit together, so "firing" is never seen by others; the
+# lease only frees rows an older irbot left "firing" (it posted outside the transaction).
 FIRING_LEASE = timedelta(minutes=2)
 OPEN_KINDS = (ReminderKind.UPDATE_DUE, ReminderKind.RESPONSE_TARGET, ReminderKind.STAKEHOLDER_SUMMARY)
 RESOLVED_KINDS = (ReminderKind.REVIEW, ReminderKind.POSTMORTEM_DUE)
@@ -80,9 +82,16 @@ async def plan_resolved(plan: ReminderPlan, incident: Incident, resolved_at: dat
     await plan.set(incident.id, ReminderKind.POSTMORTEM_DUE, due, session=session)
 
 
-# A reminder handler posts what is due and says when the same kind is due next (None: no more).
-Fired = tuple[bool, datetime | None]
-ClockHandler = Callable[[int, str, "Due", Deps], Awaitable[Fired]]
+# A reminder handler owes what is due (inside the firing transaction) and says when the same kind
+# is due next (None: no more). ``owed`` is None when the reminder no longer applies.
+@dataclass(frozen=True)
+class Fired:
+    owed: OutboxItem | None
+    next_due: datetime | None
+    metric: str = ""
+
+
+ClockHandler = Callable[[Incident, str, "Due", AsyncSession, Deps], Awaitable[Fired]]
 CLOCK_PREFIX = "clock:"
 _clock_handler: list[ClockHandler] = []
 
@@ -93,41 +102,59 @@ def handle_clocks_with(handler: ClockHandler) -> None:
 
 
 async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Deps) -> None:
-    """Post one reminder, exactly once, if its reason still holds; plan the next when it repeats."""
+    """Owe one reminder, exactly once, if its reason still holds; plan the next when it repeats.
+
+    Taking the due time, owing the post and planning the next are one transaction: a process that
+    dies before the commit leaves the reminder due, one that dies after leaves the post owed, and
+    the engine delivers it (looking for it in Slack first if a worker died while posting)."""
     now = deps.clock()
-    async with deps.db.session() as session:
-        claimed = await repo.claim_reminder(incident_id, kind, due_at, now=now, lease_until=now + FIRING_LEASE,
-                                            session=session)
-        await session.commit()
-    if not claimed:
-        return
-    deps.metrics.reminder_lateness.observe(max((now - due_at).total_seconds(), 0.0))
-    due = Due(incident_id, kind, due_at, retried=claimed > 1)
-    if kind.startswith(CLOCK_PREFIX):
-        posted, next_due = await _clock_handler[0](incident_id, kind[len(CLOCK_PREFIX):], due, deps)
-    else:
-        posted, next_due = await _fire_incident_reminder(incident_id, ReminderKind(kind), due, deps, now)
     plan = ReminderPlan(deps)
     async with deps.db.session() as session:
-        await repo.finish_reminder(incident_id, kind, due_at, state="done" if posted else "cancelled",
+        if not await repo.claim_reminder(incident_id, kind, due_at, now=now, lease_until=now + FIRING_LEASE,
+                                         session=session):
+            return
+        due = Due(incident_id, kind, due_at)
+        incident = await repo.get_incident(incident_id, session=session)
+        if incident is None or incident.channel_id is None:
+            fired = Fired(None, None)
+        elif kind.startswith(CLOCK_PREFIX):
+            fired = await _clock_handler[0](incident, kind[len(CLOCK_PREFIX):], due, session, deps)
+        else:
+            fired = await _owe_incident_reminder(incident, ReminderKind(kind), due, session, deps, now)
+        await repo.finish_reminder(incident_id, kind, due_at, state="done" if fired.owed else "cancelled",
                                    session=session)
-        if next_due is not None:
-            await plan.set(incident_id, kind, next_due, session=session)
+        if fired.next_due is not None:
+            await plan.set(incident_id, kind, fired.next_due, session=session)
         await session.commit()
     plan.apply()
+    deps.metrics.reminder_lateness.observe(max((now - due_at).total_seconds(), 0.0))
+    if fired.owed is not None:
+        deps.work.deliver_soon(fired.owed)
+        deps.metrics_reminder(fired.metric or kind)
+        log.info("%s reminder owed for INC-%d", kind, incident.number if incident else 0)
 
 
-async def _fire_incident_reminder(incident_id: int, reminder: ReminderKind, due: Due, deps: Deps,
-                                  now: datetime) -> Fired:
-    async with deps.db.session() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-    holders = await surfaces.holders_of(incident_id, deps) if incident else {}
-    applies = incident is not None and incident.channel_id is not None and still_applies(
-        reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER)))
-    if not applies:
-        return False, None
-    await _post(incident, reminder, holders, due, deps)
-    return True, _next_due(reminder, incident, deps, now) if repeats(reminder) else None
+async def holders_in(incident_id: int, session: AsyncSession) -> dict[str, str | None]:
+    return {key: row.user_id for key, row in (await repo.roles_of(incident_id, session=session)).items()}
+
+
+async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due: Due, session: AsyncSession,
+                                 deps: Deps, now: datetime) -> Fired:
+    holders = await holders_in(due.incident_id, session)
+    if not still_applies(reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER))):
+        return Fired(None, None)
+    if reminder == ReminderKind.STAKEHOLDER_SUMMARY:
+        owed = await _owe_summary(incident, holders, due, session, deps)
+    else:
+        severity = deps.settings.severity(incident.severity)
+        who = holders.get(COMMANDER) or incident.declarer_id
+        group = None if incident.drill else deps.settings.escalation_usergroup
+        text = deps.renderer.part("reminders.j2", reminder.value, incident=surfaces.facts_of(incident),
+                                  severity=severity, who=who, group=group,
+                                  review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
+        message = blocks.reminder(text, with_update_button=reminder == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
+        owed = await owe_reminder(incident, message, due, session, deps)
+    return Fired(owed, _next_due(reminder, incident, deps, now) if repeats(reminder) else None)
 
 
 def _next_due(kind: ReminderKind, incident: Incident, deps: Deps, now: datetime) -> datetime:
@@ -141,13 +168,11 @@ REMINDER_EVENT = "irbot_reminder"
 
 @dataclass(frozen=True)
 class Due:
-    """A reminder being fired. ``retried``: a process that claimed this due time before died; if
-    its post reached Slack, it is there with this reminder's metadata and is not posted again."""
+    """A reminder being fired; its posts carry its own mark, so a retried delivery finds them."""
 
     incident_id: int
     kind: str
     at: datetime
-    retried: bool = False
 
     @property
     def mark(self) -> dict:
@@ -155,43 +180,24 @@ class Due:
                 "event_payload": {"incident_id": self.incident_id, "kind": self.kind, "due_at": self.at.isoformat()}}
 
 
-async def post_reminder(incident: Incident, message: blocks.Message, due: Due, deps: Deps, *,
-                        channel: str | None = None, thread_ts: str | None = None) -> None:
-    """Post a fired reminder (in the incident's channel unless told otherwise), marked as itself."""
-    channel = channel or incident.channel_id
-    assert channel is not None
-    await surfaces.post_once(channel, message, due.mark, deps, thread_ts=thread_ts,
-                             look_since=due.at if due.retried else None)
+async def owe_reminder(incident: Incident, message: blocks.Message, due: Due, session: AsyncSession, deps: Deps, *,
+                       to: str = outbox.CHANNEL, redraw: bool = False) -> OutboxItem:
+    """Owe the reminder's post (in the incident's channel unless told otherwise), marked as itself."""
+    assert incident.id is not None
+    steps = [outbox.post(message, to=to, mark=due.mark, wave=0), *([outbox.refresh(wave=0)] if redraw else [])]
+    return await outbox.record(incident.id, f"reminder:{due.kind}", steps, session=session, deps=deps)
 
 
-async def _post(incident: Incident, kind: ReminderKind, holders: dict[str, str | None], due: Due, deps: Deps) -> None:
-    if kind == ReminderKind.STAKEHOLDER_SUMMARY:
-        await _post_summary(incident, holders, due, deps)
-        deps.metrics_reminder(kind.value)
-        return
-    severity = deps.settings.severity(incident.severity)
-    who = holders.get(COMMANDER) or incident.declarer_id
-    group = None if incident.drill else deps.settings.escalation_usergroup
-    text = deps.renderer.part("reminders.j2", kind.value, incident=surfaces.facts_of(incident), severity=severity,
-                              who=who, group=group, review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
-    message = blocks.reminder(text, with_update_button=kind == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
-    await post_reminder(incident, message, due, deps)
-    log.info("%s reminder posted for INC-%d", kind.value, incident.number)
-    deps.metrics_reminder(kind.value)
-
-
-async def _post_summary(incident: Incident, holders: dict[str, str | None], due: Due, deps: Deps) -> None:
+async def _owe_summary(incident: Incident, holders: dict[str, str | None], due: Due, session: AsyncSession,
+                       deps: Deps) -> OutboxItem:
     """In the announcement thread; a private incident's summary stays in its own channel."""
-    async with deps.db.session() as session:
-        updates = await repo.events_of(incident.id, kinds=["update"], session=session)
+    updates = await repo.events_of(incident.id, kinds=["update"], session=session)
     roles = [{"name": role.name, "holder": holders.get(role.key)} for role in deps.settings.roles]
     text = deps.renderer.part("reminders.j2", "stakeholder_summary", incident=surfaces.facts_of(incident),
                               severity=deps.settings.severity(incident.severity), roles=roles,
                               latest=updates[-1].text if updates else None,
                               since=deps.clock() - incident.declared_at)
     message = surfaces.message_for(incident, text, deps)
-    if not incident.private and incident.announce_channel_id and incident.announce_ts:
-        await post_reminder(incident, message, due, deps, channel=incident.announce_channel_id,
-                            thread_ts=incident.announce_ts)
-    else:
-        await post_reminder(incident, message, due, deps)
+    announced = not incident.private and incident.announce_channel_id and incident.announce_ts
+    return await owe_reminder(incident, message, due, session, deps,
+                              to=outbox.STAKEHOLDERS if announced else outbox.CHANNEL)
