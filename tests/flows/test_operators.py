@@ -6,16 +6,20 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiohttp
 import pytest
+from sqlmodel import select
 from aiohttp import web
 from sqlalchemy import func, select
 
 from irbot.store.models import Incident
-from irbot.testing.harness import Harness
+from irbot.store.models import OutboxItem
+from irbot.testing.harness import FakeClock, Harness
 
 TOKEN = "alert-token-for-tests"
 SECRET = "webhook-secret-for-tests"
@@ -26,10 +30,14 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, Any], str, bytes]] = []
+        self.timestamps: list[str] = []
         self.fail_next = 0
+        self.redirect = False
+        self.redirected: list[bytes] = []
         self.delay = 0.0
         self.app = web.Application()
         self.app.router.add_post("/hook", self.hook)
+        self.app.router.add_post("/elsewhere", self.elsewhere)
         self.runner = web.AppRunner(self.app)
         self.url = ""
 
@@ -42,10 +50,17 @@ class Receiver:
     async def hook(self, request: web.Request) -> web.Response:
         body = await request.read()
         await asyncio.sleep(self.delay)
+        if self.redirect:
+            raise web.HTTPTemporaryRedirect("/elsewhere")
         if self.fail_next:
             self.fail_next -= 1
             return web.Response(status=503)
         self.received.append((json.loads(body), request.headers.get("X-Irbot-Signature", ""), body))
+        self.timestamps.append(request.headers.get("X-Irbot-Timestamp", ""))
+        return web.Response(status=200)
+
+    async def elsewhere(self, request: web.Request) -> web.Response:
+        self.redirected.append(await request.read())
         return web.Response(status=200)
 
     def events(self) -> list[str]:
@@ -173,7 +188,10 @@ async def test_webhooks_are_signed_retried_once_and_private_incidents_reduced(ha
     [(payload, signature, body)] = receiver.received
     assert payload["event"] == "declared" and payload["incident"]["id"] == "INC-1"
     assert payload["incident"]["title"] == "Hooked" and payload["incident"]["channel"] == channel.name
-    assert signature == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    timestamp = receiver.timestamps[0]
+    assert abs(int(timestamp) - time.time()) < 60, "a receiver can refuse old deliveries"
+    signed = timestamp.encode() + b"." + body
+    assert signature == "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     await harness.slack.command(alice, "/incident", "resolve", channel=channel.id)
     await harness.settle()
     view = harness.slack.open_view(alice)
@@ -195,3 +213,36 @@ async def test_a_slow_webhook_receiver_never_slows_slack(harness: Harness, recei
     assert response.elapsed < 1.0
     await harness.settle()
     assert receiver.events() == ["declared"]
+
+
+async def test_a_webhook_owed_when_irbot_stops_is_delivered_after_the_restart(start_harness, irbot_env,  # noqa: ANN001
+                                                                              receiver: Receiver) -> None:
+    """Retries live in the database with the change, not in a process's memory."""
+    clock = FakeClock()
+    harness = await start_harness(env=irbot_env, clock=clock)
+    harness.irbot.deps.webhook_retry_delays = (60.0, 60.0)  # left to the sweep, not timed in memory
+    receiver.fail_next = 1
+    await harness.declare("alice", "Hooked across a restart")
+    await harness.stop_app()
+    assert receiver.events() == [], "refused once; the retry is due in a minute"
+    await harness.start_app()
+    clock.advance(timedelta(minutes=2))
+    await harness.deliver_owed()
+    assert receiver.events() == ["declared"], "delivered once, by the restarted irbot"
+
+
+async def test_a_redirecting_webhook_receiver_is_not_followed_and_is_given_up(harness: Harness,
+                                                                              receiver: Receiver) -> None:
+    """Following a redirect would send the signed body somewhere nobody configured; retries are bounded."""
+    receiver.redirect = True
+    await harness.declare("alice", "Redirected")
+    await harness.settle()
+    for _ in range(100):
+        async with harness.irbot.deps.db.reader() as session:
+            states = (await session.execute(select(OutboxItem.state).where(OutboxItem.what == "webhook:declared"))
+                      ).scalars().all()
+        if states == ["failed"]:
+            break
+        await asyncio.sleep(0.05)
+    assert states == ["failed"], "tried a bounded number of times, then given up"
+    assert receiver.redirected == [] and receiver.received == []

@@ -22,10 +22,10 @@ from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
 from irbot.domain.clocks import match_regulation
-from irbot.services import surfaces, webhooks
+from irbot.services import surfaces
 from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
-from irbot.services.updates import plan_first_reminders
+from irbot.services.updates import open_for_business
 from irbot.slack import blocks
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
@@ -193,8 +193,7 @@ async def _opened(step: Step, job: Job) -> Facts | None:
     """Every Slack step is done: the incident is open, its reminders start, the world is told."""
     incident, deps = job.incident, job.deps
     incident.setup = "open"
-    await plan_first_reminders(incident, deps)
-    webhooks.emit("declared", incident, deps)
+    await open_for_business(incident, deps)
     deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
     log.info("%s is open in Slack", incident_ref(incident.number))
     return {"setup": "open"}

@@ -1,7 +1,7 @@
 """Taking, assigning and handing over roles.
 
 The change itself is one compare-and-set in the database (so a race has exactly one winner,
-across processes); its Slack side goes into the outbox in the same transaction and is delivered
+across processes); its Slack side and webhooks are owed in the same unit of work and delivered
 once it is committed.
 """
 
@@ -17,6 +17,7 @@ from irbot.services.people import note_person
 from irbot.slack import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.work.unit import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,20 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
     problem = await _not_a_person(target, deps)
     if problem:
         return RoleOutcome(False, deps.renderer.part("roles.j2", "not_a_person", user=target))
-    async with deps.db.session() as session:
-        won = await repo.set_role_holder(incident.id, role.key, target, expected=holder, by=actor, session=session)
+    async with UnitOfWork(deps) as unit:
+        won = await repo.set_role_holder(incident.id, role.key, target, expected=holder, by=actor,
+                                         session=unit.session)
         if won:
-            await repo.add_event(incident.id, "role_changed", actor_id=actor, session=session, at=deps.clock(),
+            await repo.add_event(incident.id, "role_changed", actor_id=actor, session=unit.session, at=deps.clock(),
                                  text=role.name, data={"role": role.key, "from": holder, "to": target})
-            owed = await outbox.record(incident.id, "role_changed",
-                                       _role_change_steps(incident, role, target, holder, actor, deps),
-                                       session=session, deps=deps)
-        await session.commit()
+            await unit.owe(incident.id, "role_changed", _role_change_steps(incident, role, target, holder, actor, deps))
+            await webhooks.owe("role_changed", incident, unit)
     if not won:
         current = (await surfaces.holders_of(incident.id, deps)).get(role.key)
         if current == target:
             return RoleOutcome(False, say("already", user=target))
         return RoleOutcome(False, say("lost_race", holder=current))
     note_person(target, deps)
-    webhooks.emit("role_changed", incident, deps)
-    outbox.deliver_soon(owed, deps)
     return RoleOutcome(True, "")
 
 

@@ -1,14 +1,16 @@
 """Status updates, status and severity changes, resolution.
 
-Each change is one transaction (incident row, timeline event, reminder plan, and its Slack side
-in the outbox: channel message, stakeholder thread, card, topic, announcement), delivered once it
-is committed.
+Each change is one unit of work (incident row, timeline event, reminder plan, the Slack side it
+owes — channel message, stakeholder thread, card, topic, announcement — and its webhooks),
+delivered once it is committed.
 """
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.permissions import may_command
@@ -23,6 +25,7 @@ from irbot.services.reminders import (
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
+from irbot.work.unit import UnitOfWork
 
 
 class NotAllowed(Exception):
@@ -56,8 +59,8 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
         await require_commander(incident, actor, deps)
         check_status_change(incident, update.status)
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         recorded = await repo.add_event(incident.id, "update", actor_id=actor, text=update.text, at=now,
                                         session=session, dedupe_key=update.source_key,
                                         data={"status": update.status.value, "previous_status": old.value})
@@ -70,13 +73,9 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
             await _record_status(incident.id, old, update.status, actor, now, session=session)
         incident = await repo.get_incident(incident.id, session=session)
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
-        owed = await _announce(incident, "update", deps, session=session, actor=actor, text=update.text,
-                               previous=old)
-        await session.commit()
-    plan.apply()
-    if update.status != old:
-        webhooks.emit("status_changed", incident, deps)
-    outbox.deliver_soon(owed, deps)
+        await _announce(incident, "update", unit, actor=actor, text=update.text, previous=old)
+        if update.status != old:
+            await webhooks.owe("status_changed", incident, unit)
     return incident
 
 
@@ -85,8 +84,8 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
     old = Status(incident.status)
     check_status_change(incident, new)
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         values: dict[str, object] = {"last_update_at": now}
         if old == Status.RESOLVED and new == Status.INVESTIGATING:
             values["resolved_at"] = None
@@ -98,11 +97,8 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
         incident = await repo.get_incident(incident.id, session=session)
         if new.is_open:
             await _replan_updates(plan, incident, since=now, session=session)
-        owed = await _announce(incident, "status_changed", deps, session=session, actor=actor, previous=old)
-        await session.commit()
-    plan.apply()
-    webhooks.emit("status_changed", incident, deps)
-    outbox.deliver_soon(owed, deps)
+        await _announce(incident, "status_changed", unit, actor=actor, previous=old)
+        await webhooks.owe("status_changed", incident, unit)
     return incident
 
 
@@ -114,8 +110,8 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
         return None
     old = deps.settings.severity(incident.severity)
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         await repo.update_incident(incident.id, session=session, severity=severity.key)
         await repo.add_event(incident.id, "severity_changed", actor_id=actor, at=now, session=session,
                              text=reason, data={"from": old.key, "to": severity.key, **(details or {})})
@@ -126,12 +122,9 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
             await plan.set(incident.id, ReminderKind.STAKEHOLDER_SUMMARY, summary_due_after(incident, deps, now),
                            session=session)
         escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
-        owed = await _announce(incident, "severity_changed", deps, session=session, actor=actor, old_severity=old,
-                               reason=reason, group=deps.settings.escalation_usergroup if escalate else None)
-        await session.commit()
-    plan.apply()
-    webhooks.emit("severity_changed", incident, deps)
-    outbox.deliver_soon(owed, deps)
+        await _announce(incident, "severity_changed", unit, actor=actor, old_severity=old, reason=reason,
+                        group=deps.settings.escalation_usergroup if escalate else None)
+        await webhooks.owe("severity_changed", incident, unit)
     return incident
 
 
@@ -140,29 +133,34 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
     old = Status(incident.status)
     check_status_change(incident, Status.RESOLVED)
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         await _set_status(incident.id, old, Status.RESOLVED, session=session, resolved_at=now, resolution=summary,
                           last_update_at=now)
         await _record_status(incident.id, old, Status.RESOLVED, actor, now, session=session, text=summary)
         incident = await repo.get_incident(incident.id, session=session)
         await plan_resolved(plan, incident, now, session=session)
-        owed = await _announce(incident, "resolved", deps, session=session, actor=actor, text=summary, previous=old)
-        await session.commit()
-    plan.apply()
-    webhooks.emit("status_changed", incident, deps)
-    webhooks.emit("resolved", incident, deps)
-    outbox.deliver_soon(owed, deps)
+        await _announce(incident, "resolved", unit, actor=actor, text=summary, previous=old)
+        await webhooks.owe("status_changed", incident, unit)
+        await webhooks.owe("resolved", incident, unit)
     return incident
 
 
-async def plan_first_reminders(incident: Incident, deps: Deps) -> None:
-    """Once an incident is open in Slack, its update and response-target clocks start."""
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
-        await plan_declared(plan, incident, session=session)
-        await session.commit()
-    plan.apply()
+@asynccontextmanager
+async def change(deps: Deps) -> AsyncIterator[tuple[UnitOfWork, ReminderPlan]]:
+    """A unit of work whose reminder plan's jobs are set once it has committed."""
+    async with UnitOfWork(deps) as unit:
+        plan = ReminderPlan(deps)
+        unit.after_commit(plan.apply)
+        yield unit, plan
+
+
+async def open_for_business(incident: Incident, deps: Deps) -> None:
+    """Once an incident is open in Slack, its update and response-target clocks start and the
+    webhooks hear of it."""
+    async with change(deps) as (unit, plan):
+        await plan_declared(plan, incident, session=unit.session)
+        await webhooks.owe("declared", incident, unit)
 
 
 async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001
@@ -183,10 +181,10 @@ async def _record_status(incident_id: int, old: Status, new: Status, actor: str,
                          data={"from": old.value, "to": new.value})
 
 
-async def _announce(incident: Incident, macro: str, deps: Deps, *, session,  # noqa: ANN001
-                    **context: object) -> OutboxItem:
+async def _announce(incident: Incident, macro: str, unit: UnitOfWork, **context: object) -> OutboxItem:
     """Owe the channel a message and a redraw of card, topic and announcement at once, then the
-    stakeholders' thread its message (owed inside the change's transaction). Returns the owed item."""
+    stakeholders' thread its message."""
+    deps = unit.deps
     facts = surfaces.facts_of(incident)
     severity = deps.settings.severity(incident.severity)
     text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
@@ -195,8 +193,8 @@ async def _announce(incident: Incident, macro: str, deps: Deps, *, session,  # n
         stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
                                          body=Mrkdwn(text))
         steps.append(outbox.post(surfaces.message_for(incident, stakeholder, deps), to=outbox.STAKEHOLDERS))
-    return await outbox.record(incident.id, macro, steps, session=session, deps=deps)
-
+    assert incident.id is not None
+    return await unit.owe(incident.id, macro, steps)
 
 def status_choices(current: Status) -> list[tuple[str, str]]:
     """The statuses an update may move to from ``current`` (current first), resolved excluded."""

@@ -1,27 +1,26 @@
 """Webhooks out: signed JSON per incident event, for status pages, paging and ticketing.
 
-Deliveries run after the Slack ack, in the background, retried with backoff until the receiver
-answers 2xx; a private incident is reduced to its id, severity and status.
+Each delivery is owed work, stored with the change that caused it and delivered by the engine
+(retried with back-off, given up after a bounded number of attempts, kept across restarts); a
+private incident is reduced to its id, severity and status. The secret is looked up when sending,
+so it is never stored with the owed work.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from typing import Any
 
-import aiohttp
-
-from irbot.config import Webhook
 from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
+from irbot.outbound import webhooks as door
+from irbot.outbound.errors import Refused
 from irbot.store.models import Incident
+from irbot.work.engine import WEBHOOK, Engine, Facts, Job, Step
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
-TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 def payload(event: str, incident: Incident, at: str) -> dict[str, Any]:
@@ -36,38 +35,35 @@ def payload(event: str, incident: Incident, at: str) -> dict[str, Any]:
     return {"event": event, "at": at, "incident": body}
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def emit(event: str, incident: Incident, deps: Deps) -> None:
-    """Queue a delivery to every webhook that asked for ``event`` (never awaited by a handler)."""
-    hooks = [hook for hook in deps.settings.webhooks if event in hook.events]
+async def owe(event: str, incident: Incident, unit: UnitOfWork) -> None:
+    """Owe a delivery to every webhook that asked for ``event``, inside the change's unit of work."""
+    hooks = [hook for hook in unit.deps.settings.webhooks if event in hook.events]
     if not hooks:
         return
-    body = json.dumps(payload(event, incident, deps.clock().isoformat()), sort_keys=True).encode()
+    assert incident.id is not None
+    body = json.dumps(payload(event, incident, unit.deps.clock().isoformat()), sort_keys=True)
     for hook in hooks:
-        deps.tasks.spawn(deliver(hook, body, deps), name=f"webhook-{event}")
+        await unit.owe(incident.id, f"{WEBHOOK}:{event}", [{"do": "webhook", "url": hook.url, "body": body}])
 
 
-async def deliver(hook: Webhook, body: bytes, deps: Deps) -> bool:
-    headers = {"Content-Type": "application/json", "X-Irbot-Signature": signature(hook.secret, body),
-               "User-Agent": "irbot-webhooks"}
-    for attempt, delay in enumerate((0.0, *deps.webhook_retry_delays)):
-        if delay:
-            await asyncio.sleep(delay)
-        try:
-            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-                async with session.post(hook.url, data=body, headers=headers) as response:
-                    if 200 <= response.status < 300:
-                        deps.metrics.webhook_deliveries.labels(outcome="delivered").inc()
-                        return True
-                    log.warning("webhook %s answered %d (attempt %d)", _host(hook.url), response.status, attempt + 1)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            log.warning("webhook %s failed: %s (attempt %d)", _host(hook.url), type(exc).__name__, attempt + 1)
+def register(engine: Engine) -> None:
+    engine.handle("webhook", _deliver)
+
+
+async def _deliver(step: Step, job: Job) -> Facts | None:
+    deps = job.deps
+    hook = next((h for h in deps.settings.webhooks if h.url == step["url"]), None)
+    if hook is None:
+        log.warning("webhook %s is no longer configured; dropped a delivery", _host(step["url"]))
+        return None
+    try:
+        await door.post_signed(hook.url, hook.secret, step["body"].encode(), timestamp=int(deps.clock().timestamp()))
+    except Refused as exc:
         deps.metrics.webhook_deliveries.labels(outcome="retried").inc()
-    deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
-    return False
+        log.warning("webhook %s refused a delivery: %s", _host(hook.url), exc.code)
+        raise
+    deps.metrics.webhook_deliveries.labels(outcome="delivered").inc()
+    return None
 
 
 def _host(url: str) -> str:

@@ -18,6 +18,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from irbot.outbound.errors import Refused
+
 log = logging.getLogger(__name__)
 
 # Errors that mean "what you asked for is already true".
@@ -26,13 +28,12 @@ BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "already_reac
 MAX_RETRY_AFTER = 120.0
 
 
-class SlackCallError(Exception):
+class SlackCallError(Refused):
     """Slack answered ``ok: false`` (or kept failing); ``code`` is Slack's error code."""
 
     def __init__(self, method: str, code: str, response: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{method} failed: {code}")
+        super().__init__(method, code)
         self.method = method
-        self.code = code
         self.response = response or {}
 
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from irbot.domain.incident import incident_ref
-from irbot.slack.gateway import SlackCallError
+from irbot.outbound.errors import Refused
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.tasks import renew_every
@@ -48,6 +48,8 @@ RENEW_SECONDS = 1.5
 SWEEP_SECONDS = 2.0
 MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not change a service's mind
 SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
+WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Slack: no need to wait for Slack
+RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
 
 Step = dict[str, Any]
 Facts = dict[str, Any]
@@ -81,12 +83,26 @@ def waves(steps: list[Step], start: int = 0) -> list[list[int]]:
     return groups
 
 
-def retry_delay(what: str, attempts: int, setup_delays: tuple[float, ...]) -> timedelta:
-    """How long a refused item waits: a set-up follows ``setup_delays`` (its last one repeats), the
-    rest back off 5, 10, 20, 40, 80 s."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays: tuple[float, ...] | None  # seconds before the 2nd, 3rd … attempt (the last repeats); None: 5·2ⁿ s
+    give_up_after: int | None  # attempts; None: never
+    timed_here: bool  # people are waiting: this process times the retry rather than the next sweep
+
+    def delay(self, attempts: int) -> timedelta:
+        if not self.delays:
+            return timedelta(seconds=min(5 * 2 ** (attempts - 1), 300))
+        return timedelta(seconds=self.delays[min(attempts, len(self.delays)) - 1])
+
+
+def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...]) -> RetryPolicy:
+    """A set-up is never given up (the incident is stored; people wait for its channel); a webhook
+    follows its own delays, then gives up; Slack work backs off 5, 10, 20, 40, 80 s, then gives up."""
     if what == SETUP:
-        return timedelta(seconds=setup_delays[min(attempts, len(setup_delays)) - 1] if setup_delays else 5.0)
-    return timedelta(seconds=min(5 * 2 ** (attempts - 1), 300))
+        return RetryPolicy(setup_delays, None, True)
+    if what.startswith(WEBHOOK):
+        return RetryPolicy(webhook_delays, len(webhook_delays) + 1, True)
+    return RetryPolicy(None, MAX_ATTEMPTS, False)
 
 
 class Engine:
@@ -148,7 +164,8 @@ class Engine:
             await session.commit()
         if item is None:
             return False
-        if item.what != SETUP and item.attempts > MAX_ATTEMPTS:
+        limit = self._policy(item.what).give_up_after
+        if limit is not None and item.attempts > limit:
             await self._finish(item, state="failed", error=item.error or "gave up")
             return False
         return await self._run(item, incident)
@@ -173,7 +190,7 @@ class Engine:
         if subject is None:
             return None
         incident, what = subject
-        if what == SETUP or (incident.setup == "open" and incident.channel_id is not None):
+        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
             return incident
         return None
 
@@ -220,7 +237,7 @@ class Engine:
         refused: str | None = None
         for index, result in zip(group, results):
             step = item.steps[index]
-            if isinstance(result, SlackCallError):
+            if isinstance(result, Refused):
                 if step.get("best_effort"):
                     log.warning("outbox item %s (%s): skipped a %s step: %s", item.id, item.what, step["do"],
                                 result.code)
@@ -238,21 +255,26 @@ class Engine:
             raise ValueError(f"unknown outbox step {step['do']!r}")
         return await handler(step, job)
 
+    def _policy(self, what: str) -> RetryPolicy:
+        return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
+                            webhook_delays=self.deps.webhook_retry_delays)
+
     async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
-        """A step was refused: retry later with back-off, or give up after MAX_ATTEMPTS (never a set-up)."""
-        ref = incident_ref(incident.number)
+        """A step was refused: retry later with back-off, or give up as the item's policy says."""
+        ref, policy = incident_ref(incident.number), self._policy(item.what)
         if item.attempts == 1 and (hook := self._first_refusal.get(item.what)) is not None:
             await hook(incident, code, self.deps)
-        if item.what != SETUP and item.attempts >= MAX_ATTEMPTS:
-            log.error("%s: gave up on the Slack side of %s after %d attempts: %s", ref, item.what, item.attempts,
-                      code)
+        if policy.give_up_after is not None and item.attempts >= policy.give_up_after:
+            log.error("%s: gave up on %s after %d attempts: %s", ref, _outside_side(item.what), item.attempts, code)
             await self._finish(item, state="failed", error=code)
+            if item.what.startswith(WEBHOOK):
+                self.deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
             return
-        delay = retry_delay(item.what, item.attempts, self.deps.setup_retry_delays)
-        log.warning("%s: Slack refused the Slack side of %s (%s); retrying in %gs", ref, item.what, code,
+        delay = policy.delay(item.attempts)
+        log.warning("%s: %s was refused (%s); retrying in %gs", ref, _outside_side(item.what), code,
                     delay.total_seconds())
         await self._finish(item, state="pending", error=code, retry_at=self.deps.clock() + delay)
-        if item.what == SETUP:  # people are waiting for the channel: retry from here, not at the next sweep
+        if policy.timed_here and delay.total_seconds() <= RETRY_HERE_WITHIN:
             self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
 
     async def _retry_after(self, item_id: int | None, seconds: float) -> None:
@@ -270,6 +292,11 @@ class Engine:
             if facts:
                 await repo.update_incident(item.incident_id, session=session, **facts)
             await session.commit()
+
+
+def _outside_side(what: str) -> str:
+    return f"the webhook delivery of {what.partition(':')[2] or what}" if what.startswith(WEBHOOK) \
+        else f"the Slack side of {what}"
 
 
 # Steps that post a message: progress is recorded after them, and a retry looks for them first.
