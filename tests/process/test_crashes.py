@@ -31,8 +31,9 @@ SETUP_REPAIR_WAIT = 12.0
 
 
 async def _declare_killed_at(scene: Scene, title: str, method: str, *, after: str | None = None,
-                             values: dict | None = None) -> None:
-    """Submit a declare and kill irbot while ``method`` is in flight (the first one after ``after``)."""
+                             values: dict | None = None, while_down: Callable[[], None] | None = None) -> None:
+    """Submit a declare and kill irbot while ``method`` is in flight (the first one after ``after``);
+    ``while_down`` looks at what the dead process left, before the restart repairs it."""
     bot = scene.processes[-1]
     scene.hold_next(after or method)
     await scene.submit_declare("alice", title, {"Severity": "SEV-2", **(values or {})})
@@ -42,6 +43,8 @@ async def _declare_killed_at(scene: Scene, title: str, method: str, *, after: st
         await scene.eventually(lambda: scene.held(method), what=f"{method} in flight")
     bot.kill()
     await scene.quiet(1.2)  # the held call takes effect in Slack after irbot died
+    if while_down is not None:
+        while_down()
     await bot.start()
 
 
@@ -60,9 +63,12 @@ async def test_killed_while_creating_the_channel_set_up_finishes_once(scene: Sce
     """The channel is created after irbot died; the repair adopts it (no second channel)."""
     fake = scene.fake
     await scene.start()
-    await _declare_killed_at(scene, "Checkout errors", "conversations.create")
-    assert scene.query("SELECT number, setup, channel_id FROM incident") == [(1, "opening", None)], \
-        "the declaration was stored before the ack; the channel id never was"
+
+    def stored_without_channel() -> None:
+        assert scene.query("SELECT number, setup, channel_id FROM incident") == [(1, "opening", None)], \
+            "the declaration was stored before the ack; the channel id never was"
+
+    await _declare_killed_at(scene, "Checkout errors", "conversations.create", while_down=stored_without_channel)
     await _finished(scene, 1)
     [channel] = scene.incident_channels()
     assert fake.channel(channel).name == "inc-1-checkout-errors", "no second channel"
