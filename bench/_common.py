@@ -12,10 +12,16 @@ import os
 import platform
 import shlex
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
+
+# The benches drive irbot with the test suite's own rigs (tests/rigs): make the checkout importable.
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(1, str(_ROOT))
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"

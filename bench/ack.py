@@ -17,7 +17,7 @@ What it measures, in one run (figures, never assertions):
 
 How: this process runs the fake Slack (``FakeSlack``) with every Web API call answered after
 ``--latency`` seconds (50 ms), and starts ``python -m irbot serve`` as a child process (through
-``irbot.testing.processes.IrbotProcess``) on a fresh database: a SQLite file in a temporary folder,
+``tests.rigs.processes.IrbotProcess``) on a fresh database: a SQLite file in a temporary folder,
 then a new database on the PostgreSQL server that is dropped afterwards. The load generator does
 not share irbot's event loop, but it does share the machine's cores.
 
@@ -84,7 +84,7 @@ WARMUP = 100
 # ---------------------------------------------------------------------------------------------
 
 def make_fake() -> Any:
-    from irbot.testing.fake_slack import FakeSlack
+    from irbot.fakeslack.fake_slack import FakeSlack
 
     class TimedFakeSlack(FakeSlack):
         """Records when each Web API call was answered (after the fake's latency)."""
@@ -102,7 +102,7 @@ def make_fake() -> Any:
 
 def make_capture(fake: Any) -> Any:
     """A SlackClient that builds each request in Slack's shape and keeps it instead of sending it."""
-    from irbot.testing.signed_client import Response, SlackClient
+    from irbot.fakeslack.signed_client import Response, SlackClient
 
     class Capture(SlackClient):
         def __init__(self) -> None:
@@ -226,7 +226,7 @@ async def settle(fake: Any, quiet: float = 1.0, limit: float = 60.0) -> float:
 
 async def declare(fake: Any, events_url: str, title: str) -> dict[str, Any]:
     """``/incident declare`` by alice, submit the form; time submission → card posted."""
-    from irbot.testing.signed_client import SlackClient
+    from irbot.fakeslack.signed_client import SlackClient
     client = SlackClient(fake, app_url=events_url, signing_secret=SIGNING_SECRET)
     views_before = {v["id"] for v in fake.open_views("alice")}
     response = await client.command("alice", "/incident", f"declare {title}", channel="general")
@@ -301,7 +301,7 @@ async def build_requests(fake: Any, channel: str, card_ts: str, n: int, rng: ran
 
 
 def sign_all(requests: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes, dict[str, str]]]:
-    from irbot.testing.fake.events import signed_headers
+    from irbot.fakeslack.fake.events import signed_headers
     return [(kind, body, signed_headers(SIGNING_SECRET, body, ctype)) for kind, body, ctype in requests]
 
 
@@ -376,7 +376,7 @@ async def run_burst(fake: Any, bot: Any, database_url: str, concurrency: int, ar
 
 async def run_backend(fake: Any, label: str, database_url: str, args: argparse.Namespace,
                       log_dir: Path) -> dict[str, Any]:
-    from irbot.testing.processes import IrbotProcess, irbot_env
+    from tests.rigs.processes import IrbotProcess, irbot_env
     env = irbot_env(api_url=fake.api_url, database_url=database_url, bot_token=BOT_TOKEN,
                     signing_secret=SIGNING_SECRET)
     bot = IrbotProcess(env=env, log_dir=log_dir, name=f"irbot-{label}")

@@ -73,8 +73,8 @@ async def seed_overdue(settings: Any, channels: list[tuple[str, str]]) -> None:
 async def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     from irbot.app import create_app
     from irbot.config import load_settings
-    from irbot.testing.fake_slack import FakeSlack
-    from irbot.testing.signed_client import SlackClient
+    from irbot.fakeslack.fake_slack import FakeSlack
+    from irbot.fakeslack.signed_client import SlackClient
 
     fake = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     await fake.start()

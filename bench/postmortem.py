@@ -492,7 +492,7 @@ async def bench_online(args: argparse.Namespace, folder: Path) -> dict[str, Any]
     from irbot.services.postmortem import backfill, compile_postmortem, render
     from irbot.store import repo
     from irbot.store.migrate import upgrade
-    from irbot.testing.harness import Harness, sqlite_url
+    from irbot.fakeslack.harness import Harness, sqlite_url
 
     sub = folder / "online"
     sub.mkdir()

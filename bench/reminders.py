@@ -256,7 +256,7 @@ def child_main(result_path: str, params_json: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def make_timed_fake(latency: float = 0.0) -> Any:
-    from irbot.testing.fake_slack import FakeSlack
+    from irbot.fakeslack.fake_slack import FakeSlack
 
     class TimedFakeSlack(FakeSlack):
         """The fake Slack, noting when each chat.postMessage took effect (bench-only subclass)."""

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from irbot.deps import system_clock
-from irbot.testing.harness import Harness, sqlite_url
+from irbot.fakeslack.harness import Harness, sqlite_url
 
 POSTGRES_URL = os.environ.get("IRBOT_TEST_DATABASE_URL", "")
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from irbot.testing.slack_methods import METHODS
+from irbot.fakeslack.slack_methods import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -182,7 +182,7 @@ def test_every_method_irbot_calls_is_known_and_has_its_scopes(bot_scopes: list[s
     problems = []
     for method, where in sorted(methods_called().items()):
         if method not in METHODS:
-            problems.append(f"{method} ({where[0]}) is not in irbot.testing.slack_methods.METHODS")
+            problems.append(f"{method} ({where[0]}) is not in irbot.fakeslack.slack_methods.METHODS")
         if method not in METHOD_SCOPES:
             problems.append(f"{method} ({where[0]}) is not in METHOD_SCOPES: look up its scopes")
             continue

@@ -21,7 +21,7 @@ from irbot.config import Settings
 from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
-from irbot.render import Renderer
+from irbot.views.render import Renderer
 from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, webhooks as webhook_steps
@@ -29,14 +29,14 @@ from irbot.work.engine import Sweeper
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
-from irbot.slack.gateway import SlackGateway
+from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.socket_mode import SocketModeConnection
 from irbot.store import repo
 from irbot.store.db import Database
 from irbot.store.migrate import upgrade
-from irbot.workspace import Workspace
+from irbot.outbound.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

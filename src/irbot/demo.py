@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from irbot.testing.harness import FakeClock, Harness, sqlite_url
+from irbot.fakeslack.harness import FakeClock, Harness, sqlite_url
 
 
 class Transcript:

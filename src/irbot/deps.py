@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Callable
 
 from irbot.config import Settings
 from irbot.metrics import Metrics
-from irbot.render import Renderer
-from irbot.slack.gateway import SlackGateway
+from irbot.views.render import Renderer
+from irbot.outbound.slack import SlackGateway
 from irbot.store.channel_incidents import ChannelIncidents
 from irbot.store.db import Database
 from irbot.tasks import TaskRunner
 from irbot.work.engine import Engine
-from irbot.workspace import Workspace
+from irbot.outbound.workspace import Workspace
 
 if TYPE_CHECKING:
     from irbot.scheduler import ReminderScheduler

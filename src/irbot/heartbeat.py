@@ -7,8 +7,8 @@ import logging
 from datetime import timedelta
 
 from irbot.deps import Deps
-from irbot.slack.dedupe import KEEP_DELIVERIES
 from irbot.store import repo
+from irbot.store.models import KEEP_DELIVERIES
 
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 15.0

@@ -31,9 +31,9 @@ def offline_deps(settings: Settings) -> Deps:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from irbot.deps import Deps
-    from irbot.render import Renderer
-    from irbot.slack.gateway import SlackGateway
-    from irbot.workspace import Workspace
+    from irbot.views.render import Renderer
+    from irbot.outbound.slack import SlackGateway
+    from irbot.outbound.workspace import Workspace
 
     gateway = SlackGateway(AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url))
     return Deps(settings=settings, db=Database(settings.database_url), slack=gateway,

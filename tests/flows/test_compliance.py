@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from irbot.store.db import sync_url
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 LEGAL_ROLES = ('[[roles]]\nkey = "commander"\n[[roles]]\nkey = "tech_lead"\n[[roles]]\nkey = "comms_lead"\n'
                '[[roles]]\nkey = "legal"\nname = "Legal & Compliance"\ndescription = "Regulators and counsel"\n')

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from irbot.store.models import Incident
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 
 async def incident_count(harness: Harness) -> int:
@@ -120,7 +120,7 @@ async def test_form_submitted_twice_makes_one_incident(harness: Harness) -> None
 
 async def _resubmit(harness: Harness, alice, payload_view):  # noqa: ANN001, ANN202
     """The same submission arriving again (Slack retry or a double click)."""
-    from irbot.testing.fake.interactions import view_submission_state
+    from irbot.fakeslack.fake.interactions import view_submission_state
     state = view_submission_state(harness.fake, payload_view, {})
     body = {"type": "view_submission", "team": {"id": harness.fake.team_id}, "user": {"id": alice.id},
             "api_app_id": harness.fake.app_id, "token": "t", "trigger_id": "1.2.3",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 
 async def _card_ts(harness: Harness, channel_name: str) -> tuple[str, str]:

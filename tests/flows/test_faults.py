@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 FAULTS = [
     pytest.param({"status": 429, "retry_after": 1}, id="429"),

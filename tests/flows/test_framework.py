@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 FACTORS = ("Business impact", "System scope", "User impact", "Security risk")
 LEVEL_NAMES = {1: "1 · Low", 2: "2 · Medium", 3: "3 · High", 4: "4 · Critical"}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 FORM = "application/x-www-form-urlencoded"
 

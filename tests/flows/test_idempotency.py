@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from irbot.store.models import Delivery, TimelineEvent
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 
 async def count_events(harness: Harness, kind: str) -> int:

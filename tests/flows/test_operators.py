@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from irbot.store.models import Incident
 from irbot.store.models import OutboxItem
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 TOKEN = "alert-token-for-tests"
 SECRET = "webhook-secret-for-tests"

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from irbot.services.outbox import MAX_ATTEMPTS
 from irbot.store.models import OutboxItem
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 
 @pytest.fixture

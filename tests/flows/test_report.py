@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 
 async def card_ts(harness: Harness, channel: str) -> str:

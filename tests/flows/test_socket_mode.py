@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 from irbot.app import create_app
 from irbot.config import ConfigError, load_settings
 from irbot.store.models import TimelineEvent
-from irbot.testing.fake_slack import FakeSlack
-from irbot.testing.harness import BOT_TOKEN, Harness
-from irbot.testing.processes import IrbotProcess, free_port, irbot_env
-from irbot.testing.signed_client import SlackClient
+from irbot.fakeslack.fake_slack import FakeSlack
+from irbot.fakeslack.harness import BOT_TOKEN, Harness
+from tests.rigs.processes import IrbotProcess, free_port, irbot_env
+from irbot.fakeslack.signed_client import SlackClient
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from irbot.store import repo
-from irbot.testing.harness import Harness
+from irbot.fakeslack.harness import Harness
 
 
 def upload_text(harness: Harness, channel: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from irbot.testing.harness import FakeClock, Harness
+from irbot.fakeslack.harness import FakeClock, Harness
 
 
 async def submit_update(harness: Harness, who: str, channel: str, values: dict[str, str]) -> str:

@@ -17,10 +17,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from irbot.store.db import sync_url
-from irbot.testing.fake_slack import Channel, FakeSlack
-from irbot.testing.harness import BOT_TOKEN, SIGNING_SECRET
-from irbot.testing.processes import IrbotProcess, RoundRobin, irbot_env
-from irbot.testing.signed_client import SlackClient
+from irbot.fakeslack.fake_slack import Channel, FakeSlack
+from irbot.fakeslack.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.rigs.processes import IrbotProcess, RoundRobin, irbot_env
+from irbot.fakeslack.signed_client import SlackClient
 
 # Short clocks so reminders can be watched in seconds; the other severities keep their defaults.
 SETTINGS_TOML = """\

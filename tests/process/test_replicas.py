@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from irbot.testing.processes import IrbotProcess
+from tests.rigs.processes import IrbotProcess
 
 from .conftest import CADENCE, Scene
 

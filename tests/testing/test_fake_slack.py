@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from irbot.testing import FakeSlack, SlackClient
-from irbot.testing.slack_methods import METHODS
+from irbot.fakeslack import FakeSlack, SlackClient
+from irbot.fakeslack.slack_methods import METHODS
 
 SECRET = "test-signing-secret"
 SPEC = Path(__file__).parents[2].parent / "shared/slack-specs/slack_web_openapi_v2.json"

@@ -12,7 +12,7 @@ from irbot.domain.report import (
     CSV_COLUMNS, IncidentRow, Period, ReportInputError, build_report, parse_period, parse_report_words,
     recurring_sets, seconds_between, service_names, summarise, write_csv,
 )
-from irbot.render import Renderer
+from irbot.views.render import Renderer
 from irbot.services.report import render_markdown
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -1,1 +1,1 @@
-"""Typed doors to the outside services irbot calls (Slack's is ``irbot.slack.gateway``)."""
+"""Typed doors to the outside services irbot calls (Slack's is ``irbot.outbound.slack``)."""

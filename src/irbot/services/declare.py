@@ -26,8 +26,8 @@ from irbot.services import surfaces
 from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
 from irbot.services.updates import open_for_business
-from irbot.slack import blocks
-from irbot.slack.gateway import SlackCallError
+from irbot.views import blocks
+from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.work.engine import SETUP, Engine, Facts, Job, Step

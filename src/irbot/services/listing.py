@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from irbot.deps import Deps
 from irbot.services.surfaces import facts_of
-from irbot.slack.gateway import SlackCallError
+from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from irbot.deps import Deps
 from irbot.services import surfaces
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.work.engine import MAX_ATTEMPTS, Engine, Facts, Job, Step

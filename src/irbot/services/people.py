@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from irbot.deps import Deps
-from irbot.slack.gateway import SlackCallError
+from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 
 log = logging.getLogger(__name__)

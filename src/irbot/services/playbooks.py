@@ -5,7 +5,7 @@ from __future__ import annotations
 from irbot.deps import Deps
 from irbot.domain.playbooks import playbook_for
 from irbot.services import surfaces
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
 

@@ -18,7 +18,7 @@ from irbot.domain.timeline import (
 )
 from irbot.services import surfaces
 from irbot.services.timeline import store_message
-from irbot.slack.gateway import SlackCallError
+from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
 

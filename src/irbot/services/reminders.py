@@ -14,7 +14,7 @@ from irbot.domain.reminders import REVIEW_NUDGE_AFTER, REVIEW_WITHIN, ReminderKi
 from irbot.domain.roles import COMMANDER
 from irbot.domain.status import Status
 from irbot.services import outbox, surfaces
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from irbot.deps import Deps
 from irbot.domain.report import MEASURES, IncidentRow, Period, Report, build_report, seconds_between, write_csv
 from irbot.domain.types import INCIDENT_TYPES
-from irbot.render import Renderer
-from irbot.slack import blocks
-from irbot.slack.gateway import SlackCallError
+from irbot.views.render import Renderer
+from irbot.views import blocks
+from irbot.outbound.slack import SlackCallError
 from irbot.store.models import ActionItem, Incident, TimelineEvent, UTCDateTime
 
 INCIDENTS, EVENTS = Incident.__table__, TimelineEvent.__table__  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from irbot.domain.permissions import Actors, may_change_role
 from irbot.domain.roles import COMMANDER, Role
 from irbot.services import outbox, surfaces, webhooks
 from irbot.services.people import note_person
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
 from irbot.work.unit import UnitOfWork

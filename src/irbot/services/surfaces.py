@@ -11,7 +11,7 @@ from datetime import datetime
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.roles import COMMANDER
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
 

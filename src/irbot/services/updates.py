@@ -17,7 +17,7 @@ from irbot.domain.permissions import may_command
 from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
-from irbot.render import Mrkdwn
+from irbot.views.render import Mrkdwn
 from irbot.services import outbox, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, summary_due_after, update_due_after,

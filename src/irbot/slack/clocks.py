@@ -11,7 +11,7 @@ from irbot.domain.clocks import match_regulation
 from irbot.domain.declare import parse_local_time
 from irbot.services.clocks import ClockRefused, mark_notified, place_legal_hold, require_clock_keeper, start_clock
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
-from irbot.slack.ids import Action
+from irbot.views.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.models import Incident

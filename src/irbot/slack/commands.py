@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.commands import Command, parse_command
 from irbot.services import listing
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.slack.declare import open_declare_modal
 from irbot.slack.incident_context import incident_in_channel
 from irbot.store.models import Incident

@@ -12,9 +12,9 @@ from irbot.domain.declare import DeclareForm, form_problems, TITLE_MAX
 from irbot.domain.types import INCIDENT_TYPES
 from irbot.services.people import note_person
 from irbot.services.declare import record_declaration
-from irbot.slack import blocks
-from irbot.slack.gateway import SlackCallError
-from irbot.slack.ids import Block, Callback
+from irbot.views import blocks
+from irbot.outbound.slack import SlackCallError
+from irbot.views.ids import Block, Callback
 from irbot.slack.incident_context import tell
 from irbot.slack.payloads import input_value, metadata, text_value, user_id
 

@@ -13,7 +13,6 @@ that key. A claim would cost a database write on every message for nothing.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from irbot.deps import Deps
@@ -21,7 +20,6 @@ from irbot.domain.commands import only_answers
 from irbot.store import repo
 
 log = logging.getLogger(__name__)
-KEEP_DELIVERIES = timedelta(days=1)
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:

@@ -13,11 +13,11 @@ from irbot.domain.assessment import Assessment, assess
 from irbot.domain.status import TransitionError
 from irbot.services import playbooks
 from irbot.services.updates import NotAllowed, change_severity
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.slack.commands import CommandContext, handles
 from irbot.slack.declare import declare_view
-from irbot.slack.gateway import SlackCallError
-from irbot.slack.ids import Action, Block, Callback
+from irbot.outbound.slack import SlackCallError
+from irbot.views.ids import Action, Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, user_id
 from irbot.slack.updates import open_form

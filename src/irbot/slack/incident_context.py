@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from irbot.deps import Deps
-from irbot.slack import blocks
-from irbot.slack.gateway import SlackCallError
+from irbot.views import blocks
+from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import Incident
 

@@ -10,7 +10,7 @@ from irbot.deps import Deps
 from irbot.domain.report import Period, ReportInputError, parse_period, parse_report_words
 from irbot.services.report import publish_report
 from irbot.slack.commands import Answer, CommandContext, handles
-from irbot.slack.gateway import SlackCallError
+from irbot.outbound.slack import SlackCallError
 from irbot.slack.incident_context import tell
 
 log = logging.getLogger(__name__)

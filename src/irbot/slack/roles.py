@@ -12,10 +12,10 @@ from irbot.domain.commands import mentioned_users
 from irbot.domain.roles import match_role
 from irbot.services import surfaces
 from irbot.services.roles import change_role, roles_text
-from irbot.slack.blocks import role_from_block_id
+from irbot.views.blocks import role_from_block_id
 from irbot.slack.commands import CommandContext, handles, in_incident
-from irbot.slack.gateway import SlackCallError
-from irbot.slack.ids import Action
+from irbot.outbound.slack import SlackCallError
+from irbot.views.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.models import Incident

@@ -13,10 +13,10 @@ from irbot.services import actions as action_items
 from irbot.services import surfaces
 from irbot.services.postmortem import publish_postmortem
 from irbot.services.timeline import add_note, capture_event
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
-from irbot.slack.gateway import SlackCallError
-from irbot.slack.ids import Action
+from irbot.outbound.slack import SlackCallError
+from irbot.views.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store import repo

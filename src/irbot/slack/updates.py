@@ -17,10 +17,10 @@ from irbot.services.updates import (
     NotAllowed, Update, change_severity, change_status, post_update, require_commander, resolve,
     status_choices,
 )
-from irbot.slack import blocks
+from irbot.views import blocks
 from irbot.slack.commands import CommandContext, handles, in_incident
-from irbot.slack.gateway import SlackCallError
-from irbot.slack.ids import Action, Block, Callback
+from irbot.outbound.slack import SlackCallError
+from irbot.views.ids import Action, Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, text_value, user_id
 from irbot.store import repo

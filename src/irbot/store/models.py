@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
@@ -162,6 +162,10 @@ class Heartbeat(SQLModel, table=True):
     started_at: datetime = _when(nullable=False)
     last_seen: datetime = _when(nullable=False, index=True)
     stopped: bool = False  # a clean stop: listening ended exactly at last_seen
+
+
+# How long a claimed delivery is remembered: Slack retries within minutes, people double-click within seconds.
+KEEP_DELIVERIES = timedelta(days=1)
 
 
 class Delivery(SQLModel, table=True):

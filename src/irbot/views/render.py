@@ -1,7 +1,7 @@
 """One Jinja environment over ``message_templates/``; user text comes out escaped for Slack.
 
 Templates define macros, one per part of a message (``header``, ``fields`` …); Block Kit
-structure is assembled in :mod:`irbot.slack.blocks` from those parts. Every ``{{ value }}`` goes
+structure is assembled in :mod:`irbot.views.blocks` from those parts. Every ``{{ value }}`` goes
 through :func:`_finalize`, so user text can never form a mention, a link or Jinja code: values
 are data for the template, never template source.
 """

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from irbot.slack.gateway import SlackCallError, SlackGateway
+from irbot.outbound.slack import SlackCallError, SlackGateway
 
 log = logging.getLogger(__name__)
 USER_TTL_SECONDS = 600.0

@@ -18,8 +18,8 @@ from irbot.app import Irbot, create_app
 from irbot.config import load_settings
 from irbot.deps import system_clock
 from irbot.services import outbox
-from irbot.testing.fake_slack import FakeSlack
-from irbot.testing.signed_client import SlackClient
+from irbot.fakeslack.fake_slack import FakeSlack
+from irbot.fakeslack.signed_client import SlackClient
 
 SIGNING_SECRET = "irbot-test-signing-secret"
 BOT_TOKEN = "xoxb-irbot-test-token"

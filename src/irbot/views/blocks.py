@@ -22,8 +22,8 @@ from irbot.domain.roles import Role
 from irbot.domain.severities import Severity
 from irbot.domain.text import truncate
 from irbot.domain.types import INCIDENT_TYPES
-from irbot.render import Renderer
-from irbot.slack.ids import Action, Block as BlockId, Callback
+from irbot.views.render import Renderer
+from irbot.views.ids import Action, Block as BlockId, Callback
 
 TITLE_MAX = 150
 ROLE_BLOCK_PREFIX = "card.role."

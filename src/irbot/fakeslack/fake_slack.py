@@ -3,7 +3,7 @@
 It keeps a small workspace (people, channels, messages, views, files), answers
 the Web API methods irbot calls the way Slack documents them (errors included),
 checks Block Kit against Slack's limits, and delivers signed Events API
-callbacks to the app. The pieces live in ``irbot.testing.fake``.
+callbacks to the app. The pieces live in ``irbot.fakeslack.fake``.
 
     fake = FakeSlack(signing_secret="s", bot_token="xoxb-test")
     await fake.start()          # fake.api_url == "http://127.0.0.1:PORT/api/"
