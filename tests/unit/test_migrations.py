@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -21,3 +23,20 @@ def test_migrating_to_head_gives_the_models_schema(tmp_path: Path) -> None:
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert differences == [], "a model changed without a migration (alembic revision --autogenerate)"
+
+
+def test_the_head_is_read_from_the_scripts_as_alembic_reads_it() -> None:
+    from alembic.script import ScriptDirectory
+
+    from irbot.store.migrate import alembic_config, head_revision
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_an_up_to_date_database_is_not_migrated_and_alembic_never_loads(tmp_path: Path) -> None:
+    """A running irbot keeps what it imports: Alembic and Mako would cost it ~8 MB for nothing."""
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    upgrade(url)
+    probe = ("import sys; from irbot.store.migrate import upgrade; upgrade(sys.argv[1]); "
+             "print('alembic' in sys.modules, 'mako' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["False", "False"], shown.stderr
