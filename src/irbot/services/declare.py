@@ -9,6 +9,7 @@ the engine finishes later without doing any step twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import NamedTuple
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
 RECONCILE_RESOLVED_WITHIN = timedelta(days=7)
 
-# People first: the declarer is in the channel and the card is there after two round trips.
+# People first: the declarer is in the channel and the card is there after two round trips. The
+# set-up records its facts (channel, card, announcement, checklist) once the channel exists and at
+# the end; a retry in between finds its marked posts in Slack.
 SETUP_STEPS: tuple[Step, ...] = (
-    {"do": "create_channel", "wave": 0},
+    {"do": "create_channel", "wave": 0, "checkpoint": True},  # a channel id is never to be lost
     {"do": "invite_declarer", "wave": 1}, {"do": "post_card", "wave": 1},
     {"do": "pin_card", "wave": 2}, {"do": "set_topic", "wave": 2}, {"do": "announce", "wave": 2},
     {"do": "checklist", "wave": 2},
@@ -135,6 +138,18 @@ CARD_EVENT = "irbot_incident_card"
 ANNOUNCEMENT_EVENT = "irbot_incident_announcement"
 
 
+async def _shown(job: Job) -> tuple[dict[str, str | None], list]:
+    """Read once per run: the card, the topic and the announcement show the role holders (and the
+    card the clocks); a role taken meanwhile is redrawn by its own owed work once the set-up is done."""
+    if "shown" not in job.memo:
+        job.memo["shown"] = asyncio.ensure_future(surfaces.holders_and_clocks(job.incident.id, job.deps))
+    return await asyncio.shield(job.memo["shown"])
+
+
+async def _holders(job: Job) -> dict[str, str | None]:
+    return (await _shown(job))[0]
+
+
 def _look_since(job: Job):  # noqa: ANN202
     """A retried set-up may have posted without living to record it: look for the post first."""
     return job.incident.declared_at if job.look_first else None
@@ -144,7 +159,8 @@ async def _post_card(step: Step, job: Job) -> Facts | None:
     incident, deps = job.incident, job.deps
     if incident.card_ts:
         return None
-    message = await surfaces.card_message(incident, await surfaces.holders_of(incident.id, deps), deps)
+    holders, clocks = await _shown(job)
+    message = await surfaces.card_message(incident, holders, deps, clocks=clocks)
     ts = await surfaces.post_once(incident.channel_id, message, surfaces.incident_mark(CARD_EVENT, incident.id), deps,
                                   look_since=_look_since(job))
     return {"card_ts": ts}
@@ -159,7 +175,7 @@ async def _set_topic(step: Step, job: Job) -> Facts | None:
     incident, deps = job.incident, job.deps
     if incident.topic:
         return None
-    holders = await surfaces.holders_of(incident.id, deps)
+    holders = await _holders(job)
     topic = await surfaces.topic_text(incident, holders, deps)
     await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
     return {"topic": topic}
@@ -179,7 +195,7 @@ async def _announce(step: Step, job: Job) -> Facts | None:
     channel = await deps.workspace.ensure_announce_channel()
     if channel is None:
         return None  # announcements are off; the log and /incident help say why
-    message = surfaces.announcement_message(incident, await surfaces.holders_of(incident.id, deps), deps)
+    message = surfaces.announcement_message(incident, await _holders(job), deps)
     ts = await surfaces.post_once(channel, message, surfaces.incident_mark(ANNOUNCEMENT_EVENT, incident.id), deps,
                                   look_since=_look_since(job))
     return {"announce_channel_id": channel, "announce_ts": ts}

@@ -16,9 +16,10 @@ async def ticks(incident_id: int, deps: Deps) -> dict[int, tuple[str | None, obj
     return {int(e.data["index"]): (e.actor_id, e.at) for e in events}
 
 
-async def checklist_message(incident: Incident, deps: Deps) -> blocks.Message:
-    message = blocks.playbook_message(deps.renderer, surfaces.facts_of(incident), incident.playbook,
-                                      await ticks(incident.id, deps))
+async def checklist_message(incident: Incident, deps: Deps, *, fresh: bool = False) -> blocks.Message:
+    """``fresh``: the checklist is being posted for the first time, so nothing is ticked yet."""
+    done = {} if fresh else await ticks(incident.id, deps)
+    message = blocks.playbook_message(deps.renderer, surfaces.facts_of(incident), incident.playbook, done)
     return blocks.Message(text=surfaces.drill_marked(incident, message.text, deps), blocks=message.blocks)
 
 
@@ -36,7 +37,7 @@ async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False
     if playbook is None or not incident.channel_id:
         return None
     incident.playbook = list(playbook.steps)
-    ts = await surfaces.post_once(incident.channel_id, await checklist_message(incident, deps),
+    ts = await surfaces.post_once(incident.channel_id, await checklist_message(incident, deps, fresh=True),
                                   surfaces.incident_mark(CHECKLIST_EVENT, incident.id), deps,
                                   look_since=incident.declared_at if repair else None)
     return {"playbook": list(playbook.steps), "playbook_ts": ts}

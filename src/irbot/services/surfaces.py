@@ -33,10 +33,20 @@ async def holders_of(incident_id: int, deps: Deps) -> dict[str, str | None]:
     return {key: row.user_id for key, row in rows.items()}
 
 
-async def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:
-    settings = deps.settings
+async def holders_and_clocks(incident_id: int, deps: Deps) -> tuple[dict[str, str | None], list]:
+    """What the card shows besides the incident itself, in one read."""
     async with deps.db.reader() as session:
-        clocks = await repo.clocks_of(incident.id, session=session)
+        rows = await repo.roles_of(incident_id, session=session)
+        clocks = await repo.clocks_of(incident_id, session=session)
+    return {key: row.user_id for key, row in rows.items()}, clocks
+
+
+async def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps,
+                       clocks: list | None = None) -> blocks.Message:
+    settings = deps.settings
+    if clocks is None:
+        async with deps.db.reader() as session:
+            clocks = await repo.clocks_of(incident.id, session=session)
     return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
                                 settings.roles, holders, settings.severities, clocks)
 

@@ -74,4 +74,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         if declared.setup is not None:
             note_person(declared.incident.declarer_id, deps)
-            deps.work.deliver_soon(declared.setup)
+            deps.work.deliver_soon(declared.setup, incident=declared.incident)

@@ -21,7 +21,7 @@ from irbot.views.ids import Action, Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, user_id
 from irbot.slack.updates import open_form
-from irbot.store import repo
+from irbot.services.incidents import incident_with_id
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,7 @@ async def _apply(deps: Deps, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
     meta = metadata(view)
     actor = user_id(body) or ""
-    async with deps.db.session() as session:
-        incident = await repo.get_incident(meta.get("incident"), session=session) if isinstance(
-            meta.get("incident"), int) else None
+    incident = await incident_with_id(deps, meta.get("incident"))
     if incident is None or "levels" not in meta:
         return
     assessment = assess(meta["levels"], deps.settings.assessment)

@@ -23,7 +23,7 @@ from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Action, Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, text_value, user_id
-from irbot.store import repo
+from irbot.services.incidents import incident_with_id
 from irbot.store.models import Incident
 
 log = logging.getLogger(__name__)
@@ -117,11 +117,7 @@ def _next_update(view: dict[str, Any], deps: Deps) -> Any:
 
 
 async def _incident_from(deps: Deps, view: dict[str, Any]) -> Incident | None:
-    incident_id = metadata(view).get("incident")
-    if not isinstance(incident_id, int):
-        return None
-    async with deps.db.session() as session:
-        return await repo.get_incident(incident_id, session=session)
+    return await incident_with_id(deps, metadata(view).get("incident"))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

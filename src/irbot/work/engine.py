@@ -65,6 +65,7 @@ class Job:
     index: int
     deps: "Deps"
     look_first: bool
+    memo: dict[str, Any]  # shared by the item's steps in this run (one read serves them all)
 
 
 Handler = Callable[[Step, Job], Awaitable["Facts | None"]]
@@ -133,14 +134,15 @@ class Engine:
         await repo.add_outbox(item, session=session)
         return item
 
-    def deliver_soon(self, item: OutboxItem) -> None:
-        """Deliver a held item (see :meth:`record`) once its transaction has committed."""
-        self.deps.tasks.spawn(self._deliver_held(item), name=f"work-{item.what}-{item.id}")
+    def deliver_soon(self, item: OutboxItem, *, incident: Incident | None = None) -> None:
+        """Deliver a held item (see :meth:`record`) once its transaction has committed. A set-up is
+        given its ``incident`` as just stored, which saves reading it back."""
+        self.deps.tasks.spawn(self._deliver_held(item, incident), name=f"work-{item.what}-{item.id}")
 
     # ---- delivering --------------------------------------------------------------------------
-    async def _deliver_held(self, item: OutboxItem) -> bool:
+    async def _deliver_held(self, item: OutboxItem, known: Incident | None = None) -> bool:
         assert item.id is not None
-        incident = await self._ready(item.id)
+        incident = known if known is not None and item.what == SETUP else await self._ready(item.id)
         if incident is not None:
             return await self._run(item, incident)
         # The incident's set-up is still running: free the item so that the set-up's kick (in
@@ -202,35 +204,37 @@ class Engine:
         # first unrecorded post: look for posts until this worker has recorded one of its own.
         retried = item.attempts > 1
         groups = waves(item.steps, item.done)
+        learned: Facts = {}  # facts not recorded yet (they are, at the next checkpoint or the end)
+        memo: dict[str, Any] = {}
         try:
             for number, group in enumerate(groups):
                 if not lease.held:
                     log.warning("outbox item %s (%s): lease lost; leaving it to its new holder", item.id, item.what)
                     return False
-                facts, refused = await self._run_wave(group, item, incident, retried)
+                facts, refused = await self._run_wave(group, item, incident, retried, memo)
                 if refused is not None:
                     await self._give_back(item, incident, refused)
                     return False
                 for key, value in facts.items():
                     setattr(incident, key, value)
-                last = number == len(groups) - 1
-                posted = any(item.steps[i]["do"] in POSTING for i in group)
-                if last:
-                    await self._finish(item, state="done", facts=facts)
-                elif posted or facts:
-                    if not await lease.record_progress(group[-1] + 1, facts):
+                learned.update(facts)
+                if number == len(groups) - 1:
+                    await self._finish(item, state="done", facts=learned)
+                elif self._checkpoint(item, group):
+                    if not await lease.record_progress(group[-1] + 1, learned):
                         return False
-                    retried = False
+                    learned, retried = {}, False
         finally:
             renewing.cancel()
         if item.what == SETUP:
             self.kick(incident.id)
         return True
 
-    async def _run_wave(self, group: list[int], item: OutboxItem, incident: Incident,
-                        retried: bool) -> tuple[Facts, str | None]:
+    async def _run_wave(self, group: list[int], item: OutboxItem, incident: Incident, retried: bool,
+                        memo: dict[str, Any]) -> tuple[Facts, str | None]:
         """Run one wave's steps together; returns the facts they learned and the first refusal."""
-        jobs = [Job(item=item, incident=incident, index=i, deps=self.deps, look_first=retried) for i in group]
+        jobs = [Job(item=item, incident=incident, index=i, deps=self.deps, look_first=retried, memo=memo)
+                for i in group]
         results = await asyncio.gather(*(self._step(item.steps[job.index], job) for job in jobs),
                                        return_exceptions=True)
         facts: Facts = {}
@@ -254,6 +258,15 @@ class Engine:
         if handler is None:
             raise ValueError(f"unknown outbox step {step['do']!r}")
         return await handler(step, job)
+
+    @staticmethod
+    def _checkpoint(item: OutboxItem, group: list[int]) -> bool:
+        """Record progress after this wave? After a step that asks for it, and after posts of work
+        other than a set-up (a set-up's posts are all marked and looked for on a retry, and its
+        facts are recorded at the end; a brief's DM cannot be looked for)."""
+        steps = [item.steps[i] for i in group]
+        return any(step.get("checkpoint") for step in steps) or (
+            item.what != SETUP and any(step["do"] in POSTING for step in steps))
 
     def _policy(self, what: str) -> RetryPolicy:
         return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
