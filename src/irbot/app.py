@@ -24,7 +24,7 @@ from irbot.metrics import Metrics
 from irbot.views.render import Renderer
 from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
-from irbot.services import declare as declare_service, outbox as outbox_steps, webhooks as webhook_steps
+from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
@@ -111,7 +111,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    for owed_steps in (outbox_steps, declare_service, webhook_steps):  # what each kind of owed work's steps do
+    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps):  # what each kind of owed work's steps do
         owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, NamedTuple
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, NamedTuple
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -73,6 +73,29 @@ class SlackGateway:
                     return landed
         self._observe(method, "gave_up")
         raise SlackCallError(method, "slack_unavailable")
+
+    # ---- typed doors: what the engine's steps ask of Slack, by name ----------------------------
+    async def create_channel(self, name: str, *, private: bool) -> dict[str, Any]:
+        """The new channel (``id``, ``name`` …); ``name_taken`` is raised for the caller to resolve."""
+        return (await self.call("conversations.create", name=name, is_private=private))["channel"]
+
+    async def invite(self, channel: str, users: str) -> None:
+        await self.call("conversations.invite", channel=channel, users=users)
+
+    async def post(self, channel: str, message: Mapping[str, Any], *, metadata: dict[str, Any] | None = None,
+                   thread_ts: str | None = None) -> str:
+        """Post ``message`` (``text`` and ``blocks``); returns its ts."""
+        extra = {k: v for k, v in (("metadata", metadata), ("thread_ts", thread_ts)) if v}
+        return str((await self.call("chat.postMessage", channel=channel, **extra, **message))["ts"])
+
+    async def update(self, channel: str, ts: str, message: Mapping[str, Any]) -> None:
+        await self.call("chat.update", channel=channel, ts=ts, **message)
+
+    async def pin(self, channel: str, ts: str) -> None:
+        await self.call("pins.add", channel=channel, timestamp=ts)
+
+    async def set_topic(self, channel: str, topic: str) -> None:
+        await self.call("conversations.setTopic", channel=channel, topic=topic)
 
     async def find_post(self, channel: str, mark: dict[str, Any], *, oldest: float,
                         thread_ts: str | None = None) -> str | None:

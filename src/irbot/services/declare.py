@@ -111,15 +111,14 @@ async def _create_channel(step: Step, job: Job) -> Facts | None:
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
         name = with_suffix(base, attempt)
         try:
-            created = await deps.slack.call("conversations.create", name=name, is_private=incident.private)
+            channel = await deps.slack.create_channel(name, private=incident.private)
         except SlackCallError as exc:
             if exc.code != "name_taken":
                 raise
             adopted = await _our_channel_named(name, incident, deps)
             if adopted is None:
                 continue
-            created = {"channel": adopted}
-        channel = created["channel"]
+            channel = adopted
         return {"channel_id": channel["id"], "channel_name": channel["name"]}
     raise SlackCallError("conversations.create", "name_taken")
 
@@ -167,7 +166,7 @@ async def _post_card(step: Step, job: Job) -> Facts | None:
 
 
 async def _pin_card(step: Step, job: Job) -> Facts | None:
-    await job.deps.slack.call("pins.add", channel=job.incident.channel_id, timestamp=job.incident.card_ts)
+    await job.deps.slack.pin(job.incident.channel_id, job.incident.card_ts)
     return None
 
 
@@ -177,14 +176,14 @@ async def _set_topic(step: Step, job: Job) -> Facts | None:
         return None
     holders = await _holders(job)
     topic = await surfaces.topic_text(incident, holders, deps)
-    await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
+    await deps.slack.set_topic(incident.channel_id, topic)
     return {"topic": topic}
 
 
 async def _invite_declarer(step: Step, job: Job) -> Facts | None:
     incident, deps = job.incident, job.deps
     if incident.declarer_id and incident.declarer_id != deps.workspace.bot_user_id:
-        await deps.slack.call("conversations.invite", channel=incident.channel_id, users=incident.declarer_id)
+        await deps.slack.invite(incident.channel_id, incident.declarer_id)
     return None
 
 
@@ -258,7 +257,6 @@ async def _tell_declarer_of_failure(incident: Incident, problem: str, deps: Deps
     text = deps.renderer.part("ephemeral.j2", "declare_failed", incident=surfaces.facts_of(incident),
                               problem=problem)
     try:
-        await deps.slack.call("chat.postMessage", channel=incident.declarer_id,
-                              **blocks.text_message(text).as_args())
+        await deps.slack.post(incident.declarer_id, blocks.text_message(text).as_args())
     except SlackCallError as exc:
         log.error("could not tell %s about the failed set-up: %s", incident.declarer_id, exc.code)

@@ -85,7 +85,7 @@ def register(engine: Engine) -> None:
 
 
 async def _invite(step: Step, job: Job) -> Facts | None:
-    await job.deps.slack.call("conversations.invite", channel=job.incident.channel_id, users=step["user"])
+    await job.deps.slack.invite(job.incident.channel_id, step["user"])
     return None
 
 

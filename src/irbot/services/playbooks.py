@@ -8,6 +8,8 @@ from irbot.services import surfaces
 from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.work.engine import Engine, Facts, Job, Step
+from irbot.work.unit import UnitOfWork
 
 
 async def ticks(incident_id: int, deps: Deps) -> dict[int, tuple[str | None, object]]:
@@ -44,17 +46,28 @@ async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False
 
 
 async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> str | None:
-    """Record a done step and update the checklist in place; a second tick changes nothing."""
+    """Record a done step and owe the checklist's redraw; a second tick changes nothing."""
     if not 0 <= index < len(incident.playbook):
         return None
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
         recorded = await repo.add_event(incident.id, "playbook_step", actor_id=actor, text=incident.playbook[index],
                                         dedupe_key=f"step:{index}", data={"index": index}, at=deps.clock(),
-                                        session=session)
-        await session.commit()
+                                        session=unit.session)
+        if recorded is not None:
+            await unit.owe(incident.id, "playbook_step", [{"do": "redraw_checklist"}])
     if recorded is None:
         by, _ = (await ticks(incident.id, deps)).get(index, (None, None))
         return deps.renderer.part("playbook.j2", "already", number=index + 1, done_by=by)
-    await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.playbook_ts,
-                          **(await checklist_message(incident, deps)).as_args())
+    return None
+
+
+def register(engine: Engine) -> None:
+    engine.handle("redraw_checklist", _redraw_checklist)
+
+
+async def _redraw_checklist(step: Step, job: Job) -> Facts | None:
+    """From the ticks stored now: two ticks a moment apart both show, whichever redraw runs last."""
+    incident = job.incident
+    await job.deps.slack.update(incident.channel_id, incident.playbook_ts,
+                                (await checklist_message(incident, job.deps)).as_args())
     return None

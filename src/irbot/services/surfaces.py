@@ -73,8 +73,8 @@ async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
 
 async def _redraw_card(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
     if incident.channel_id and incident.card_ts:
-        await deps.slack.call("chat.update", channel=incident.channel_id, ts=incident.card_ts,
-                              **(await card_message(incident, holders, deps)).as_args())
+        await deps.slack.update(incident.channel_id, incident.card_ts,
+                                (await card_message(incident, holders, deps)).as_args())
 
 
 async def _retopic(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
@@ -82,7 +82,7 @@ async def _retopic(incident: Incident, holders: dict[str, str | None], deps: Dep
         return
     topic = await topic_text(incident, holders, deps)
     if topic != incident.topic:
-        await deps.slack.call("conversations.setTopic", channel=incident.channel_id, topic=topic)
+        await deps.slack.set_topic(incident.channel_id, topic)
         async with deps.db.session() as session:
             await repo.update_incident(incident.id, topic=topic, session=session)
             await session.commit()
@@ -90,8 +90,8 @@ async def _retopic(incident: Incident, holders: dict[str, str | None], deps: Dep
 
 async def _redraw_announcement(incident: Incident, holders: dict[str, str | None], deps: Deps) -> None:
     if incident.announce_channel_id and incident.announce_ts and not incident.private:
-        await deps.slack.call("chat.update", channel=incident.announce_channel_id, ts=incident.announce_ts,
-                              **announcement_message(incident, holders, deps).as_args())
+        await deps.slack.update(incident.announce_channel_id, incident.announce_ts,
+                                announcement_message(incident, holders, deps).as_args())
 
 
 def drill_marked(incident: Incident, text: str, deps: Deps) -> str:
@@ -130,6 +130,4 @@ async def post_once(channel: str, message: blocks.Message, mark: dict, deps: Dep
         found = await deps.slack.find_post(channel, mark, oldest=look_since.timestamp() - 5, thread_ts=thread_ts)
         if found is not None:
             return found
-    args = {"thread_ts": thread_ts} if thread_ts else {}
-    posted = await deps.slack.call("chat.postMessage", channel=channel, metadata=mark, **args, **message.as_args())
-    return str(posted["ts"])
+    return await deps.slack.post(channel, message.as_args(), metadata=mark, thread_ts=thread_ts)
