@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from irbot.domain.roles import Role
+
 
 @dataclass(frozen=True)
 class Actors:
@@ -25,6 +27,11 @@ class Actors:
             return True
         return self.commander is None and self.declarer is not None and self.actor == self.declarer
 
+    @property
+    def in_charge(self) -> str | None:
+        """Who runs the incident now: the commander, else the declarer (None for an alert's incident)."""
+        return self.commander or self.declarer
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -32,17 +39,17 @@ class Refusal:
     holder: str | None = None
 
 
-def may_change_role(actors: Actors, *, holder: str | None, target: str) -> Refusal | None:
+def may_change_role(actors: Actors, role: Role, *, holder: str | None, target: str) -> Refusal | None:
     """None when allowed; otherwise why not (the person is told who can)."""
-    if actors.is_admin or (actors.commander is not None and actors.actor == actors.commander):
-        return None
+    if actors.acts_as_commander:
+        return None  # the commander (the declarer while there is none) or an admin gives any role
+    if role.restricted:
+        return Refusal("refuse_restricted", holder=holder)  # nobody takes or hands on a role with powers
     taking = target == actors.actor
     if taking and holder is None:
         return None  # anyone may take an empty role
     if holder is not None and holder == actors.actor:
         return None  # a holder may hand their own role to someone
-    if actors.commander is None and actors.declarer == actors.actor:
-        return None  # the declarer runs things until a commander is named
     if taking:
         return Refusal("refuse_take_held", holder=holder)
     return Refusal("refuse_assign", holder=holder)
@@ -51,3 +58,11 @@ def may_change_role(actors: Actors, *, holder: str | None, target: str) -> Refus
 def may_command(actors: Actors) -> bool:
     """Severity, status, resolve: the commander (the declarer while there is none) or an admin."""
     return actors.acts_as_commander
+
+
+def may_keep_clocks(actors: Actors, *, legal_holder: str | None, legal_too: bool) -> bool:
+    """Starting clocks: as :func:`may_command`. Marking notified and legal hold (``legal_too``):
+    also the Legal role holder, who was given the role by the commander or an admin."""
+    if actors.acts_as_commander:
+        return True
+    return legal_too and legal_holder is not None and actors.actor == legal_holder
