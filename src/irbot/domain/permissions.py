@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from irbot.domain.roles import Role
@@ -66,3 +67,16 @@ def may_keep_clocks(actors: Actors, *, legal_holder: str | None, legal_too: bool
     if actors.acts_as_commander:
         return True
     return legal_too and legal_holder is not None and actors.actor == legal_holder
+
+
+def vouched_for(actor: str, *, admins: frozenset[str], holders: Collection[str]) -> bool:
+    """Admins may act on any incident; role holders are members (irbot invites every holder)."""
+    return actor in admins or actor in holders
+
+
+def may_enter(*, private: bool, vouched: bool, in_channel: bool) -> Refusal | None:
+    """A private incident shows and changes nothing for someone outside its channel, whatever
+    channel or form a request names."""
+    if not private or vouched or in_channel:
+        return None
+    return Refusal("refuse_not_member")
