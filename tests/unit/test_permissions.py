@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irbot.domain.permissions import Actors, may_change_role, may_keep_clocks
+from irbot.domain.permissions import Actors, may_change_role, may_enter, may_keep_clocks, vouched_for
 from irbot.domain.roles import Role
 
 LEGAL = Role("legal", "Legal & Compliance", "Regulators and counsel", restricted=True)
@@ -45,3 +45,17 @@ def test_the_legal_holder_keeps_clocks_only_where_legal_may() -> None:
     assert not may_keep_clocks(carol, legal_holder="UCAROL", legal_too=False)
     assert not may_keep_clocks(carol, legal_holder=None, legal_too=True)
     assert may_keep_clocks(actors("UIC"), legal_holder=None, legal_too=False)
+
+
+def test_only_people_in_a_private_incidents_channel_enter_it() -> None:
+    assert may_enter(private=False, vouched=False, in_channel=False) is None
+    assert may_enter(private=True, vouched=False, in_channel=True) is None
+    assert may_enter(private=True, vouched=True, in_channel=False) is None
+    refusal = may_enter(private=True, vouched=False, in_channel=False)
+    assert refusal is not None and refusal.reason == "refuse_not_member"
+
+
+def test_admins_and_role_holders_are_vouched_for() -> None:
+    assert vouched_for("UADMIN", admins=frozenset({"UADMIN"}), holders=set())
+    assert vouched_for("UCAROL", admins=frozenset(), holders={"UCAROL"})
+    assert not vouched_for("UERIN", admins=frozenset({"UADMIN"}), holders={"UCAROL"})

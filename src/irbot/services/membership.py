@@ -32,6 +32,7 @@ ROSTER_TTL = timedelta(minutes=15)
 # Someone missing from a stored list is looked up in Slack again at most this often per channel
 # (they may have joined a moment ago), so forged requests cannot make irbot call Slack at will.
 RECHECK_AFTER = timedelta(seconds=10)
+MAX_REMEMBERED = 10_000  # public incidents remembered per process; only a guard against misuse
 
 
 
@@ -41,6 +42,8 @@ class _Work:
     def __init__(self) -> None:
         self.locks: dict[str, asyncio.Lock] = {}
         self.refreshing: set[str] = set()
+        # Incidents known to be public (privacy is fixed at declare): their requests need no check.
+        self.public: set[int] = set()
 
 
 _work: weakref.WeakKeyDictionary[object, _Work] = weakref.WeakKeyDictionary()
@@ -62,6 +65,18 @@ async def entry_refusal(incident: Incident, actor: str, deps: Deps) -> str | Non
         return None
     log.warning("refused %s on private INC-%d: not in its channel", actor, incident.number)
     return deps.renderer.part("membership.j2", refusal.reason)
+
+
+def known_public(deps: Deps, incident_id: int) -> bool:
+    return incident_id in _work_of(deps).public
+
+
+def remember_public(deps: Deps, incident: Incident) -> None:
+    public = _work_of(deps).public
+    if incident.id is not None and not incident.private:
+        if len(public) >= MAX_REMEMBERED:
+            public.clear()
+        public.add(incident.id)
 
 
 async def in_channel_now(deps: Deps, channel_id: str, user_id: str) -> bool:

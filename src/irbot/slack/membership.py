@@ -56,10 +56,13 @@ async def _incident_of(deps: Deps, body: dict[str, Any]) -> Incident | None:
     if not isinstance(named, int) or isinstance(named, bool):
         channel = channel_id(body)
         named = await deps.channels.incident_id(channel) if isinstance(channel, str) else None
-    if named is None:
-        return None
+    if named is None or membership.known_public(deps, named):
+        return None  # most requests: no incident, or a public one (one read per incident, ever)
     async with deps.db.reader() as session:
-        return await repo.get_incident(named, session=session)
+        incident = await repo.get_incident(named, session=session)
+    if incident is not None:
+        membership.remember_public(deps, incident)
+    return incident
 
 
 def _refuse(deps: Deps, body: dict[str, Any], incident: Incident | None, text: str) -> BoltResponse:
