@@ -8,6 +8,8 @@ from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from irbot.deps import Deps
 from irbot.services import membership
@@ -54,8 +56,7 @@ async def _incident_of(deps: Deps, body: dict[str, Any]) -> Incident | None:
     view = body.get("view") if isinstance(body.get("view"), dict) else None
     named = metadata(view).get("incident") if view else None
     if not isinstance(named, int) or isinstance(named, bool):
-        channel = channel_id(body)
-        named = await deps.channels.incident_id(channel) if isinstance(channel, str) else None
+        named = await _incident_id_of_channel(deps, channel_id(body))
     if named is None or membership.known_public(deps, named):
         return None  # most requests: no incident, or a public one (one read per incident, ever)
     async with deps.db.reader() as session:
@@ -63,6 +64,18 @@ async def _incident_of(deps: Deps, body: dict[str, Any]) -> Incident | None:
     if incident is not None:
         membership.remember_public(deps, incident)
     return incident
+
+
+async def _incident_id_of_channel(deps: Deps, channel: Any) -> int | None:
+    if not isinstance(channel, str):
+        return None
+    try:
+        return await deps.channels.incident_id(channel)
+    except (DBAPIError, PoolTimeout, OSError):
+        # Not known to be an incident channel, and no database to ask: no handler can find, show or
+        # change an incident now either, and those that need none (help, the declare form) still answer.
+        log.warning("private incident gate: database unreachable, left to the handler")
+        return None
 
 
 def _refuse(deps: Deps, body: dict[str, Any], incident: Incident | None, text: str) -> BoltResponse:
