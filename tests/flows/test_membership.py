@@ -5,9 +5,12 @@ signed. Membership is stored per channel (conversations.members, then join and l
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from irbot.testing.harness import Harness
+from irbot.testing.signed_client import FORM
 
 DATA = {"Incident type": "Data"}  # data incidents always get a private channel
 
@@ -92,3 +95,26 @@ async def test_list_answers_from_stored_membership_without_asking_slack(harness:
     assert len(fake.calls_to("conversations.members")) == asked_before, "answered from what is stored"
     assert all(f"Private trouble {n}" in mine for n in range(3)) and "Public trouble" in mine
     assert "Private trouble" not in theirs and "Public trouble" in theirs
+
+
+async def test_a_forged_click_cannot_hide_a_private_channel_behind_a_public_form(harness: Harness) -> None:
+    """The click names the private channel (which the Take handler reads) and a form naming a public
+    incident (which a form's handler would read): both are checked."""
+    fake, erin = harness.fake, harness.user("erin")
+    await harness.declare("alice", "Public one")  # INC-1
+    private = await declare_private(harness, "Private one")
+    payload = {
+        "type": "block_actions", "user": {"id": erin.id, "username": "erin", "team_id": fake.team_id},
+        "api_app_id": fake.app_id, "token": fake.verification_token, "team": {"id": fake.team_id},
+        "trigger_id": fake.issue_trigger(erin.id), "channel": {"id": private.id, "name": private.name},
+        "container": {"type": "view", "view_id": "V0FORGED"},
+        "view": {"id": "V0FORGED", "type": "modal", "callback_id": "incident.assess", "blocks": [],
+                 "private_metadata": json.dumps({"incident": 1}), "state": {"values": {}}},
+        "actions": [{"action_id": "incident.role.take", "block_id": "card.role.tech_lead", "value": "tech_lead",
+                     "type": "button", "action_ts": "1.0"}],
+    }
+    response = await harness.slack.post_raw(urlencode({"payload": json.dumps(payload)}).encode(), content_type=FORM)
+    await harness.settle()
+    assert response.status == 200
+    assert erin.id not in fake.channel(private.id).members
+    assert "*Technical Lead*: _unassigned_" in harness.card(private.id)

@@ -27,12 +27,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                     next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
         """Before any listener runs: a request about a private incident from someone outside its
         channel is answered with a refusal, and nothing is shown, changed or invited."""
-        incident = await _incident_of(deps, body)
-        refusal = await membership.entry_refusal(incident, user_id(body) or "", deps) if incident else None
-        if refusal is None:
-            await next()
-            return None
-        return _refuse(deps, body, incident, refusal)
+        actor = user_id(body) or ""
+        for incident in await _incidents_named(deps, body):
+            refusal = await membership.entry_refusal(incident, actor, deps)
+            if refusal is not None:
+                return _refuse(deps, body, incident, refusal)
+        await next()
+        return None
 
     @app.event("member_joined_channel")
     async def joined(ack: AsyncAck, event: dict[str, Any]) -> None:
@@ -48,22 +49,27 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
 
 
-async def _incident_of(deps: Deps, body: dict[str, Any]) -> Incident | None:
-    """The incident a command, click or form is about: its channel, or the incident a form names."""
+async def _incidents_named(deps: Deps, body: dict[str, Any]) -> list[Incident]:
+    """The private incidents a command, click or form names: by its channel, and by the incident a
+    form's metadata names (a forged request may name one of each; handlers read one or the other)."""
     kind = "command" if "command" in body else body.get("type")
     if kind not in ("command", "block_actions", "view_submission"):
-        return None  # events (checked by Slack's delivery rules) and closed forms change nothing here
+        return []  # events (checked by Slack's delivery rules) and closed forms change nothing here
     view = body.get("view") if isinstance(body.get("view"), dict) else None
     named = metadata(view).get("incident") if view else None
-    if not isinstance(named, int) or isinstance(named, bool):
-        named = await _incident_id_of_channel(deps, channel_id(body))
-    if named is None or membership.known_public(deps, named):
-        return None  # most requests: no incident, or a public one (one read per incident, ever)
-    async with deps.db.reader() as session:
-        incident = await repo.get_incident(named, session=session)
-    if incident is not None:
-        membership.remember_public(deps, incident)
-    return incident
+    ids = {named} if isinstance(named, int) and not isinstance(named, bool) else set()
+    ids.add(await _incident_id_of_channel(deps, channel_id(body)))
+    found = []
+    for incident_id in ids - {None}:
+        if membership.known_public(deps, incident_id):
+            continue  # most requests: no incident, or a public one (one read per incident, ever)
+        async with deps.db.reader() as session:
+            incident = await repo.get_incident(incident_id, session=session)
+        if incident is not None:
+            membership.remember_public(deps, incident)
+            if incident.private:
+                found.append(incident)
+    return found
 
 
 async def _incident_id_of_channel(deps: Deps, channel: Any) -> int | None:
@@ -78,7 +84,7 @@ async def _incident_id_of_channel(deps: Deps, channel: Any) -> int | None:
         return None
 
 
-def _refuse(deps: Deps, body: dict[str, Any], incident: Incident | None, text: str) -> BoltResponse:
+def _refuse(deps: Deps, body: dict[str, Any], incident: Incident, text: str) -> BoltResponse:
     if "command" in body:
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     view = body.get("view") if isinstance(body.get("view"), dict) else {}
@@ -87,6 +93,6 @@ def _refuse(deps: Deps, body: dict[str, Any], incident: Incident | None, text: s
         return BoltResponse(status=200, body={"response_action": "errors", "errors": {block: text}})
     actor = user_id(body) or ""
     if actor:  # an ephemeral where the person is (none in a channel they are not in), else a DM
-        where = channel_id(body) if incident is None or channel_id(body) != incident.channel_id else None
+        where = channel_id(body) if channel_id(body) != incident.channel_id else None
         deps.tasks.spawn(tell(deps, where, actor, text), name="refuse-outsider")
     return BoltResponse(status=200, body="")
