@@ -35,7 +35,6 @@ RECHECK_AFTER = timedelta(seconds=10)
 MAX_REMEMBERED = 10_000  # public incidents remembered per process; only a guard against misuse
 
 
-
 class _Work:
     """This process's loads in flight, per database (tests run several apps in one process)."""
 
@@ -59,7 +58,9 @@ async def entry_refusal(incident: Incident, actor: str, deps: Deps) -> str | Non
         return None
     holders = {user for user in (await surfaces.holders_of(incident.id, deps)).values() if user}
     vouched = vouched_for(actor, admins=frozenset(deps.settings.admins), holders=holders)
-    in_channel = vouched or (bool(incident.channel_id) and await in_channel_now(deps, incident.channel_id or "", actor))
+    in_channel = vouched
+    if not vouched and incident.channel_id:
+        in_channel = await in_channel_now(deps, incident.channel_id, actor)
     refusal = may_enter(private=True, vouched=vouched, in_channel=in_channel)
     if refusal is None:
         return None
