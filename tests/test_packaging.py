@@ -66,6 +66,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "reaction_added": ("reactions:read",),
     # channels:read delivers it for public channels, groups:read for private ones.
     "member_joined_channel": ("channels:read", "groups:read"),
+    "member_left_channel": ("channels:read", "groups:read"),
     "pin_added": ("pins:read",),
 }
 

@@ -17,7 +17,7 @@ from irbot.domain.assessment import FACTORS, AssessmentRules
 from irbot.domain.clocks import DEFAULT_REGULATIONS, Regulation
 from irbot.domain.durations import Duration, DurationError, parse_duration
 from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
-from irbot.domain.roles import DEFAULT_ROLES, Role
+from irbot.domain.roles import COMMANDER, DEFAULT_ROLES, ROLES_WITH_POWERS, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
 
 
@@ -88,7 +88,7 @@ class Webhook:
     secret: str
 _REGULATION_KEYS = {"key", "name", "notify_within", "notify_whom"}
 _SEVERITY_KEYS = {"key", "label", "description", "update_every", "respond_within", "stakeholder_every"}
-_ROLE_KEYS = {"key", "name", "description"}
+_ROLE_KEYS = {"key", "name", "description", "restricted"}
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -256,10 +256,27 @@ def _roles(value: Any) -> tuple[Role, ...]:
     for index, entry in enumerate(_entries("roles", value, _ROLE_KEYS)):
         merged = _merged("roles", index, entry, builtins.get(entry["key"]), ("name", "description"))
         result.append(Role(key=merged["key"], name=_string(f"roles[{index}].name", merged["name"]),
-                           description=_string(f"roles[{index}].description", merged["description"])))
-    if not any(r.key == "commander" for r in result):
+                           description=_string(f"roles[{index}].description", merged["description"]),
+                           restricted=_restricted(index, entry)))
+    if not any(r.key == COMMANDER for r in result):
         raise ConfigError("settings file: [[roles]] must keep the commander role")
     return tuple(result)
+
+
+def _restricted(index: int, entry: dict[str, Any]) -> bool:
+    """Roles with powers are restricted whatever the file says; the commander never is (anyone in the
+    channel may take an empty commander seat: that is how responders take command)."""
+    key = entry["key"]
+    value = entry.get("restricted", key in ROLES_WITH_POWERS)
+    if not isinstance(value, bool):
+        raise ConfigError(f"settings file: roles[{index}].restricted must be true or false")
+    if key in ROLES_WITH_POWERS and not value:
+        raise ConfigError(f"settings file: roles[{index}] ({key}): restricted cannot be false, the role carries "
+                          "powers (marking notifications done, legal hold)")
+    if key == COMMANDER and value:
+        raise ConfigError(f"settings file: roles[{index}] (commander): restricted cannot be true, responders take "
+                          "command by taking the empty commander role")
+    return value
 
 
 def _assessment(value: Any, severities: tuple[Severity, ...]) -> AssessmentRules:

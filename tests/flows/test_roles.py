@@ -125,3 +125,46 @@ async def test_bots_and_deactivated_people_get_no_role(harness: Harness) -> None
 async def test_role_commands_outside_an_incident_channel_explain_where(harness: Harness) -> None:
     response = await harness.slack.command(harness.user("alice"), "/incident", "roles", channel="general")
     assert "inside an incident channel" in harness.fake.text_of(response.json)
+
+
+LEGAL_ROLES = ('[[roles]]\nkey = "commander"\n[[roles]]\nkey = "tech_lead"\n[[roles]]\nkey = "comms_lead"\n'
+               '[[roles]]\nkey = "legal"\nname = "Legal & Compliance"\ndescription = "Regulators and counsel"\n')
+
+
+async def test_a_bystander_cannot_give_themselves_the_legal_roles_powers(start_harness) -> None:  # noqa: ANN001
+    harness = await start_harness(settings=LEGAL_ROLES)
+    fake, alice, bob, carol = harness.fake, harness.user("alice"), harness.user("bob"), harness.user("carol")
+    channel = await harness.declare("alice", "Card data", values={"Personal or payment data involved?": ["PCI DSS"]})
+    await fake.join(bob, channel.id)
+    await harness.slack.click(bob, channel.id, await card_ts(harness, channel.id), "Take Legal")
+    await harness.settle()
+    refusal = fake.text_of(fake.ephemerals(user=bob)[-1])
+    assert "carries powers" in refusal and f"<@{alice.id}>" in refusal, "told who can assign it"
+    assert "Compliance*: _unassigned_" in harness.card(channel.id)
+    assert bob.id not in harness.bot_messages(channel.id)[-1]
+    answer = await harness.slack.command(bob, "/incident", f"assign legal <@{bob.id}>", channel=channel.id)
+    assert "carries powers" in fake.text_of(answer.json)
+    for command in ("notified pci", "hold"):  # what the role would have let bob do
+        answer = await harness.slack.command(bob, "/incident", command, channel=channel.id)
+        assert "Only the Incident Commander" in fake.text_of(answer.json), command
+    assert "PCI DSS*: notify the payment brands by" in harness.card(channel.id)
+
+    await harness.slack.command(alice, "/incident", f"assign legal <@{carol.id}>", channel=channel.id)
+    await harness.settle()
+    assert f"Compliance*: <@{carol.id}>" in harness.card(channel.id)
+    answer = await harness.slack.command(carol, "/incident", f"assign legal <@{bob.id}>", channel=channel.id)
+    assert "carries powers" in fake.text_of(answer.json), "the holder does not hand powers on either"
+    await harness.slack.command(carol, "/incident", "notified pci REF-1", channel=channel.id)
+    await harness.settle()
+    assert "PCI DSS*: notified" in harness.card(channel.id)
+
+
+async def test_taking_the_empty_commander_seat_stays_open_and_is_told(start_harness) -> None:  # noqa: ANN001
+    harness = await start_harness(settings=LEGAL_ROLES)
+    fake, bob = harness.fake, harness.user("bob")
+    channel = await harness.declare("alice", "Queue stuck")
+    await fake.join(bob, channel.id)
+    await harness.slack.click(bob, channel.id, await card_ts(harness, channel.id), "Take Incident Commander")
+    await harness.settle()
+    assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id)
+    assert any(f"<@{bob.id}> is now *Incident Commander*" in t for t in harness.bot_messages(channel.id))

@@ -46,6 +46,27 @@ def test_roles_can_be_added(tmp_path: Path) -> None:
     assert [r.key for r in load_settings(env).roles] == ["commander", "legal"]
 
 
+def test_legal_is_restricted_by_default_and_others_when_marked(tmp_path: Path) -> None:
+    env = write(tmp_path, '[[roles]]\nkey = "commander"\n[[roles]]\nkey = "tech_lead"\n'
+                          '[[roles]]\nkey = "legal"\nname = "Legal"\ndescription = "Regulators and counsel"\n'
+                          '[[roles]]\nkey = "security"\nname = "Security Lead"\ndescription = "Forensics"\n'
+                          'restricted = true\n')
+    restricted = {r.key: r.restricted for r in load_settings(env).roles}
+    assert restricted == {"commander": False, "tech_lead": False, "legal": True, "security": True}
+    assert not any(r.restricted for r in load_settings({}).roles)
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[[roles]]\nkey = "commander"\n[[roles]]\nkey = "legal"\nname = "L"\ndescription = "d"\nrestricted = false\n',
+     "restricted cannot be false"),
+    ('[[roles]]\nkey = "commander"\nrestricted = true\n', "restricted cannot be true"),
+    ('[[roles]]\nkey = "commander"\n[[roles]]\nkey = "tech_lead"\nrestricted = "yes"\n', "true or false"),
+])
+def test_restricted_roles_are_checked_at_start(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        load_settings(write(tmp_path, text))
+
+
 @pytest.mark.parametrize("text, words", [
     ('colour = "red"\n', "unknown key 'colour'"),
     ('postmortem_due = "5 weeks"\n', "postmortem_due"),

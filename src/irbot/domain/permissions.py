@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+
+from irbot.domain.roles import Role
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class Actors:
             return True
         return self.commander is None and self.declarer is not None and self.actor == self.declarer
 
+    @property
+    def in_charge(self) -> str | None:
+        """Who runs the incident now: the commander, else the declarer (None for an alert's incident)."""
+        return self.commander or self.declarer
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -32,17 +40,17 @@ class Refusal:
     holder: str | None = None
 
 
-def may_change_role(actors: Actors, *, holder: str | None, target: str) -> Refusal | None:
+def may_change_role(actors: Actors, role: Role, *, holder: str | None, target: str) -> Refusal | None:
     """None when allowed; otherwise why not (the person is told who can)."""
-    if actors.is_admin or (actors.commander is not None and actors.actor == actors.commander):
-        return None
+    if actors.acts_as_commander:
+        return None  # the commander (the declarer while there is none) or an admin gives any role
+    if role.restricted:
+        return Refusal("refuse_restricted", holder=holder)  # nobody takes or hands on a role with powers
     taking = target == actors.actor
     if taking and holder is None:
         return None  # anyone may take an empty role
     if holder is not None and holder == actors.actor:
         return None  # a holder may hand their own role to someone
-    if actors.commander is None and actors.declarer == actors.actor:
-        return None  # the declarer runs things until a commander is named
     if taking:
         return Refusal("refuse_take_held", holder=holder)
     return Refusal("refuse_assign", holder=holder)
@@ -51,3 +59,24 @@ def may_change_role(actors: Actors, *, holder: str | None, target: str) -> Refus
 def may_command(actors: Actors) -> bool:
     """Severity, status, resolve: the commander (the declarer while there is none) or an admin."""
     return actors.acts_as_commander
+
+
+def may_keep_clocks(actors: Actors, *, legal_holder: str | None, legal_too: bool) -> bool:
+    """Starting clocks: as :func:`may_command`. Marking notified and legal hold (``legal_too``):
+    also the Legal role holder, who was given the role by the commander or an admin."""
+    if actors.acts_as_commander:
+        return True
+    return legal_too and legal_holder is not None and actors.actor == legal_holder
+
+
+def vouched_for(actor: str, *, admins: frozenset[str], holders: Collection[str]) -> bool:
+    """Admins may act on any incident; role holders are members (irbot invites every holder)."""
+    return actor in admins or actor in holders
+
+
+def may_enter(*, private: bool, vouched: bool, in_channel: bool) -> Refusal | None:
+    """A private incident shows and changes nothing for someone outside its channel, whatever
+    channel or form a request names."""
+    if not private or vouched or in_channel:
+        return None
+    return Refusal("refuse_not_member")

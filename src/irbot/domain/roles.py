@@ -13,6 +13,14 @@ class Role:
     key: str
     name: str
     description: str
+    # Only the commander (the declarer while there is none) or an admin may give a restricted role:
+    # nobody takes it themselves. Roles that carry powers are restricted.
+    restricted: bool = False
+
+
+# Roles a permission names, besides the commander (whose empty seat anyone in the channel may take,
+# which is how responders take command): holding one grants powers, so they are always restricted.
+ROLES_WITH_POWERS = frozenset({LEGAL})
 
 
 DEFAULT_ROLES: tuple[Role, ...] = (

@@ -229,6 +229,12 @@ class FakeSlack(Workspace):
             self.add_member(ch, uid)
         await asyncio.sleep(0)
 
+    async def leave(self, user: str | User, channel: str) -> None:
+        uid, ch = self._person(user), self._chan(channel)
+        if uid in ch.members:
+            self.remove_member(ch, uid)
+        await asyncio.sleep(0)
+
     async def invite(self, inviter: str | User, channel: str, user: str | User) -> None:
         uid, ch = self._person(user), self._chan(channel)
         if uid not in ch.members:

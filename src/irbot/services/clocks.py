@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
+from irbot.domain.permissions import may_keep_clocks
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
 from irbot.services.reminders import (
@@ -63,9 +64,8 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
 
 async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, legal_too: bool) -> None:
     actors = await actors_for(incident, actor, deps)
-    if actors.acts_as_commander:
-        return
-    if legal_too and (await surfaces.holders_of(incident.id, deps)).get(LEGAL) == actor:
+    legal_holder = (await surfaces.holders_of(incident.id, deps)).get(LEGAL) if legal_too else None
+    if may_keep_clocks(actors, legal_holder=legal_holder, legal_too=legal_too):
         return
     raise ClockRefused(_say(deps, "refuse", legal_too=legal_too, commander=actors.commander))
 

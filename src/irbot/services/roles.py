@@ -35,10 +35,10 @@ async def actors_for(incident: Incident, actor: str, deps: Deps) -> Actors:
 async def change_role(incident: Incident, role: Role, target: str, *, actor: str, deps: Deps) -> RoleOutcome:
     holders = await surfaces.holders_of(incident.id, deps)
     holder = holders.get(role.key)
-    say = _sayer(deps, role, holders.get(COMMANDER))
+    say = _sayer(deps, role, holders.get(COMMANDER), incident.declarer_id)
     if holder == target:
         return RoleOutcome(False, say("already", user=target))
-    refusal = may_change_role(await actors_for(incident, actor, deps), holder=holder, target=target)
+    refusal = may_change_role(await actors_for(incident, actor, deps), role, holder=holder, target=target)
     if refusal is not None:
         return RoleOutcome(False, say(refusal.reason, holder=refusal.holder))
     problem = await _not_a_person(target, deps)
@@ -61,9 +61,9 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
     return RoleOutcome(True, "")
 
 
-def _sayer(deps: Deps, role: Role, commander: str | None):  # noqa: ANN202 - small local helper
+def _sayer(deps: Deps, role: Role, commander: str | None, declarer: str | None):  # noqa: ANN202 - local helper
     def say(macro: str, **context: object) -> str:
-        return deps.renderer.part("roles.j2", macro, role=role, commander=commander, **context)
+        return deps.renderer.part("roles.j2", macro, role=role, commander=commander, declarer=declarer, **context)
     return say
 
 

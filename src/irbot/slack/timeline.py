@@ -24,7 +24,7 @@ from irbot.store.models import Incident
 
 log = logging.getLogger(__name__)
 CAPTURED_EVENTS = ("message", "reaction_added", "pin_added")
-ACKNOWLEDGED_ONLY = ("member_joined_channel", "reaction_removed", "pin_removed")
+ACKNOWLEDGED_ONLY = ("reaction_removed", "pin_removed")  # membership events: slack/membership.py
 KEY_TIMELINE_LENGTH = 40  # `/incident timeline` shows the latest key moments; the post-mortem has them all
 
 

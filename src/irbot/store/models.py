@@ -226,3 +226,23 @@ class OutboxItem(SQLModel, table=True):
     error: str | None = None
     lease_until: datetime | None = _when(nullable=True)
     created_at: datetime = _when(nullable=False, default=utcnow)
+
+
+class ChannelMember(SQLModel, table=True):
+    """Who is in a private incident's channel, as Slack's conversations.members last said.
+
+    Leave events take people out at once; a join event only makes irbot ask Slack again (an event
+    is a claim, the member list is Slack's answer), so a row always comes from Slack itself.
+    """
+
+    __tablename__ = "channel_member"
+    channel_id: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True, index=True)
+
+
+class ChannelRoster(SQLModel, table=True):
+    """When a channel's members were last read from Slack (their rows are in ``channel_member``)."""
+
+    __tablename__ = "channel_roster"
+    channel_id: str = Field(primary_key=True)
+    loaded_at: datetime = _when(nullable=False)

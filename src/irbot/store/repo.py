@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from irbot.perf import gc_paused
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
-    ActionItem, AlertGroup, Counter, Delivery, Heartbeat, Incident, IncidentRole, OutboxItem, Person, RegulatoryClock,
-    Reminder, TimelineEvent, utcnow,
+    ActionItem, AlertGroup, ChannelMember, ChannelRoster, Counter, Delivery, Heartbeat, Incident, IncidentRole,
+    OutboxItem, Person, RegulatoryClock, Reminder, TimelineEvent, utcnow,
 )
 
 INCIDENT_COUNTER = "incident"
@@ -546,3 +546,52 @@ async def forget_delivered_outbox(before: datetime, *, session: AsyncSession) ->
     """Delivered items are only history (the timeline keeps the facts); failed ones stay for operators."""
     await session.execute(delete(OutboxItem).where(col(OutboxItem.state) == "done",
                                                    col(OutboxItem.created_at) < before))
+
+
+async def roster_entry(channel_id: str, user_id: str, *, session: AsyncSession) -> tuple[bool, datetime | None]:
+    """Whether the person is in the stored members of the channel, and when those were read (None: never)."""
+    member = await session.get(ChannelMember, (channel_id, user_id))
+    roster = await session.get(ChannelRoster, channel_id)
+    return member is not None, roster.loaded_at if roster is not None else None
+
+
+async def channels_with_member(user_id: str, channel_ids: Sequence[str], *, session: AsyncSession) -> set[str]:
+    """Of these channels, the ones whose stored members include the person (one query)."""
+    if not channel_ids:
+        return set()
+    query = select(ChannelMember.channel_id).where(col(ChannelMember.user_id) == user_id,
+                                                   col(ChannelMember.channel_id).in_(list(channel_ids)))
+    return set((await session.execute(query)).scalars().all())
+
+
+async def rosters_loaded(channel_ids: Sequence[str], *, session: AsyncSession) -> dict[str, datetime]:
+    if not channel_ids:
+        return {}
+    query = select(ChannelRoster).where(col(ChannelRoster.channel_id).in_(list(channel_ids)))
+    return {row.channel_id: row.loaded_at for row in (await session.execute(query)).scalars().all()}
+
+
+async def replace_roster(channel_id: str, members: Sequence[str], *, loaded_at: datetime,
+                         session: AsyncSession) -> None:
+    """The channel's members as Slack just listed them."""
+    await session.execute(delete(ChannelMember).where(col(ChannelMember.channel_id) == channel_id))
+    session.add_all([ChannelMember(channel_id=channel_id, user_id=user) for user in sorted(set(members))])
+    roster = await session.get(ChannelRoster, channel_id)
+    if roster is None:
+        session.add(ChannelRoster(channel_id=channel_id, loaded_at=loaded_at))
+    else:
+        roster.loaded_at = loaded_at
+
+
+async def remove_member(channel_id: str, user_id: str, *, session: AsyncSession) -> None:
+    await session.execute(delete(ChannelMember).where(col(ChannelMember.channel_id) == channel_id,
+                                                      col(ChannelMember.user_id) == user_id))
+
+
+async def roles_held_by(user_id: str, incident_ids: Sequence[int], *, session: AsyncSession) -> set[int]:
+    """Of these incidents, the ones where the person holds a role."""
+    if not incident_ids:
+        return set()
+    query = select(IncidentRole.incident_id).where(col(IncidentRole.user_id) == user_id,
+                                                   col(IncidentRole.incident_id).in_(list(incident_ids)))
+    return set((await session.execute(query)).scalars().all())

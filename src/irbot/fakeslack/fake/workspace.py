@@ -245,6 +245,14 @@ class Workspace:
                        "channel_type": "G" if ch.is_private else "C", "team": self.team_id,
                        "event_ts": self.next_ts(), **extra})
 
+    def remove_member(self, ch: Channel, user: str) -> None:
+        """Someone leaves (or is removed): Slack writes ``channel_leave`` and sends member_left_channel."""
+        self.system_message(ch, "channel_leave", user, f"<@{user}> has left the channel")
+        ch.members.remove(user)
+        self.emit(ch, {"type": "member_left_channel", "user": user, "channel": ch.id,
+                       "channel_type": "G" if ch.is_private else "C", "team": self.team_id,
+                       "event_ts": self.next_ts()})
+
     def set_topic(self, ch: Channel, topic: str, user: str) -> None:
         ch.topic = {"value": topic, "creator": user, "last_set": int(self.clock())}
         self.system_message(ch, "channel_topic", user, f"<@{user}> set the channel topic: {topic}", topic=topic)
