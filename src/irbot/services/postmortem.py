@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
-from irbot.domain.markdown import escape_markdown_line, mrkdwn_to_markdown
+from irbot.domain.markdown import Markdown, mrkdwn_to_markdown
 from irbot.domain.severities import Severity
 from irbot.domain.timeline import (
     LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics, ts_to_datetime,
@@ -49,9 +49,12 @@ class Postmortem:
             return "someone"
         return self.people.get(user_id) or "someone"
 
-    def markdown(self, text: str) -> str:
-        converted = mrkdwn_to_markdown(text, person=self.people.get, channel=lambda _c: None)  # type: ignore[arg-type]
-        return escape_markdown_line(converted)
+    def markdown(self, text: str, *, one_line: bool = False) -> Markdown:
+        """Slack mrkdwn as Markdown, in a list item (later lines indented under it) or on one line."""
+        if one_line:
+            text = " ".join(text.split())
+        converted = mrkdwn_to_markdown(text, person=self.people.get, channel=lambda _c: None)
+        return Markdown(converted.replace("\n", "\n  "))
 
 
 async def backfill(incident: Incident, deps: Deps) -> int:
@@ -181,7 +184,7 @@ async def _names(incident: Incident, records: list[Record], holders: dict, actio
 
 
 def render(pm: Postmortem, deps: Deps) -> str:
-    return deps.renderer.document("postmortem.md.j2", pm=pm)
+    return deps.renderer.markdown("postmortem.md.j2", pm=pm)
 
 
 async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> str:
