@@ -25,6 +25,7 @@ from irbot.render import Renderer
 from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
 from irbot.services.outbox import OutboxSweeper
+from irbot.services.timeline import backfill_recent
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, report, roles, timeline, updates
@@ -67,6 +68,7 @@ class Irbot:
         await self.heartbeat.start()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+        self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
         self.outbox.start()  # Slack work that changes committed before a crash still owe
         await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
         self._runner = web.AppRunner(self.web, access_log=None)

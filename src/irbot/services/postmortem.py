@@ -1,30 +1,27 @@
-"""Compiling the post-mortem from stored events (plus backfill for time irbot was away)."""
+"""Compiling the post-mortem from stored events (after a backfill of any time irbot was away)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, AsyncIterator
+from datetime import datetime
+from typing import Any
 
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.markdown import Markdown, mrkdwn_to_markdown
 from irbot.domain.severities import Severity
 from irbot.domain.timeline import (
-    LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics, ts_to_datetime,
-    uncovered,
+    LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics,
 )
 from irbot.services import surfaces
-from irbot.services.timeline import store_message
+from irbot.services.timeline import backfill
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SLACK = timedelta(seconds=45)  # a beat every 15 s; allow for a slow one
-HISTORY_PAGE = 200
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
@@ -55,51 +52,6 @@ class Postmortem:
             text = " ".join(text.split())
         converted = mrkdwn_to_markdown(text, person=self.people.get, channel=lambda _c: None)
         return Markdown(converted.replace("\n", "\n  "))
-
-
-async def backfill(incident: Incident, deps: Deps) -> int:
-    """Fetch what was said while no irbot process was listening; returns messages newly stored."""
-    end = incident.resolved_at or deps.clock()
-    async with deps.db.session() as session:
-        beats = await repo.heartbeats_since(incident.declared_at - HEARTBEAT_SLACK, session=session)
-    now = deps.clock()
-    # This process is listening now. Any other one is known to have listened only until its last
-    # beat: a recent beat does not prove it is alive (kill -9 leaves no "stopped" beat), and a live
-    # replica's last seconds are covered by this process or cost a small, harmless backfill
-    # (stores are idempotent).
-    windows = [(b.started_at, now if b.process_id == deps.process_id else b.last_seen) for b in beats]
-    gaps = uncovered(incident.declared_at, end, windows)
-    if not gaps or not incident.channel_id:
-        return 0
-    stored = 0
-    parents: list[dict[str, Any]] = []
-    async for message in _history(incident, deps):
-        stored += await store_message(incident.id, message, deps)
-        if message.get("reply_count") and _touches(message, gaps):
-            parents.append(message)
-    for parent in parents:
-        async for reply in _replies(incident, parent["ts"], deps):
-            stored += await store_message(incident.id, reply, deps)
-    log.info("INC-%d: backfilled %d messages over %d gaps", incident.number, stored, len(gaps))
-    return stored
-
-
-def _touches(parent: dict[str, Any], gaps: list[tuple[datetime, datetime]]) -> bool:
-    latest = ts_to_datetime(parent.get("latest_reply") or parent["ts"])
-    first = ts_to_datetime(parent["ts"])
-    return any(first <= b and latest >= a for a, b in gaps)
-
-
-def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
-    return deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id, limit=HISTORY_PAGE,
-                               oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True)
-
-
-async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncIterator[dict[str, Any]]:
-    async for message in deps.slack.paginate("conversations.replies", "messages", channel=incident.channel_id,
-                                             ts=thread_ts, limit=HISTORY_PAGE):
-        if message.get("ts") != thread_ts:
-            yield message
 
 
 async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = True) -> Postmortem:
