@@ -76,3 +76,36 @@ async def test_user_text_cannot_inject_markup_into_the_postmortem(harness: Harne
     assert "Services affected: api\\|web ## Root cause fake" in document
     assert "**Resolution:** Rolled back &lt;script&gt;alert(1)&lt;/script&gt; ## Root cause fake" in document
     assert "- [ ] Restart affected services (not done)" in document
+
+
+async def test_one_compile_at_a_time_and_one_bookmark(harness: Harness) -> None:
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Login loop")
+    await fake.say(alice, channel.id, "looking at the session store")
+    await harness.settle()
+    upload = fake.hold_next("files.getUploadURLExternal")  # Slack is slow: the first compile is under way
+    answers = [fake.text_of((await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)).json)
+               for _ in range(10)]
+    upload.set()
+    await harness.settle()
+    assert "Compiling the post-mortem of INC-1" in answers[0]
+    assert all("being compiled right now; it will appear in this channel" in a for a in answers[1:]), answers
+    shared = [m for m in fake.messages(channel.id) if m.get("files") and m.get("bot_id")]
+    assert len(shared) == 1 and len(fake.calls_to("files.getUploadURLExternal")) == 1, "one file, not ten"
+    assert len(fake.bookmarks(channel.id)) == 1
+
+    # Asked again once it is done: compiled again, and the same bookmark points at the new file.
+    again = await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    assert "Compiling the post-mortem" in fake.text_of(again.json)
+    shared = [m for m in fake.messages(channel.id) if m.get("files") and m.get("bot_id")]
+    assert len(shared) == 2
+    [bookmark] = fake.bookmarks(channel.id)
+    assert bookmark["link"] == shared[-1]["files"][0]["permalink"] != shared[0]["files"][0]["permalink"]
+
+    # Someone removed the bookmark: the next compile adds it back, once.
+    fake.channel(channel.id).bookmarks.clear()
+    await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    [bookmark] = fake.bookmarks(channel.id)
+    assert bookmark["link"] == [m for m in fake.messages(channel.id) if m.get("files")][-1]["files"][0]["permalink"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from irbot.deps import Deps
@@ -20,8 +21,13 @@ from irbot.services.timeline import backfill
 from irbot.slack.gateway import SlackCallError
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
+from irbot.tasks import renew_every
 
 log = logging.getLogger(__name__)
+# Held by the one process compiling an incident's post-mortem and renewed as it works, so that a
+# compile killed midway frees it within COMPILE_LEASE.
+COMPILE_LEASE = timedelta(seconds=60)
+LEASE_RENEW_SECONDS = 20.0
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
@@ -139,8 +145,34 @@ def render(pm: Postmortem, deps: Deps) -> str:
     return deps.renderer.markdown("postmortem.md.j2", pm=pm)
 
 
+async def claim_compile(incident: Incident, deps: Deps) -> bool:
+    """Take the incident's compile lease; False while another compile (any process) is under way."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        claimed = await repo.claim_postmortem(incident.id, now=now, until=now + COMPILE_LEASE, session=session)
+        await session.commit()
+    return claimed
+
+
 async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> str:
-    """Backfill, compile, upload the Markdown file to the channel and bookmark it; returns the file id."""
+    """With the compile lease held (:func:`claim_compile`): backfill, compile, upload the Markdown
+    file to the channel and bookmark it; returns the file id. The lease is freed at the end."""
+    # Backfill can wait out 429s far longer than the lease: keep it while this process works.
+    renewing = asyncio.get_running_loop().create_task(
+        renew_every(LEASE_RENEW_SECONDS, lambda: _set_lease(incident.id, deps, deps.clock() + COMPILE_LEASE),
+                    what=f"INC-{incident.number}'s post-mortem"), name="postmortem-lease")
+    try:
+        return await _publish(incident, actor=actor, deps=deps)
+    finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)  # no renewal lands after the release
+        try:
+            await _set_lease(incident.id, deps, None)
+        except Exception:  # the database is gone: the lease lapses within COMPILE_LEASE
+            log.warning("INC-%d: post-mortem lease not freed", incident.number, exc_info=True)
+
+
+async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
     await backfill(incident, deps)
     async with deps.db.session() as session:
         incident = await repo.get_incident(incident.id, session=session)
@@ -152,17 +184,44 @@ async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> s
     uploaded = await deps.slack.call("files_upload_v2", channel=incident.channel_id, title=title,
                                      filename=f"postmortem-{ref}.md", content=document, initial_comment=comment)
     file_id = _file_id(uploaded)
+    bookmark_id = incident.postmortem_bookmark_id
     if file_id:
         info = await deps.slack.call("files.info", file=file_id)
         link = (info.get("file") or {}).get("permalink")
-        if link and not incident.postmortem_file_id:
-            await deps.slack.call("bookmarks.add", channel_id=incident.channel_id, title=title, type="link", link=link)
+        if link:
+            bookmark_id = await _bookmark(incident, title, link, deps)
     async with deps.db.session() as session:
-        await repo.update_incident(incident.id, postmortem_file_id=file_id, session=session)
+        await repo.update_incident(incident.id, postmortem_file_id=file_id, postmortem_bookmark_id=bookmark_id,
+                                   session=session)
         await repo.add_event(incident.id, "postmortem", actor_id=actor, at=deps.clock(), session=session,
                              data={"file": file_id})
         await session.commit()
     return file_id or ""
+
+
+async def _bookmark(incident: Incident, title: str, link: str, deps: Deps) -> str | None:
+    """Point the channel's post-mortem bookmark at the newest file: the one irbot added is edited,
+    never added again; returns its id."""
+    if incident.postmortem_bookmark_id:
+        try:
+            await deps.slack.call("bookmarks.edit", channel_id=incident.channel_id,
+                                  bookmark_id=incident.postmortem_bookmark_id, title=title, link=link)
+            return incident.postmortem_bookmark_id
+        except SlackCallError as exc:
+            if exc.code != "not_found":
+                raise
+            # Someone removed it from the channel: add it again.
+    elif incident.postmortem_file_id:
+        return None  # bookmarked before irbot kept bookmark ids: that one stays, none is added
+    added = await deps.slack.call("bookmarks.add", channel_id=incident.channel_id, title=title, type="link",
+                                  link=link)
+    return (added.get("bookmark") or {}).get("id")
+
+
+async def _set_lease(incident_id: int, deps: Deps, until: datetime | None) -> None:
+    async with deps.db.session() as session:
+        await repo.update_incident(incident_id, postmortem_lease_until=until, session=session)
+        await session.commit()
 
 
 def _file_id(uploaded: dict[str, Any]) -> str | None:
