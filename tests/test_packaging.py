@@ -57,6 +57,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "files.info": ("files:read",),
     "bookmarks.add": ("bookmarks:write",),
+    "bookmarks.edit": ("bookmarks:write",),
 }
 
 # Events API subscription → the scopes Slack requires to deliver it (docs.slack.dev/reference/events).

@@ -26,6 +26,7 @@ from irbot.services import alerts
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
+from irbot.services.timeline import backfill_recent
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates
@@ -68,6 +69,7 @@ class Irbot:
         await self.heartbeat.start()
         await self.deps.workspace.connect()
         self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+        self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
         self.outbox.start()  # Slack work that changes committed before a crash still owe
         await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
         self._runner = web.AppRunner(self.web, access_log=None)

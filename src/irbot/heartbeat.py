@@ -1,4 +1,4 @@
-"""irbot records when it is up, so compiling a post-mortem backfills only the gaps."""
+"""irbot records when it is up, so the backfill at start-up (and before a post-mortem) reads only the gaps."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,46 @@ async def test_messages_said_while_irbot_was_down_are_backfilled(harness: Harnes
     await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
     await harness.settle()
     assert upload_text(harness, channel.id).count("bob**: while down 3\n") == 1
+
+
+async def test_what_was_said_while_irbot_was_down_is_stored_at_start_up_unasked(harness: Harness) -> None:
+    """The timeline, `irbot export` and the offline post-mortem are whole without a Slack command."""
+    fake, alice, bob = harness.fake, harness.user("alice"), harness.user("bob")
+    channel = await harness.declare("alice", "Queue backlog")
+    other = await harness.declare("bob", "Disk full")
+    await fake.join(bob, channel.id)
+    parent = await fake.say(alice, channel.id, "before the restart")
+    await harness.settle()
+    await harness.stop_app()
+    for n in range(3):
+        await fake.say(bob, channel.id, f"while down {n}")
+    await fake.say(alice, channel.id, "reply while down", thread_ts=parent)
+    await fake.say(bob, other.id, "said in the other incident")
+    history = fake.hold_next("conversations.history")  # Slack is slow to answer ...
+    fake.fail_next("conversations.history", retry_after=1)  # ... and then rate-limits the backfill
+    await asyncio.wait_for(harness.start_app(), 60)  # (a guard: start-up must not wait for the backfill)
+    answer = await harness.slack.command(alice, "/incident", "timeline", channel=channel.id)
+    assert answer.status == 200 and "Declared" in fake.text_of(answer.json), "commands answered meanwhile"
+    history.set()
+    await harness.settle()
+    assert [status for *_, status in fake.calls_to("conversations.history")].count(429) == 1, "waited it out"
+
+    async def said(channel_id: str) -> list[str]:
+        async with harness.irbot.deps.db.reader() as session:
+            incident = await repo.incident_by_channel(channel_id, session=session)
+            assert incident is not None
+            rows = await repo.timeline_rows(incident.id, session=session)
+        return sorted(text for kind, _at, _actor, text, _data in rows if kind == "message")
+
+    assert await said(channel.id) == sorted(["before the restart", "reply while down"]
+                                            + [f"while down {n}" for n in range(3)])
+    assert await said(other.id) == ["said in the other incident"]
+    # The gap was read once: compiling now needs no history.
+    history_calls = len(fake.calls_to("conversations.history"))
+    await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    assert "bob**: while down 2\n" in upload_text(harness, channel.id)
+    assert len(fake.calls_to("conversations.history")) == history_calls
 
 
 async def test_action_items_list_and_done(harness: Harness) -> None:

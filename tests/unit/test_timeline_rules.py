@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
-from irbot.domain.markdown import mrkdwn_to_markdown
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from irbot.domain.markdown import escape_markdown, markdown_link, mrkdwn_to_markdown
 from irbot.domain.timeline import Record, build_log, response_metrics, uncovered
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -17,11 +21,46 @@ def convert(text: str) -> str:
 
 def test_mrkdwn_becomes_markdown_with_names() -> None:
     assert convert("<@U1> see <#C1> and <https://x.io/a?b=1|the graph>") == "@alice see #general and [the graph](https://x.io/a?b=1)"
-    assert convert("*bold* _it_ ~gone~ a*b*c") == "**bold** *it* ~~gone~~ a*b*c"
-    assert convert("&lt;!channel&gt; &amp; <!here>") == "<!channel> & @here"
+    assert convert("*bold* _it_ ~gone~ a*b*c") == "**bold** *it* ~~gone~~ a\\*b\\*c", "a*b*c would be emphasis"
+    assert convert("&lt;!channel&gt; &amp; <!here>") == "&lt;!channel&gt; &amp; @here", "Slack's &lt; stays an entity"
     assert convert("<@U9>") == "@someone"
     assert convert("<https://plain.example>") == "<https://plain.example>"
     assert convert("<!subteam^S1|@oncall>") == "@oncall"
+
+
+def test_user_text_in_mrkdwn_forms_no_markup() -> None:
+    assert convert("&lt;script&gt;x&lt;/script&gt;") == "&lt;script&gt;x&lt;/script&gt;"
+    assert convert("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;", "typed in a form"
+    assert convert("[x](javascript:alert(1))") == "\\[x\\](javascript:alert(1))"
+    assert convert("<javascript:alert(1)|click> <mailto:a@b.io|a@b.io>") == "click a@b.io", "only http(s) links"
+    assert convert("<https://x.io/a b(c)|the [graph]>") == "[the \\[graph\\]](https://x.io/a%20b%28c%29)"
+    assert convert("see\n## Root cause\n- item\n1. one\n---") == "see\n\\## Root cause\n\\- item\n1\\. one\n\\---"
+    assert convert("a|b *<@U1>* snake_case _it_ `code` (fine.)") == "a\\|b **@alice** snake_case *it* \\`code\\` (fine.)"
+    assert convert("<@U1|x> \ue002bold\ue002") == "@alice bold", "irbot's own placeholders cannot be forged"
+
+
+def test_escaping_for_one_line_and_paragraphs() -> None:
+    assert escape_markdown("a|b\n## Root cause\r\n<b>") == "a\\|b ## Root cause &lt;b&gt;"
+    assert escape_markdown("first\r\n# second\n  > third", one_line=False) == "first\n\\# second\n  &gt; third"
+    assert escape_markdown("1) one & two ~~x~~") == "1\\) one &amp; two \\~\\~x\\~\\~"
+    assert markdown_link("the file", "https://x.io/f") == "[the file](https://x.io/f)"
+    assert markdown_link("the file", " JavaScript:alert(1)") == "the file"
+    assert markdown_link("", "data:text/html,x") == "data:text/html,x"
+
+
+# Raw HTML, a link or image, a heading, a list, a table cell: what user text must never start.
+_MARKUP = re.compile(r"<|(?<!\\)\[|(?<!\\)\||^\s*(#|-|\+|=|\d+[.)])", re.MULTILINE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab1 .#-+=|[]()<>&*_~`\\!:/\n\r\t\ue000\ue001\ue002"), max_size=40))
+def test_no_text_escapes_into_markup(text: str) -> None:
+    assert not _MARKUP.search(escape_markdown(text))
+    assert not _MARKUP.search(escape_markdown(text, one_line=False))
+    converted = convert(text)
+    # Links irbot makes ([…](https://…), <https://…>) are the only brackets left unescaped.
+    bare = re.sub(r"<https?://[^\s<>]+>|\[[^\]]*\]\(https?://[^\s()]*\)", "", converted)
+    assert not _MARKUP.search(bare), converted
 
 
 def record(kind: str, minutes: float, text: str = "", actor: str | None = "U1", **data: object) -> Record:

@@ -43,6 +43,7 @@ class FakeSlack(Workspace):
         self.faults = FaultPlan()
         self.latency = 0.0  # seconds every Web API call waits before it is answered (benches set it)
         self.calls: list[Call] = []
+        self.gates: dict[str, asyncio.Event] = {}
         self.socket = SocketMode(self)  # Socket Mode: off until socket.enabled (the app setting) is set
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
@@ -100,6 +101,12 @@ class FakeSlack(Workspace):
         if status is None and error is None and not drop and not delay and not answer_lost:
             status = 429
         self.faults.add(method, Fault(status, retry_after, error, times, drop, delay, answer_lost))
+
+    def hold_next(self, method: str) -> asyncio.Event:
+        """The next call of ``method`` waits, unanswered, until the returned event is set (then runs
+        as usual): a slow Slack, without a timer."""
+        gate = self.gates[method] = asyncio.Event()
+        return gate
 
     def assert_no_violations(self) -> None:
         """Fail the test if the bot broke a Slack rule (only in strict mode)."""

@@ -1,30 +1,33 @@
-"""Compiling the post-mortem from stored events (plus backfill for time irbot was away)."""
+"""Compiling the post-mortem from stored events (after a backfill of any time irbot was away)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 
 from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
-from irbot.domain.markdown import escape_markdown_line, mrkdwn_to_markdown
+from irbot.domain.markdown import Markdown, mrkdwn_to_markdown
 from irbot.domain.severities import Severity
 from irbot.domain.timeline import (
-    LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics, ts_to_datetime,
-    uncovered,
+    LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics,
 )
 from irbot.services import surfaces
-from irbot.services.timeline import store_message
+from irbot.services.timeline import backfill
 from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
+from irbot.tasks import renew_every
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SLACK = timedelta(seconds=45)  # a beat every 15 s; allow for a slow one
-HISTORY_PAGE = 200
+# Held by the one process compiling an incident's post-mortem and renewed as it works, so that a
+# compile killed midway frees it within COMPILE_LEASE.
+COMPILE_LEASE = timedelta(seconds=60)
+LEASE_RENEW_SECONDS = 20.0
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
@@ -49,54 +52,12 @@ class Postmortem:
             return "someone"
         return self.people.get(user_id) or "someone"
 
-    def markdown(self, text: str) -> str:
-        converted = mrkdwn_to_markdown(text, person=self.people.get, channel=lambda _c: None)  # type: ignore[arg-type]
-        return escape_markdown_line(converted)
-
-
-async def backfill(incident: Incident, deps: Deps) -> int:
-    """Fetch what was said while no irbot process was listening; returns messages newly stored."""
-    end = incident.resolved_at or deps.clock()
-    async with deps.db.session() as session:
-        beats = await repo.heartbeats_since(incident.declared_at - HEARTBEAT_SLACK, session=session)
-    now = deps.clock()
-    # This process is listening now. Any other one is known to have listened only until its last
-    # beat: a recent beat does not prove it is alive (kill -9 leaves no "stopped" beat), and a live
-    # replica's last seconds are covered by this process or cost a small, harmless backfill
-    # (stores are idempotent).
-    windows = [(b.started_at, now if b.process_id == deps.process_id else b.last_seen) for b in beats]
-    gaps = uncovered(incident.declared_at, end, windows)
-    if not gaps or not incident.channel_id:
-        return 0
-    stored = 0
-    parents: list[dict[str, Any]] = []
-    async for message in _history(incident, deps):
-        stored += await store_message(incident.id, message, deps)
-        if message.get("reply_count") and _touches(message, gaps):
-            parents.append(message)
-    for parent in parents:
-        async for reply in _replies(incident, parent["ts"], deps):
-            stored += await store_message(incident.id, reply, deps)
-    log.info("INC-%d: backfilled %d messages over %d gaps", incident.number, stored, len(gaps))
-    return stored
-
-
-def _touches(parent: dict[str, Any], gaps: list[tuple[datetime, datetime]]) -> bool:
-    latest = ts_to_datetime(parent.get("latest_reply") or parent["ts"])
-    first = ts_to_datetime(parent["ts"])
-    return any(first <= b and latest >= a for a, b in gaps)
-
-
-def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
-    return deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id, limit=HISTORY_PAGE,
-                               oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True)
-
-
-async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncIterator[dict[str, Any]]:
-    async for message in deps.slack.paginate("conversations.replies", "messages", channel=incident.channel_id,
-                                             ts=thread_ts, limit=HISTORY_PAGE):
-        if message.get("ts") != thread_ts:
-            yield message
+    def markdown(self, text: str, *, one_line: bool = False) -> Markdown:
+        """Slack mrkdwn as Markdown, in a list item (later lines indented under it) or on one line."""
+        if one_line:
+            text = " ".join(text.split())
+        converted = mrkdwn_to_markdown(text, person=self.people.get, channel=lambda _c: None)
+        return Markdown(converted.replace("\n", "\n  "))
 
 
 async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = True) -> Postmortem:
@@ -181,11 +142,37 @@ async def _names(incident: Incident, records: list[Record], holders: dict, actio
 
 
 def render(pm: Postmortem, deps: Deps) -> str:
-    return deps.renderer.document("postmortem.md.j2", pm=pm)
+    return deps.renderer.markdown("postmortem.md.j2", pm=pm)
+
+
+async def claim_compile(incident: Incident, deps: Deps) -> bool:
+    """Take the incident's compile lease; False while another compile (any process) is under way."""
+    now = deps.clock()
+    async with deps.db.session() as session:
+        claimed = await repo.claim_postmortem(incident.id, now=now, until=now + COMPILE_LEASE, session=session)
+        await session.commit()
+    return claimed
 
 
 async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> str:
-    """Backfill, compile, upload the Markdown file to the channel and bookmark it; returns the file id."""
+    """With the compile lease held (:func:`claim_compile`): backfill, compile, upload the Markdown
+    file to the channel and bookmark it; returns the file id. The lease is freed at the end."""
+    # Backfill can wait out 429s far longer than the lease: keep it while this process works.
+    renewing = asyncio.get_running_loop().create_task(
+        renew_every(LEASE_RENEW_SECONDS, lambda: _set_lease(incident.id, deps, deps.clock() + COMPILE_LEASE),
+                    what=f"INC-{incident.number}'s post-mortem"), name="postmortem-lease")
+    try:
+        return await _publish(incident, actor=actor, deps=deps)
+    finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)  # no renewal lands after the release
+        try:
+            await _set_lease(incident.id, deps, None)
+        except Exception:  # the database is gone: the lease lapses within COMPILE_LEASE
+            log.warning("INC-%d: post-mortem lease not freed", incident.number, exc_info=True)
+
+
+async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
     await backfill(incident, deps)
     async with deps.db.session() as session:
         incident = await repo.get_incident(incident.id, session=session)
@@ -197,17 +184,44 @@ async def publish_postmortem(incident: Incident, *, actor: str, deps: Deps) -> s
     uploaded = await deps.slack.call("files_upload_v2", channel=incident.channel_id, title=title,
                                      filename=f"postmortem-{ref}.md", content=document, initial_comment=comment)
     file_id = _file_id(uploaded)
+    bookmark_id = incident.postmortem_bookmark_id
     if file_id:
         info = await deps.slack.call("files.info", file=file_id)
         link = (info.get("file") or {}).get("permalink")
-        if link and not incident.postmortem_file_id:
-            await deps.slack.call("bookmarks.add", channel_id=incident.channel_id, title=title, type="link", link=link)
+        if link:
+            bookmark_id = await _bookmark(incident, title, link, deps)
     async with deps.db.session() as session:
-        await repo.update_incident(incident.id, postmortem_file_id=file_id, session=session)
+        await repo.update_incident(incident.id, postmortem_file_id=file_id, postmortem_bookmark_id=bookmark_id,
+                                   session=session)
         await repo.add_event(incident.id, "postmortem", actor_id=actor, at=deps.clock(), session=session,
                              data={"file": file_id})
         await session.commit()
     return file_id or ""
+
+
+async def _bookmark(incident: Incident, title: str, link: str, deps: Deps) -> str | None:
+    """Point the channel's post-mortem bookmark at the newest file: the one irbot added is edited,
+    never added again; returns its id."""
+    if incident.postmortem_bookmark_id:
+        try:
+            await deps.slack.call("bookmarks.edit", channel_id=incident.channel_id,
+                                  bookmark_id=incident.postmortem_bookmark_id, title=title, link=link)
+            return incident.postmortem_bookmark_id
+        except SlackCallError as exc:
+            if exc.code != "not_found":
+                raise
+            # Someone removed it from the channel: add it again.
+    elif incident.postmortem_file_id:
+        return None  # bookmarked before irbot kept bookmark ids: that one stays, none is added
+    added = await deps.slack.call("bookmarks.add", channel_id=incident.channel_id, title=title, type="link",
+                                  link=link)
+    return (added.get("bookmark") or {}).get("id")
+
+
+async def _set_lease(incident_id: int, deps: Deps, until: datetime | None) -> None:
+    async with deps.db.session() as session:
+        await repo.update_incident(incident_id, postmortem_lease_until=until, session=session)
+        await session.commit()
 
 
 def _file_id(uploaded: dict[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
-"""Live capture of what responders say in the incident channel, keyed by Slack's ``ts``.
+"""Capture of what responders say in the incident channel, keyed by Slack's ``ts``: live from
+events, and backfilled from Slack's history for the times no irbot process was listening.
 
 Every store is idempotent (a ``dedupe_key`` per Slack fact), so Slack's retries, repeated
 deliveries and backfill never store anything twice. Capture happens before the ack: if the
@@ -7,16 +8,25 @@ database is down, Slack gets an error and delivers the event again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, AsyncIterator
 
 from irbot.deps import Deps
-from irbot.domain.timeline import ts_to_datetime
+from irbot.domain.timeline import ts_to_datetime, uncovered
 from irbot.services.people import note_person
 from irbot.store import repo
 from irbot.store.models import Incident
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SLACK = timedelta(seconds=45)  # a beat every 15 s; allow for a slow one
+HISTORY_PAGE = 200
+# At start-up: incidents resolved this recently may still miss what was said before resolution.
+BACKFILL_RESOLVED_WITHIN = timedelta(days=7)
+# Channels read at once at start-up. Slack limits history calls per method across the app; the
+# gateway waits out each 429's Retry-After, and a few at a time keeps those waits short.
+BACKFILL_AT_ONCE = 3
 
 # Messages Slack writes itself, and bot posts: the timeline has these as irbot's own events.
 _NOT_SAID_BY_PEOPLE = frozenset({
@@ -49,6 +59,77 @@ async def store_message(incident_id: int, message: dict[str, Any], deps: Deps) -
         await session.commit()
     note_person(message.get("user"), deps)
     return event is not None
+
+
+async def backfill_recent(deps: Deps) -> int:
+    """At start-up, in the background: store what was said in the channels of open and recently
+    resolved incidents while no irbot was listening, so the record is whole without anyone asking."""
+    async with deps.db.reader() as session:
+        incidents = await repo.incidents_to_backfill(resolved_since=deps.clock() - BACKFILL_RESOLVED_WITHIN,
+                                                     session=session)
+    at_once = asyncio.Semaphore(BACKFILL_AT_ONCE)
+
+    async def one(incident: Incident) -> int:
+        async with at_once:
+            try:
+                return await backfill(incident, deps)
+            except Exception:  # one channel's failure must not stop the others; compiling tries again
+                log.warning("INC-%d: backfill failed; the next start or post-mortem tries again", incident.number,
+                            exc_info=True)
+                return 0
+
+    return sum(await asyncio.gather(*(one(incident) for incident in incidents)))
+
+
+async def backfill(incident: Incident, deps: Deps) -> int:
+    """Fetch what was said while no irbot process was listening; returns messages newly stored.
+
+    Only the time since the incident's last backfill is considered: a gap is read from Slack once."""
+    now = deps.clock()
+    end = incident.resolved_at or now
+    start = max(incident.declared_at, incident.backfilled_until or incident.declared_at)
+    async with deps.db.session() as session:
+        beats = await repo.heartbeats_since(start - HEARTBEAT_SLACK, session=session)
+    # This process is listening now. Any other one is known to have listened only until its last
+    # beat: a recent beat does not prove it is alive (kill -9 leaves no "stopped" beat), and a live
+    # replica's last seconds are covered by this process or cost a small, harmless backfill
+    # (stores are idempotent).
+    windows = [(b.started_at, now if b.process_id == deps.process_id else b.last_seen) for b in beats]
+    gaps = uncovered(start, end, windows)
+    if not gaps or not incident.channel_id:
+        return 0
+    stored = 0
+    parents: list[dict[str, Any]] = []
+    async for message in _history(incident, deps):
+        stored += await store_message(incident.id, message, deps)
+        if message.get("reply_count") and _touches(message, gaps):
+            parents.append(message)
+    for parent in parents:
+        async for reply in _replies(incident, parent["ts"], deps):
+            stored += await store_message(incident.id, reply, deps)
+    async with deps.db.session() as session:
+        await repo.update_incident(incident.id, backfilled_until=now, session=session)
+        await session.commit()
+    log.info("INC-%d: backfilled %d messages over %d gaps", incident.number, stored, len(gaps))
+    return stored
+
+
+def _touches(parent: dict[str, Any], gaps: list[tuple[datetime, datetime]]) -> bool:
+    latest = ts_to_datetime(parent.get("latest_reply") or parent["ts"])
+    first = ts_to_datetime(parent["ts"])
+    return any(first <= b and latest >= a for a, b in gaps)
+
+
+def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
+    return deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id, limit=HISTORY_PAGE,
+                               oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True)
+
+
+async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncIterator[dict[str, Any]]:
+    async for message in deps.slack.paginate("conversations.replies", "messages", channel=incident.channel_id,
+                                             ts=thread_ts, limit=HISTORY_PAGE):
+        if message.get("ts") != thread_ts:
+            yield message
 
 
 async def capture_event(event: dict[str, Any], deps: Deps) -> None:

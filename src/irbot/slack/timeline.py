@@ -11,7 +11,7 @@ from irbot.deps import Deps
 from irbot.domain.timeline import KEY_KINDS, Record
 from irbot.services import actions as action_items
 from irbot.services import surfaces
-from irbot.services.postmortem import publish_postmortem
+from irbot.services.postmortem import claim_compile, publish_postmortem
 from irbot.services.timeline import add_note, capture_event
 from irbot.views import blocks
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
@@ -83,8 +83,13 @@ async def _set_status(deps: Deps, incident: Incident, number: int, status: str, 
 @handles("postmortem", "pm")
 @in_incident
 async def postmortem_command(ctx: CommandContext, incident: Incident) -> str | None:
+    facts = surfaces.facts_of(incident)
+    # One compile per incident at a time, across processes: a second request would upload a second
+    # file for the same words. It is told the one under way will appear in the channel.
+    if not await claim_compile(incident, ctx.deps):
+        return ctx.deps.renderer.part("timeline.j2", "postmortem_in_progress", incident=facts)
     ctx.deps.tasks.spawn(_publish(ctx.deps, incident, ctx.user), name=f"postmortem-{incident.number}")
-    return ctx.deps.renderer.part("timeline.j2", "postmortem_started", incident=surfaces.facts_of(incident))
+    return ctx.deps.renderer.part("timeline.j2", "postmortem_started", incident=facts)
 
 
 async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
@@ -94,6 +99,10 @@ async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
         log.error("post-mortem of INC-%d failed: %s", incident.number, exc)
         await tell(deps, incident.channel_id, actor, deps.renderer.part("timeline.j2", "postmortem_failed",
                                                                          problem=exc.code))
+    except Exception:  # the person was told "Compiling…": never leave them waiting without a word
+        log.exception("post-mortem of INC-%d failed", incident.number)
+        await tell(deps, incident.channel_id, actor, deps.renderer.part("timeline.j2", "postmortem_failed",
+                                                                         problem="an unexpected error"))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

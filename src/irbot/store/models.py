@@ -69,6 +69,12 @@ class Incident(SQLModel, table=True):
     impact_started_at: datetime | None = _when(nullable=True)
     legal_hold: bool = False
     postmortem_file_id: str | None = None
+    # The channel bookmark to the post-mortem: a new compile edits it rather than adding another.
+    postmortem_bookmark_id: str | None = None
+    # Held while one process compiles the post-mortem (renewed as it works): one compile at a time.
+    postmortem_lease_until: datetime | None = _when(nullable=True)
+    # Every gap in listening before this moment has been backfilled from Slack's history.
+    backfilled_until: datetime | None = _when(nullable=True)
     # The containment checklist as posted (settings may change later; ticks refer to these steps).
     playbook: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     playbook_ts: str | None = None

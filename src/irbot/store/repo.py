@@ -85,6 +85,25 @@ async def incidents_to_reconcile(*, resolved_since: datetime, session: AsyncSess
     return list((await session.execute(query)).scalars().all())
 
 
+async def claim_postmortem(incident_id: int, *, now: datetime, until: datetime, session: AsyncSession) -> bool:
+    """Take the post-mortem's compile lease unless a live compile (any process) holds it."""
+    lease = col(Incident.postmortem_lease_until)
+    result = await session.execute(update(Incident).where(col(Incident.id) == incident_id,
+                                                          or_(lease.is_(None), lease < now))
+                                   .values(postmortem_lease_until=until))
+    return result.rowcount == 1
+
+
+async def incidents_to_backfill(*, resolved_since: datetime, session: AsyncSession) -> list[Incident]:
+    """Incidents with a channel whose record may lack what was said while irbot was away: open, or
+    resolved since ``resolved_since``."""
+    live = col(Incident.status).not_in(("resolved", "closed"))
+    query = (select(Incident).where(col(Incident.channel_id).is_not(None),
+                                    or_(live, col(Incident.resolved_at) >= resolved_since))
+             .order_by(Incident.number))
+    return list((await session.execute(query)).scalars().all())
+
+
 async def open_incidents(*, session: AsyncSession) -> list[Incident]:
     query = select(Incident).where(col(Incident.status).not_in(("resolved", "closed"))).order_by(Incident.number)
     return list((await session.execute(query)).scalars().all())

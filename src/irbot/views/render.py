@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from irbot.domain.durations import humanize
+from irbot.domain.markdown import Markdown, escape_markdown, markdown_link
 from irbot.domain.text import escape_mrkdwn, one_line, truncate
 
 _SLACK_ID = re.compile(r"^[UWBCGDS][A-Z0-9]{2,}$")
@@ -79,6 +80,22 @@ def _unformatted(value: Any) -> Mrkdwn:
     return Mrkdwn(str(value).replace("<", "‹").replace(">", "›"))
 
 
+def _finalize_markdown(value: Any) -> Any:
+    """The post-mortem's rule: a string is user text, escaped, unless irbot built it as Markdown."""
+    if value is None:
+        return ""
+    if isinstance(value, Markdown):
+        return value
+    if isinstance(value, str):
+        return escape_markdown(value)
+    return value
+
+
+def _paragraph(value: str | None) -> Markdown:
+    """User text that keeps its line breaks (a summary), none of which can start a heading or list."""
+    return escape_markdown(value or "", one_line=False)
+
+
 def _duration(value: timedelta | None) -> str:
     return "" if value is None else humanize(value)
 
@@ -106,6 +123,13 @@ class Renderer:
             auto_reload=False,
         )
         self.docs_env.filters.update(duration=_duration, utc=_utc)
+        # The post-mortem holds what anyone in the channel wrote: every {{ value }} is escaped.
+        self.markdown_env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders), finalize=_finalize_markdown, undefined=StrictUndefined,
+            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+            auto_reload=False,
+        )
+        self.markdown_env.filters.update(duration=_duration, utc=_utc, paragraph=_paragraph, link=markdown_link)
         self.env.filters.update(
             mention=_mention, channel=_channel_link, usergroup=_usergroup, date=_slack_date,
             plain=_plain, unformatted=_unformatted, link_target=_link_target, rendered=Mrkdwn, duration=_duration, truncate_to=truncate, one_line=one_line,
@@ -123,5 +147,10 @@ class Renderer:
         return str(function(**arguments)).strip()
 
     def document(self, template: str, **context: Any) -> str:
-        """A Markdown document (the post-mortem): no mrkdwn escaping, user text stays data."""
+        """A Markdown document (the report): no mrkdwn escaping."""
         return self.docs_env.get_template(template).render(**context)
+
+    def markdown(self, template: str, **context: Any) -> str:
+        """A Markdown document of user text (the post-mortem): each value escaped for Markdown and
+        HTML unless it is :class:`Markdown`; ``paragraph`` keeps line breaks, ``link`` makes a link."""
+        return self.markdown_env.get_template(template).render(**context)

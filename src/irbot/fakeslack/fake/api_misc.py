@@ -129,3 +129,19 @@ def bookmarks_add(fake: FakeSlack, args: Json) -> Json:
                 "last_updated_by_team_id": fake.team_id, "shortcut_id": None, "app_id": fake.app_id}
     ch.bookmarks.append(bookmark)
     return {"bookmark": bookmark}
+
+
+@handles("bookmarks.edit")
+def bookmarks_edit(fake: FakeSlack, args: Json) -> Json:
+    ch = fake.visible_channel(str(args["channel_id"]))
+    require_member(fake, ch)
+    bookmark = next((b for b in ch.bookmarks if b["id"] == str(args["bookmark_id"])), None)
+    if bookmark is None:
+        raise SlackError("not_found")
+    if args.get("link") is not None and not str(args["link"]).startswith(("http://", "https://")):
+        raise SlackError("invalid_link")
+    for key in ("title", "link", "emoji"):
+        if args.get(key) is not None:
+            bookmark[key] = args[key]
+    bookmark.update(date_updated=int(fake.clock()), last_updated_by_user_id=fake.bot_user_id)
+    return {"bookmark": bookmark}

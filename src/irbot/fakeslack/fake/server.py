@@ -77,6 +77,9 @@ async def api(fake: FakeSlack, request: web.Request) -> web.StreamResponse:
         wrong_type = token in (fake.bot_token, fake.socket.app_token)
         return fake.record(method, args, {"ok": False, "error": "not_allowed_token_type" if wrong_type
                                           else "invalid_auth"}, 200)
+    gate = fake.gates.pop(method, None)
+    if gate is not None:
+        await gate.wait()
     fault = fake.faults.take(method)
     if fault is not None:
         early = await _apply_fault(fake, request, method, args, fault)
