@@ -69,6 +69,20 @@ def test_a_database_without_irbot_tables_is_named_not_read(database_url: str, tm
         assert "no such table" not in result.stderr and "does not exist" not in result.stderr
 
 
+def test_an_older_schema_asks_for_migrate_which_brings_it_up_to_date(database_url: str, tmp_path: Path) -> None:
+    from alembic import command
+
+    from irbot.store.migrate import alembic_config
+    command.upgrade(alembic_config(database_url), "0001")  # as an older irbot left it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    one_line_error(irbot("verify", "INC-1", "--database", database_url, cwd=elsewhere), "older", "irbot migrate")
+    migrated = irbot("migrate", "--database", database_url, cwd=elsewhere)
+    assert migrated.returncode == 0, migrated.stderr
+    one_line_error(irbot("verify", "INC-1", "--database", database_url, cwd=elsewhere), "no incident INC-1")
+    assert not (elsewhere / "irbot.db").exists()
+
+
 def test_the_database_option_wins_over_the_environment(tmp_path: Path) -> None:
     result = irbot("verify", "INC-1", "--database", f"sqlite:///{tmp_path / 'given.db'}", cwd=tmp_path,
                    env={"DATABASE_URL": f"sqlite:///{tmp_path / 'from-env.db'}"})
