@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from irbot.domain.assessment import FACTORS, AssessmentRules
@@ -412,13 +412,17 @@ def mask_secret(value: str | None) -> str:
 
 def url_without_password(url: str) -> str:
     """A URL with its password (and any query that names one) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL: it cannot be shown without perhaps showing a password
+        return "****"
+    shown = url  # edited in place: urlunsplit would turn sqlite:////abs into sqlite://abs
     if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = "***" if "password" in parts.query.lower() else parts.query
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+        user, _, host = parts.netloc.rpartition("@")
+        shown = shown.replace(parts.netloc, f"{user.partition(':')[0]}:***@{host}", 1)
+    if "password" in parts.query.lower():
+        shown = shown.replace("?" + parts.query, "?***", 1)
+    return shown
 
 
 def _shown(name: str, value: Any) -> str:
