@@ -40,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     _database_option(export, "to read")
     report = commands.add_parser("report", help="response times per severity and type, action items, recurrences")
-    _database_option(report, "to read")
     report.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: the first incident)")
     report.add_argument("--until", metavar="YYYY-MM-DD", help="day after the last one, exclusive (default: now)")
     report.add_argument("--format", choices=("md", "csv"), default="md", help="Markdown (default) or CSV")
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _database_option(report, "to read")
     demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
     demo.add_argument("--out", default=None, metavar="DIR",
                       help="folder for the demo's database and post-mortem, replaced on each run "
