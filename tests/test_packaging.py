@@ -1,6 +1,6 @@
 """What ships: the Slack app manifest, the scopes behind every Web API call, the wheel, the image.
 
-The manifest is checked against Slack's own JSON Schema (``shared/slack-specs`` beside the checkout)
+The manifest is checked against Slack's own JSON Schema (see tests/slack_specs.py for where it is found)
 and against the code: every method irbot calls must be allowed by a scope the manifest requests, and
 the manifest must request nothing that no call or event subscription needs.
 """
@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from irbot.fakeslack.slack_methods import METHODS
+from tests.slack_specs import spec_file, spec_path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MANIFEST_SCHEMA = SHARED / "slack-specs" / "manifest-schema" / "schemas" / "manifest.schema.1.0.0.json"
+MANIFEST_SCHEMA = "manifest-schema/schemas/manifest.schema.1.0.0.json"  # in Slack's spec files (tests/slack_specs.py)
 SOURCE = REPO / "src" / "irbot"
 # The fake Slack and the signed-request client play Slack; they hold no bot scopes.
 NOT_THE_BOT = SOURCE / "testing"
@@ -120,11 +120,10 @@ def methods_called() -> dict[str, list[str]]:
 # --- (a) the manifest is one Slack accepts -------------------------------------------------------
 
 def test_manifest_validates_against_slacks_schema(manifest: dict[str, Any]) -> None:
-    if not MANIFEST_SCHEMA.is_file():
-        pytest.skip(f"Slack's manifest schema is not beside the checkout ({MANIFEST_SCHEMA})")
+    schema_file = spec_file(MANIFEST_SCHEMA)
     from jsonschema import Draft7Validator
 
-    schema = json.loads(MANIFEST_SCHEMA.read_text(encoding="utf-8"))
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
     Draft7Validator.check_schema(schema)
     errors = sorted(Draft7Validator(schema).iter_errors(manifest), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors)
@@ -152,9 +151,10 @@ def test_one_request_url_serves_commands_events_and_interactivity(manifest: dict
 
 def test_the_socket_mode_manifest_is_the_same_app_without_request_urls(manifest: dict[str, Any]) -> None:
     socket = yaml.safe_load((REPO / "manifest.socket.yml").read_text(encoding="utf-8"))
-    if MANIFEST_SCHEMA.is_file():
+    schema_file = spec_path(MANIFEST_SCHEMA)
+    if schema_file is not None:  # else test_manifest_validates_against_slacks_schema says how to get it
         from jsonschema import Draft7Validator
-        errors = list(Draft7Validator(json.loads(MANIFEST_SCHEMA.read_text(encoding="utf-8"))).iter_errors(socket))
+        errors = list(Draft7Validator(json.loads(schema_file.read_text(encoding="utf-8"))).iter_errors(socket))
         assert not errors, "\n".join(f"{'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors)
     assert socket["settings"]["socket_mode_enabled"] is True
     http = json.loads(json.dumps(manifest))  # a deep copy, made the socket way

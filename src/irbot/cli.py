@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from dataclasses import replace
 from typing import Sequence
 
 from irbot.config import ConfigError, Settings, load_settings
@@ -16,26 +18,60 @@ EXIT_CONFIG = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="irbot", description="Incident response in Slack.")
+    parser.add_argument("--version", action="version", version=f"irbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bot (HTTP mode; Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket-mode", action="store_true", help="connect through Socket Mode")
-    commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date (creating it if need be)")
+    _database_option(migrate, "to bring up to date")
+    commands.add_parser("config", help="show the settings in effect (secrets masked) and check them",
+                        description="Print each setting, its value (secrets masked) and where it came from "
+                                    "(environment, settings file or default), then check that `irbot serve` "
+                                    "could start with them. Needs neither Slack nor the database.")
     postmortem = commands.add_parser("postmortem", help="write an incident's post-mortem from the database")
     postmortem.add_argument("incident", help="the incident, e.g. INC-42")
     postmortem.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _database_option(postmortem, "to read")
     verify = commands.add_parser("verify", help="check an incident's evidence chain")
     verify.add_argument("incident", help="the incident, e.g. INC-42")
+    _database_option(verify, "to read")
     export = commands.add_parser("export", help="write an incident's evidence chain as JSON lines")
     export.add_argument("incident", help="the incident, e.g. INC-42")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _database_option(export, "to read")
     report = commands.add_parser("report", help="response times per severity and type, action items, recurrences")
     report.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: the first incident)")
     report.add_argument("--until", metavar="YYYY-MM-DD", help="day after the last one, exclusive (default: now)")
     report.add_argument("--format", choices=("md", "csv"), default="md", help="Markdown (default) or CSV")
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
+    _database_option(report, "to read")
     demo = commands.add_parser("demo", help="play a whole incident against the built-in fake Slack")
-    demo.add_argument("--out", default=None, help="folder for the demo's database and post-mortem")
+    demo.add_argument("--out", default=None, metavar="DIR",
+                      help="folder for the demo's database and post-mortem, replaced on each run "
+                           "(default: ./irbot-demo)")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("irbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def _database_option(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """``--database URL``; its help says which database that is right now."""
+    parser.add_argument("--database", metavar="URL",
+                        help=f"the database {purpose} (default: DATABASE_URL; {_database_now()})".replace("%", "%%"))
+
+
+def _database_now() -> str:
+    from irbot.config import url_without_password
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"it is unset, so {Settings.database_url} in the current folder"
+    return f"now {url_without_password(url)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
         from irbot.demo import run_demo
         return asyncio.run(run_demo(args.out))
     settings = load_settings()
+    if getattr(args, "database", None):
+        settings = replace(settings, database_url=args.database)
+    if args.command == "config":
+        return _config(settings)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command in ("postmortem", "verify", "export", "report"):
@@ -76,6 +116,51 @@ def _migrate(settings: Settings) -> int:
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     print("irbot: database is up to date")
     return 0
+
+
+def _config(settings: Settings) -> int:
+    """``irbot config``: the settings in effect, then the checks ``serve`` would fail on (no network)."""
+    from irbot.config import settings_in_effect
+
+    shown = settings_in_effect(settings)
+    source = os.environ.get("IRBOT_CONFIG")
+    print(f"irbot {_version()}; settings file: " + (f"{source} (IRBOT_CONFIG)" if source else
+                                                     "none (IRBOT_CONFIG is unset)"))
+    width = max(len(s.name) for s in shown) + 2
+    for setting in shown:
+        print(f"{setting.name:<{width}}{setting.source:<13}{setting.value}")
+    socket_mode = bool(settings.slack_app_token)
+    settings.require_serve(socket_mode=socket_mode)
+    _check_database(settings.database_url)
+    print(f"irbot: the settings are fine for `irbot serve` in {'Socket Mode' if socket_mode else 'HTTP mode'}")
+    return 0
+
+
+def _check_database(url: str) -> None:
+    """What can be told about ``DATABASE_URL`` without connecting: its form, its folder, its driver."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import NoSuchModuleError
+
+    from irbot.store.db import async_url
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        if target.database in (None, "", ":memory:"):
+            raise ConfigError("DATABASE_URL: an in-memory SQLite database is lost when irbot stops; "
+                              "name a file, e.g. sqlite:///irbot.db")
+        folder = Path(target.database).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"DATABASE_URL: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(f"DATABASE_URL: irbot cannot write in {folder}")
+    try:
+        target.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise ConfigError(f"DATABASE_URL: irbot knows no database driver {target.drivername!r}") from None
+    except ImportError as exc:
+        extra = " (pip install 'irbot[postgres]')" if target.get_backend_name() == "postgresql" else ""
+        raise ConfigError(f"DATABASE_URL: its driver {exc.name or target.drivername} is not installed{extra}") \
+            from None
 
 
 async def _offline(args: argparse.Namespace, settings: Settings) -> int:

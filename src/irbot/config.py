@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from irbot.domain.assessment import FACTORS, AssessmentRules
@@ -377,3 +378,98 @@ def _alerts(value: Any, severities: tuple[Severity, ...]) -> tuple[tuple[str, st
     if not isinstance(mapping, dict) or any(not isinstance(v, str) or v not in keys for v in mapping.values()):
         raise ConfigError("settings file: alerts.severity_map must map label values to configured severities")
     return tuple((str(k).lower(), v) for k, v in mapping.items())
+
+
+# --- what `irbot config` shows ---------------------------------------------------------------------------
+
+# The environment variable behind a setting, where there is one; the others come from the file only.
+ENV_NAMES = {"slack_bot_token": "SLACK_BOT_TOKEN", "slack_signing_secret": "SLACK_SIGNING_SECRET",
+             "slack_app_token": "SLACK_APP_TOKEN", "slack_api_url": "SLACK_API_URL", "database_url": "DATABASE_URL",
+             "port": "PORT", "announce_channel": "IRBOT_ANNOUNCE_CHANNEL", "templates_dir": "IRBOT_TEMPLATES",
+             "alert_token": "IRBOT_ALERT_TOKEN"}
+# Settings-file names of the fields named otherwise in Settings.
+FILE_NAMES = {"alert_severity_map": "alerts.severity_map"}
+_SECRET_WORDS = ("token", "secret", "password")
+_TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxe-")
+
+
+@dataclass(frozen=True)
+class ShownSetting:
+    name: str    # as the operator writes it: the environment variable, else the settings-file key
+    value: str   # secrets masked
+    source: str  # "environment", "file" or "default"
+
+
+def settings_in_effect(settings: Settings, env: Mapping[str, str] | None = None) -> list[ShownSetting]:
+    """Every setting, where its value came from, with secrets masked: what ``irbot config`` prints."""
+    env = os.environ if env is None else env
+    in_file = set(_read_toml(Path(env["IRBOT_CONFIG"]))) if env.get("IRBOT_CONFIG") else set()
+    shown = []
+    for name in (f.name for f in fields(Settings)):
+        env_name, file_name = ENV_NAMES.get(name), FILE_NAMES.get(name, name)
+        if env_name and env.get(env_name):
+            source = "environment"
+        elif file_name.split(".")[0] in in_file:
+            source = "file"
+        else:
+            source = "default"
+        shown.append(ShownSetting(env_name or file_name, _shown(name, getattr(settings, name)), source))
+    return shown
+
+
+def mask_secret(value: str | None) -> str:
+    """A token as ``xoxb-…abcd``: enough to tell which one is loaded, never enough to use it."""
+    if not value:
+        return "(unset)"
+    prefix = next((p for p in _TOKEN_PREFIXES if value.startswith(p)), "****")
+    if len(value) < 16:  # the last four of a short secret are too much of it
+        return prefix if prefix != "****" else "****"
+    return f"{prefix}…{value[-4:]}"
+
+
+def url_without_password(url: str) -> str:
+    """A URL with its password (and any query that names one) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL: it cannot be shown without perhaps showing a password
+        return "****"
+    shown = url  # edited in place: urlunsplit would turn sqlite:////abs into sqlite://abs
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        shown = shown.replace(parts.netloc, f"{user.partition(':')[0]}:***@{host}", 1)
+    if "password" in parts.query.lower():
+        shown = shown.replace("?" + parts.query, "?***", 1)
+    return shown
+
+
+def _shown(name: str, value: Any) -> str:
+    if name == "database_url":
+        return url_without_password(value)
+    if any(word in name for word in _SECRET_WORDS):
+        return mask_secret(value)
+    if name == "alert_severity_map":
+        return ", ".join(f"{label} → {severity}" for label, severity in value) or "(none)"
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    """A value as the settings file would spell it. Unknown kinds show only their type: they may hold secrets."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, Path, Duration)):
+        return str(value) if str(value) else '""'
+    if isinstance(value, (tuple, list)):
+        return ", ".join(_text(v) for v in value) or "(none)"
+    if isinstance(value, Webhook):  # its URL may carry a secret in its path or query: only the host
+        return f"{urlsplit(value.url).scheme}://{urlsplit(value.url).hostname}/… ({' '.join(value.events)})"
+    if isinstance(value, AssessmentRules):
+        weights = " ".join(f"{factor} {percent}%" for factor, percent in value.weights.items())
+        thresholds = " ".join(f"{level}≥{score / 100:g}" for level, score in value.thresholds)
+        return f"{weights}; {thresholds}"
+    if isinstance(value, Playbook):
+        return f"{value.type} ({len(value.steps)} steps)"
+    if hasattr(value, "key"):
+        return str(value.key)
+    return f"({type(value).__name__})"

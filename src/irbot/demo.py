@@ -7,12 +7,21 @@ without waiting half an hour.
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from irbot.fakeslack.harness import FakeClock, Harness, sqlite_url
+from irbot.config import ConfigError
+from irbot.fakeslack.harness import FakeClock, Harness
+
+DEFAULT_FOLDER = "irbot-demo"  # in the current folder
+DATABASE = "irbot-demo.db"  # not irbot.db: `--out .` must never touch a real irbot's database there
+POSTMORTEM = "postmortem-INC-1.md"
 
 
 class Transcript:
@@ -59,17 +68,67 @@ class Transcript:
 
 
 async def run_demo(out: str | None = None) -> int:
-    folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="irbot-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    clock = FakeClock()
-    harness = await Harness(database_url=sqlite_url(folder), clock=clock).start()
+    """Play the demo in a scratch folder inside ``out``, then move its files into place.
+
+    A rerun replaces the previous demo's files (a new database, not the old one with INC-1 taken);
+    a run that fails leaves the previous files as they were, and no run leaves its scratch behind."""
+    folder = Path(out or DEFAULT_FOLDER).absolute()
+    scratch = _scratch_folder(folder)
     try:
-        await _play(harness, clock, Transcript(harness), folder)
+        clock = FakeClock()
+        harness = await Harness(database_url=_url(scratch / DATABASE), clock=clock).start()
+        try:
+            await _play(harness, clock, Transcript(harness), scratch)
+        finally:
+            await harness.stop()
+        harness.fake.assert_no_violations()
+        _replace(scratch, folder)
     finally:
-        await harness.stop()
-    harness.fake.assert_no_violations()
-    print(f"\nDone. The demo's database is {folder / 'irbot.db'}; every Slack call followed Slack's rules.")
+        shutil.rmtree(scratch, ignore_errors=True)
+    print("\nDone. Every Slack call followed Slack's rules. The demo left (a rerun replaces them):")
+    print(f"  {folder / DATABASE}  the database\n  {folder / POSTMORTEM}  the post-mortem")
+    print("Explore them without Slack:")
+    for command in _followups(_url(folder / DATABASE)):
+        print(f"  {command}")
     return 0
+
+
+def _scratch_folder(folder: Path) -> Path:
+    """A private folder beside the demo's files (same file system, so moving them is a rename)."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"demo: {folder} is a file; --out needs a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".irbot-demo-", dir=folder))
+    except OSError as exc:
+        raise ConfigError(f"demo: cannot write in {folder}: {exc.strerror or exc}") from None
+
+
+def _replace(scratch: Path, folder: Path) -> None:
+    # A stale -wal/-shm beside a new database would be read as part of it: they go first.
+    for leftover in (folder / f"{DATABASE}-wal", folder / f"{DATABASE}-shm"):
+        leftover.unlink(missing_ok=True)
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", POSTMORTEM):
+        if (scratch / name).exists():
+            os.replace(scratch / name, folder / name)
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _followups(database_url: str) -> list[str]:
+    """The commands to explore the demo's database, spelled the way irbot was started now."""
+    program, on_path = sys.argv[0], shutil.which("irbot")
+    if Path(program).name != "irbot":  # python -m irbot
+        prefix = f"{shlex.quote(sys.executable)} -m irbot"
+    elif on_path and Path(on_path).resolve() == Path(program).resolve():
+        prefix = "irbot"
+    else:
+        prefix = shlex.quote(program)
+    where = f"--database {shlex.quote(database_url)}"
+    return [f"{prefix} postmortem INC-1 {where}", f"{prefix} verify INC-1 {where}",
+            f"{prefix} export INC-1 {where}", f"{prefix} report {where}"]
 
 
 async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> None:
@@ -182,7 +241,6 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     t.show_new()
     shared = [m for m in fake.messages(channel.id) if m.get("files")][-1]
     document = fake.file_content(shared["files"][0]["id"]) or b""
-    path = folder / "postmortem-INC-1.md"
-    path.write_bytes(document)
-    print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name}, "
-          f"bookmarked there, and saved at {path}")
+    (folder / POSTMORTEM).write_bytes(document)
+    print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name} "
+          "and bookmarked there.")

@@ -19,7 +19,7 @@ from irbot.perf import gc_paused
 from irbot.domain.incident import parse_ref
 from irbot.domain.report import ReportInputError, parse_period
 from irbot.store import repo
-from irbot.store.db import Database
+from irbot.store.db import Database, sync_url
 from irbot.store.models import Incident
 
 if TYPE_CHECKING:
@@ -51,8 +51,37 @@ async def _incident(db: Database, ref: str) -> Incident:
     return incident
 
 
+def where(url: str) -> str:
+    """The database as an operator recognises it: a SQLite file's full path, else the URL without its password."""
+    parsed = sync_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+def require_irbot_database(url: str) -> None:
+    """Commands that only read never create or migrate a database: a missing one is one line."""
+    from irbot.store.migrate import SchemaMismatch, require_schema
+
+    try:
+        require_schema(url)
+    except SchemaMismatch as exc:
+        if exc.revision is None:
+            raise ConfigError(f"no irbot database at {where(url)}; run `irbot demo` or `irbot serve` first, "
+                              "or name one with --database URL") from None
+        if exc.known:
+            raise ConfigError(f"the database at {where(url)} has an older schema; run `irbot migrate` "
+                              "(or `irbot serve`) first") from None
+        raise ConfigError(f"the database at {where(url)} was written by a newer irbot "
+                          f"(schema {exc.revision}); use that version") from None
+    except ModuleNotFoundError as exc:  # the PostgreSQL driver is an extra
+        raise ConfigError(f"cannot read {where(url)}: its driver {exc.name} is not installed "
+                          "(pip install 'irbot[postgres]')") from None
+
+
 @asynccontextmanager
 async def offline(settings: Settings) -> AsyncIterator[Deps]:
+    require_irbot_database(settings.database_url)
     deps = offline_deps(settings)
     try:
         yield deps
@@ -63,6 +92,7 @@ async def offline(settings: Settings) -> AsyncIterator[Deps]:
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[Database]:
     """The database alone, for the commands that read the evidence chain."""
+    require_irbot_database(settings.database_url)
     db = Database(settings.database_url)
     try:
         yield db

@@ -17,9 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from irbot.fakeslack import FakeSlack, SlackClient
 from irbot.fakeslack.slack_methods import METHODS
+from tests.slack_specs import spec_file
 
 SECRET = "test-signing-secret"
-SPEC = Path(__file__).parents[2].parent / "shared/slack-specs/slack_web_openapi_v2.json"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
 
 
@@ -443,9 +443,7 @@ def test_render_and_text_of() -> None:
 # ---- spec cross-check ----------------------------------------------------------
 
 def test_methods_table_matches_spec() -> None:
-    if not SPEC.exists():
-        pytest.skip(f"Slack's Web API spec not found at {SPEC}")
-    paths = json.loads(SPEC.read_text())["paths"]
+    paths = json.loads(spec_file("slack_web_openapi_v2.json").read_text())["paths"]
     for name, spec in METHODS.items():
         if spec.newer_than_spec:
             assert spec.reference_url and spec.reference_url.startswith("https://docs.slack.dev/reference/methods/")

@@ -98,3 +98,29 @@ def test_serve_requires_token_and_secret() -> None:
         load_settings({}).require_serve(socket_mode=False)
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         load_settings({"SLACK_BOT_TOKEN": "xoxb-1"}).require_serve(socket_mode=False)
+
+
+def test_secrets_keep_at_most_their_last_four_characters() -> None:
+    from irbot.config import mask_secret
+    assert mask_secret("xoxb-1111-2222-abcdefghijkl") == "xoxb-…ijkl"
+    assert mask_secret("xapp-1-2") == "xapp-"  # too short to show any of it
+    assert mask_secret("0123456789abcdef0123") == "****…0123"
+    assert mask_secret("short") == "****" and mask_secret(None) == mask_secret("") == "(unset)"
+
+
+def test_database_urls_lose_their_password() -> None:
+    from irbot.config import url_without_password
+    assert url_without_password("postgresql://irbot:s3cret@db:5432/irbot") == "postgresql://irbot:***@db:5432/irbot"
+    assert url_without_password("postgresql://irbot@db/irbot?password=s3cret") == "postgresql://irbot@db/irbot?***"
+    assert url_without_password("sqlite:////var/lib/irbot/irbot.db") == "sqlite:////var/lib/irbot/irbot.db"
+    assert url_without_password("postgresql://u:s3cret@[broken/x") == "****"
+
+
+def test_settings_in_effect_say_where_each_value_came_from(tmp_path: Path) -> None:
+    from irbot.config import settings_in_effect
+    env = write(tmp_path, 'channel_prefix = "sev"\nadmins = ["U1", "U2"]\n[alerts]\nseverity_map = {page = "SEV-1"}\n')
+    env["PORT"] = "8080"
+    shown = {s.name: (s.source, s.value) for s in settings_in_effect(load_settings(env), env)}
+    assert shown["channel_prefix"] == ("file", "sev") and shown["admins"] == ("file", "U1, U2")
+    assert shown["PORT"] == ("environment", "8080") and shown["timezone"] == ("default", "UTC")
+    assert shown["alerts.severity_map"] == ("file", "page → SEV-1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, pool, text
@@ -35,6 +36,15 @@ def alembic_config(url: str) -> "Config":
 
 def head_revision() -> str:
     """The one revision no other revises, read from the scripts without importing Alembic."""
+    revisions, revised = _revisions()
+    heads = revisions - revised
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have exactly one head, not {sorted(heads)}")
+    return heads.pop()
+
+
+def _revisions() -> tuple[set[str], set[str]]:
+    """Every revision the scripts define, and every one some script revises."""
     revisions, revised = set(), set()
     for script in (resources.files("irbot.store") / "migrations" / "versions").iterdir():
         if not script.name.endswith(".py") or script.name.startswith("_"):
@@ -42,10 +52,7 @@ def head_revision() -> str:
         source = script.read_text(encoding="utf-8")
         revisions.update(_REVISION.findall(source))
         revised.update(_DOWN_REVISION.findall(source))
-    heads = revisions - revised
-    if len(heads) != 1:
-        raise RuntimeError(f"the migrations must have exactly one head, not {sorted(heads)}")
-    return heads.pop()
+    return revisions, revised
 
 
 def database_revision(url: str) -> str | None:
@@ -74,3 +81,31 @@ def upgrade(url: str) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     engine.dispose()
+
+
+class SchemaMismatch(Exception):
+    """A database a command only reads is not at irbot's current schema.
+
+    ``revision`` is the schema the database is at: None when it has no irbot tables at all (or
+    is not there); ``known`` says whether this irbot's migrations can bring it up to date."""
+
+    def __init__(self, revision: str | None = None, *, known: bool = False) -> None:
+        super().__init__(revision)
+        self.revision, self.known = revision, known
+
+
+def require_schema(url: str) -> None:
+    """Check, without creating or changing anything, that ``url`` holds irbot's current schema.
+
+    A database without irbot's tables, or with another schema, is named rather than half-read
+    ("no such table"). Only reads: no pragma, no migration."""
+    target = sync_url(url)
+    if target.get_backend_name() == "sqlite":
+        path = target.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise SchemaMismatch()  # and none is made: SQLite creates the file it connects to
+    current = database_revision(url)
+    if current is None:
+        raise SchemaMismatch()
+    if current != head_revision():
+        raise SchemaMismatch(current, known=current in _revisions()[0])
