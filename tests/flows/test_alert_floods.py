@@ -173,3 +173,19 @@ async def test_groups_beyond_the_rate_wait_in_the_storm_and_later_ones_get_their
     assert (await post_alert(harness, group_of("R4")))["action"] == "declared"
     await settled(harness)
     assert len(harness.incident_channels()) == 4 and len(announcements(harness)) == 4
+
+
+async def test_a_security_group_in_the_public_storm_is_counted_without_its_details(
+        start_harness: StartHarness) -> None:
+    harness = await start(start_harness, "[alerts]\nmax_open = 1\n")
+    await post_alert(harness, group_of("First"))
+    secret = group_of("SecretLeak", "s1", "s2")
+    for item in secret["alerts"]:
+        item["labels"]["type"] = "security"
+    assert (await post_alert(harness, secret))["action"] == "storm"
+    await settled(harness)
+    storm = harness.fake.channel(harness.incident_channels()[1])
+    assert not storm.is_private, "the storm is public: the announcement channel hears of it"
+    said = harness.bot_messages(storm.id)
+    [listed] = [t for t in said if "2 alerts firing" in t]
+    assert "security alert group" in listed and "SecretLeak" not in listed and "s1" not in listed

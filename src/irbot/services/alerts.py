@@ -312,7 +312,7 @@ async def _cleared(notification: Notification, group: AlertGroup | None, inciden
         owed = None if already else await _owe(
             incident, "alerts_cleared", deps.renderer.part(
                 "alerts.j2", "resolved", incident=surfaces.facts_of(incident),
-                group=_form(notification, deps).title if _is_storm(incident) else ""),
+                **_named(incident, _form(notification, deps))),
             session=session, deps=deps)
         await session.commit()
     if owed is not None:
@@ -337,10 +337,9 @@ def _send(item: OutboxItem, incident: Incident, deps: Deps) -> None:
 
 def _alert_text(deps: Deps, incident: Incident, alerts: list[Alert], *, count: int, form: DeclareForm,
                 new: bool = False, new_group: bool = False, full: bool = False) -> str:
-    """What the channel hears of firing alerts. In the storm incident each group is named, and a
-    group that would be private on its own (security, data) is only counted there: the storm is public."""
-    storm = _is_storm(incident)
-    withheld = storm and is_private(form.type, False)
+    """What the channel hears of firing alerts; in the (public) storm incident, see :func:`_named`."""
+    named = _named(incident, form)
+    withheld = bool(named["withheld"])
     rows = [] if withheld else [
         {"name": a.labels.get("alertname") or "alert", "summary": a.annotations.get("summary") or "",
          "severity": a.labels.get("severity") or "", "service": a.labels.get("service") or "",
@@ -348,5 +347,13 @@ def _alert_text(deps: Deps, incident: Incident, alerts: list[Alert], *, count: i
         for a in alerts[:MAX_LISTED]]
     return deps.renderer.part("alerts.j2", "firing", incident=surfaces.facts_of(incident), alerts=rows,
                               count=count, more=max(count - len(rows), 0) if not withheld else 0, new=new,
-                              group=form.title if storm else "", new_group=new_group, severity=form.severity,
-                              withheld=form.type if withheld else "", full=MAX_SEEN_PER_GROUP if full else 0)
+                              new_group=new_group, severity=form.severity, full=MAX_SEEN_PER_GROUP if full else 0,
+                              **named)
+
+
+def _named(incident: Incident, form: DeclareForm) -> dict[str, str]:
+    """How the storm incident's channel names a group: by its title, or, for a group that would be
+    private on its own (security, data), by its type only; other incidents need no name."""
+    if not _is_storm(incident):
+        return {"group": "", "withheld": ""}
+    return {"group": form.title, "withheld": form.type if is_private(form.type, False) else ""}
