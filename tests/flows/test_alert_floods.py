@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -189,3 +190,13 @@ async def test_a_security_group_in_the_public_storm_is_counted_without_its_detai
     said = harness.bot_messages(storm.id)
     [listed] = [t for t in said if "2 alerts firing" in t]
     assert "security alert group" in listed and "SecretLeak" not in listed and "s1" not in listed
+
+
+async def test_a_very_long_group_key_or_fingerprint_is_stored_by_its_digest(start_harness: StartHarness) -> None:
+    """PostgreSQL refuses index entries over ~2.7 kB: long keys must not become 500s."""
+    harness = await start(start_harness)
+    body = notification("{}:" + secrets.token_hex(3000), [alert(secrets.token_hex(3000), "Long")])  # incompressible
+    assert (await post_alert(harness, body))["action"] == "declared"
+    assert (await post_alert(harness, body))["action"] == "ignored"
+    await settled(harness)
+    assert len(harness.incident_channels()) == 1
