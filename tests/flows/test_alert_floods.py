@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import secrets
@@ -200,3 +201,15 @@ async def test_a_very_long_group_key_or_fingerprint_is_stored_by_its_digest(star
     assert (await post_alert(harness, body))["action"] == "ignored"
     await settled(harness)
     assert len(harness.incident_channels()) == 1
+
+
+async def test_a_body_over_a_mebibyte_is_refused_and_stores_nothing(start_harness: StartHarness) -> None:
+    harness = await start(start_harness)
+    body = json.dumps(notification("big", [alert(f"fp{n:07d}", "Big") for n in range(12000)])).encode()
+    assert len(body) > 1024 * 1024
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{harness.irbot.port}/alerts/alertmanager", data=io.BytesIO(body),
+                                headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+            assert response.status == 413
+    await settled(harness)
+    assert harness.incident_channels() == []
