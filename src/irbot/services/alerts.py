@@ -231,8 +231,7 @@ async def _declare(notification: Notification, deps: Deps) -> Outcome:
                 "alerts.j2", "storm_opened", reason=route.reason, limit=_limit(route, deps)),
                 session=session, deps=deps, held=False))
         text = _alert_text(deps, incident, [read[k] for k in found.remember], count=notification.firing_count(),
-                           form=form,
-                           new_group=route.to == STORM, full=group.full)
+                           form=form, new_group=route.to == STORM, full=group.full)
         owed.append(await outbox.record_message(incident, "alerts_firing", text, session=session, deps=deps,
                                                 held=False))
         await session.commit()
