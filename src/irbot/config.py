@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from irbot.domain.alerts import AlertLimits
 from irbot.domain.assessment import FACTORS, AssessmentRules
 from irbot.domain.clocks import DEFAULT_REGULATIONS, Regulation
 from irbot.domain.durations import Duration, DurationError, parse_duration
@@ -54,6 +55,7 @@ class Settings:
     webhooks: tuple[Webhook, ...] = ()
     alert_severity_map: tuple[tuple[str, str], ...] = (("critical", "SEV-1"), ("error", "SEV-2"),
                                                        ("warning", "SEV-3"), ("info", "SEV-4"))
+    alert_limits: AlertLimits = field(default_factory=AlertLimits)
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -146,7 +148,8 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
     if "webhooks" in data:
         changes["webhooks"] = _webhooks(data["webhooks"])
     if "alerts" in data:
-        changes["alert_severity_map"] = _alerts(data["alerts"], changes.get("severities", settings.severities))
+        changes["alert_severity_map"], changes["alert_limits"] = _alerts(
+            data["alerts"], changes.get("severities", settings.severities))
     return replace(settings, **changes)
 
 
@@ -370,14 +373,32 @@ def _webhooks(value: Any) -> tuple[Webhook, ...]:
     return tuple(result)
 
 
-def _alerts(value: Any, severities: tuple[Severity, ...]) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict) or set(value) - {"severity_map"}:
-        raise ConfigError("settings file: [alerts] takes only severity_map")
+_ALERT_KEYS = ("severity_map", "max_open", "max_new_per_minute")
+
+
+def _alerts(value: Any, severities: tuple[Severity, ...]) -> tuple[tuple[tuple[str, str], ...], AlertLimits]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"settings file: [alerts] must be a table of {', '.join(_ALERT_KEYS)}")
+    unknown = sorted(set(value) - set(_ALERT_KEYS))
+    if unknown:
+        raise ConfigError(f"settings file: alerts: unknown key {unknown[0]!r} (known: {', '.join(_ALERT_KEYS)})")
     mapping = value.get("severity_map", {})
     keys = {s.key for s in severities}
     if not isinstance(mapping, dict) or any(not isinstance(v, str) or v not in keys for v in mapping.values()):
         raise ConfigError("settings file: alerts.severity_map must map label values to configured severities")
-    return tuple((str(k).lower(), v) for k, v in mapping.items())
+    defaults = AlertLimits()
+    limits = AlertLimits(
+        max_open=_positive("alerts.max_open", value.get("max_open", defaults.max_open)),
+        max_new_per_minute=_positive("alerts.max_new_per_minute",
+                                     value.get("max_new_per_minute", defaults.max_new_per_minute)))
+    return tuple((str(k).lower(), v) for k, v in mapping.items()), limits
+
+
+def _positive(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"settings file: {key} must be a whole number of at least 1, got {value!r}")
+    return value
+
 
 
 # --- what `irbot config` shows ---------------------------------------------------------------------------

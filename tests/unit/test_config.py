@@ -124,3 +124,26 @@ def test_settings_in_effect_say_where_each_value_came_from(tmp_path: Path) -> No
     assert shown["channel_prefix"] == ("file", "sev") and shown["admins"] == ("file", "U1, U2")
     assert shown["PORT"] == ("environment", "8080") and shown["timezone"] == ("default", "UTC")
     assert shown["alerts.severity_map"] == ("file", "page → SEV-1")
+
+
+def test_alert_limits_default_to_twenty_open_and_five_a_minute(tmp_path: Path) -> None:
+    defaults = load_settings({}).alert_limits
+    assert (defaults.max_open, defaults.max_new_per_minute) == (20, 5)
+    env = write(tmp_path, '[alerts]\nmax_open = 3\nmax_new_per_minute = 1\n[alerts.severity_map]\npage = "SEV-1"\n')
+    settings = load_settings(env)
+    assert (settings.alert_limits.max_open, settings.alert_limits.max_new_per_minute) == (3, 1)
+    assert settings.alert_severity_map == (("page", "SEV-1"),)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[alerts]\nmax_open = 0\n", "alerts.max_open must be a whole number of at least 1, got 0"),
+    ("[alerts]\nmax_open = -5\n", "alerts.max_open"),
+    ("[alerts]\nmax_open = 2.5\n", "alerts.max_open"),
+    ('[alerts]\nmax_new_per_minute = "5"\n', "alerts.max_new_per_minute"),
+    ("[alerts]\nmax_new_per_minute = true\n", "alerts.max_new_per_minute"),
+    ("[alerts]\nmax_opne = 3\n", "alerts: unknown key 'max_opne'"),
+    ('alerts = "many"\n', "[alerts] must be a table"),
+])
+def test_bad_alert_limits_name_the_key(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("[", r"\[")):
+        load_settings(write(tmp_path, text))

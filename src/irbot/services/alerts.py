@@ -3,28 +3,49 @@
 A firing group with no open incident declares one; later notifications of the same ``groupKey``
 list their new alerts in that incident's channel (each alert once, by fingerprint); a resolved
 notification tells the channel the alerts cleared. Humans resolve incidents.
+
+Nothing here can flood: a notification is read up to MAX_ALERTS_READ alerts, a group remembers at
+most MAX_SEEN_PER_GROUP fingerprints (indexed rows, found with one query), and a new group beyond
+``[alerts] max_open`` or ``max_new_per_minute`` is listed in one "alert storm" incident instead of
+opening its own (see :mod:`irbot.domain.alerts`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, AsyncIterator
+from weakref import WeakKeyDictionary
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from irbot.deps import Deps
+from irbot.domain.alerts import STORM, Route, new_alerts, route_new_group
 from irbot.domain.declare import DeclareForm
 from irbot.domain.severities import Severity
 from irbot.domain.status import Status
-from irbot.domain.types import incident_type
+from irbot.domain.types import incident_type, is_private
 from irbot.services import outbox, surfaces
-from irbot.services.declare import record_declaration
+from irbot.services.declare import Declared, record_declaration
 from irbot.store import repo
-from irbot.store.models import AlertGroup, Incident
+from irbot.store.db import Database
+from irbot.store.models import AlertGroup, Incident, OutboxItem
 
 log = logging.getLogger(__name__)
+
+MAX_ALERTS_READ = 500  # of one notification (Alertmanager's own max_alerts idea); the rest are only counted
+MAX_SEEN_PER_GROUP = 1000  # fingerprints a group remembers; past it, its new alerts are no longer listed
+MAX_LISTED = 20  # alerts named in one channel message; "…and N more" counts the others
+MAX_KEY_CHARS = 200  # longer group keys and fingerprints are stored as their digest (index entries stay small)
+SOURCE = "alertmanager:"  # source_key prefix of incidents declared from alerts
+STORM_SOURCE = "alertmanager-storm:"  # … and of the storm incidents
+RATE_WINDOW = timedelta(minutes=1)
 
 
 class _Loose(BaseModel):
@@ -41,7 +62,7 @@ class Alert(_Loose):
     def key(self) -> str:
         """Alertmanager's fingerprint, or one of our own from the labels."""
         if self.fingerprint:
-            return self.fingerprint
+            return _bounded(self.fingerprint)
         return hashlib.sha256(json.dumps(self.labels, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -52,6 +73,21 @@ class Notification(_Loose):
     alerts: list[Alert]
     commonLabels: dict[str, str] = {}  # noqa: N815
     commonAnnotations: dict[str, str] = {}  # noqa: N815
+    truncatedAlerts: int = Field(default=0, ge=0)  # noqa: N815 - alerts Alertmanager left out (its max_alerts)
+    _unread: int = PrivateAttr(default=0)  # firing alerts after the first MAX_ALERTS_READ: counted, not read
+
+    def firing_count(self) -> int:
+        """Every firing alert of the group: read, counted, or left out by Alertmanager."""
+        return sum(1 for a in self.alerts if a.status == "firing") + self._unread + self.truncatedAlerts
+
+    def group(self) -> str:
+        return _bounded(self.groupKey)
+
+
+def _bounded(key: str) -> str:
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class MalformedNotification(ValueError):
@@ -59,8 +95,21 @@ class MalformedNotification(ValueError):
 
 
 def parse_notification(body: bytes) -> Notification:
+    """Only the first MAX_ALERTS_READ alerts become models (each costs tens of microseconds, on the
+    event loop); the firing ones after them are only counted."""
     try:
-        notification = Notification.model_validate_json(body)
+        data = pydantic_core.from_json(body)  # the parser model_validate_json uses, without the models
+    except ValueError as exc:
+        raise MalformedNotification(f"body: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MalformedNotification("body: must be a JSON object")
+    alerts, unread = data.get("alerts"), 0
+    if isinstance(alerts, list) and len(alerts) > MAX_ALERTS_READ:
+        unread = sum(1 for a in alerts[MAX_ALERTS_READ:] if not isinstance(a, dict) or a.get("status") != "resolved")
+        data["alerts"] = alerts[:MAX_ALERTS_READ]
+    try:
+        notification = Notification.model_validate(data)
+        notification._unread = unread
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
@@ -74,7 +123,7 @@ def parse_notification(body: bytes) -> Notification:
 
 @dataclass(frozen=True)
 class Outcome:
-    action: str  # declared | updated | resolved | ignored
+    action: str  # declared | storm (listed in the alert storm incident) | updated | resolved | ignored
     incident: str | None = None
 
 
@@ -100,56 +149,144 @@ def _form(notification: Notification, deps: Deps) -> DeclareForm:
                        services=", ".join(services)[:300])
 
 
+def _firing_read(notification: Notification) -> dict[str, Alert]:
+    """The firing alerts read (the first MAX_ALERTS_READ), by fingerprint (the first of each)."""
+    read: dict[str, Alert] = {}
+    for alert in notification.alerts:
+        if alert.status == "firing":
+            read.setdefault(alert.key(), alert)
+    return read
+
+
 async def receive(notification: Notification, deps: Deps) -> Outcome:
     """Store first (inside one transaction per group), then do the Slack work after the answer."""
-    async with deps.db.session() as session:
-        group = await repo.alert_group(notification.groupKey, session=session, lock=True)
-        incident = await repo.get_incident(group.incident_id, session=session) if group else None
+    group, incident = await _group_and_incident(notification, deps)
     if notification.status == "resolved":
         return await _cleared(notification, group, incident, deps)
     if incident is not None and Status(incident.status).is_open:
         return await _more_alerts(notification, incident, deps)
-    return await _declare(notification, group, deps)
+    async with _one_at_a_time(deps):  # the cap and the rate hold only if groups are decided in turn
+        _, incident = await _group_and_incident(notification, deps)
+        if incident is not None and Status(incident.status).is_open:  # declared while this one waited
+            return await _more_alerts(notification, incident, deps)
+        return await _declare(notification, deps)
 
 
-async def _declare(notification: Notification, group: AlertGroup | None, deps: Deps) -> Outcome:
-    form = _form(notification, deps)
-    source = f"alertmanager:{notification.groupKey}:{group.incident_id if group else 0}"
-    incident, created, setup = await record_declaration(form, declarer_id=None, origin_channel_id=None,
-                                                        source_key=source, deps=deps)
-    seen = [a.key() for a in notification.alerts]
+async def _group_and_incident(notification: Notification,
+                              deps: Deps) -> tuple[AlertGroup | None, Incident | None]:
+    async with deps.db.reader() as session:
+        group = await repo.alert_group(notification.group(), session=session)
+        incident = await repo.get_incident(group.incident_id, session=session) if group else None
+    return group, incident
+
+
+_turns: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _one_at_a_time(deps: Deps) -> AsyncIterator[None]:
+    """New groups are decided one at a time: in this process by a lock, across replicas by the
+    database's (held by a session of its own while the decision's work uses others)."""
+    turn = _turns.setdefault(deps.db, asyncio.Lock())
+    async with turn, deps.db.session() as session:
+        await repo.lock_alert_gate(session=session)
+        yield
+
+
+async def _route(deps: Deps) -> Route:
+    async with deps.db.reader() as session:
+        open_from_alerts = await repo.count_open_from_source(SOURCE, session=session)
+        declared = await repo.count_declared_from_source(SOURCE, since=deps.clock() - RATE_WINDOW, session=session)
+    return route_new_group(open_from_alerts=open_from_alerts, declared_last_minute=declared,
+                           limits=deps.settings.alert_limits)
+
+
+async def _declare(notification: Notification, deps: Deps) -> Outcome:
+    form, key = _form(notification, deps), notification.group()
+    route = await _route(deps)
+    if route.to == STORM:
+        incident, created, setup = await _storm(form, route, deps)
+    else:
+        async with deps.db.reader() as session:
+            previous = await repo.alert_group(key, session=session)
+        source = f"{SOURCE}{key}:{previous.incident_id if previous else 0}"
+        incident, created, setup = await record_declaration(form, declarer_id=None, origin_channel_id=None,
+                                                            source_key=source, deps=deps)
+    read = _firing_read(notification)
+    found = new_alerts(list(read), (), room=MAX_SEEN_PER_GROUP)
     async with deps.db.session() as session:
+        group = await repo.alert_group(key, session=session, lock=True)
         if group is None:
-            won = await repo.add_alert_group(AlertGroup(group_key=notification.groupKey, incident_id=incident.id,
-                                                        seen=seen, updated_at=deps.clock()), session=session)
+            group = AlertGroup(group_key=key, incident_id=incident.id, updated_at=deps.clock())
+            if not await repo.add_alert_group(group, session=session):
+                raise RuntimeError(f"alert group {key!r} was added while its turn was held")
         else:
-            stored = await repo.alert_group(notification.groupKey, session=session, lock=True)
-            stored.incident_id, stored.seen, stored.status = incident.id, seen, "firing"
-            won = True
-        # The new channel is owed the alerts that opened it (delivered once the set-up is done).
-        listing = await outbox.record_message(incident, "alerts_firing", _alert_text(deps, "firing", incident,
-                                              notification.alerts), session=session, deps=deps, held=False) \
-            if created else None
+            await repo.forget_fingerprints(key, session=session)
+            group.incident_id, group.status, group.updated_at = incident.id, "firing", deps.clock()
+        group.full = found.beyond_room > 0
+        await repo.remember_fingerprints(key, found.remember, session=session)
+        owed = []
+        if route.to == STORM and created:  # the storm's channel first says why it exists
+            owed.append(await outbox.record_message(incident, "alert_storm", deps.renderer.part(
+                "alerts.j2", "storm_opened", reason=route.reason, limit=_limit(route, deps)),
+                session=session, deps=deps, held=False))
+        text = _alert_text(deps, incident, [read[k] for k in found.remember], count=notification.firing_count(),
+                           form=form, new_group=route.to == STORM, full=group.full)
+        owed.append(await outbox.record_message(incident, "alerts_firing", text, session=session, deps=deps,
+                                                held=False))
         await session.commit()
-    if setup is not None:  # whichever notification made the incident builds it, even if it lost the group
-        deps.work.deliver_soon(setup)  # the listing waits for the set-up, which then delivers it
-    if not won:  # the same group's other notification declared at the same moment: route to it
-        return await receive(notification, deps)
-    return Outcome("declared", surfaces.facts_of(incident).ref)
+    if setup is not None:  # the new channel is owed the alerts that opened it: delivered when its set-up ends
+        deps.work.deliver_soon(setup, incident=incident)
+    else:  # the open storm (if its set-up still runs, its end delivers them)
+        deps.work.kick(incident.id)
+    return Outcome("storm" if route.to == STORM else "declared", surfaces.facts_of(incident).ref)
+
+
+def _limit(route: Route, deps: Deps) -> int:
+    return getattr(deps.settings.alert_limits, route.reason)
+
+
+async def _storm(trigger: DeclareForm, route: Route, deps: Deps) -> Declared:
+    """The open storm incident, or a new one (public, so the announcement channel hears of it once)."""
+    async with deps.db.reader() as session:
+        storm = await repo.open_incident_from_source(STORM_SOURCE, session=session)
+        storms = await repo.count_from_source(STORM_SOURCE, session=session)
+    if storm is not None:
+        return Declared(storm, False, None)
+    text = {"reason": route.reason, "limit": _limit(route, deps)}
+    form = DeclareForm(title=deps.renderer.part("alerts.j2", "storm_title", **text), severity=trigger.severity,
+                       type="operational", summary=deps.renderer.part("alerts.j2", "storm_summary", **text),
+                       services=trigger.services)
+    log.warning("alert storm: new alert groups go to one incident (%s = %d reached)", route.reason,
+                text["limit"])
+    return await record_declaration(form, declarer_id=None, origin_channel_id=None,
+                                    source_key=f"{STORM_SOURCE}{storms + 1}", deps=deps)
+
+
+def _is_storm(incident: Incident) -> bool:
+    return (incident.source_key or "").startswith(STORM_SOURCE)
 
 
 async def _more_alerts(notification: Notification, incident: Incident, deps: Deps) -> Outcome:
+    key, read = notification.group(), _firing_read(notification)
     async with deps.db.session() as session:
-        group = await repo.alert_group(notification.groupKey, session=session, lock=True)
-        fresh = [a for a in notification.alerts if a.status == "firing" and a.key() not in group.seen]
-        group.seen = [*group.seen, *(a.key() for a in fresh)]
+        group = await repo.alert_group(key, session=session, lock=True)
+        known = await repo.known_fingerprints(key, list(read), session=session)
+        room = MAX_SEEN_PER_GROUP - await repo.alert_seen_count(key, session=session)
+        found = new_alerts(list(read), known, room=room)
+        await repo.remember_fingerprints(key, found.remember, session=session)
+        now_full = found.beyond_room > 0 and not group.full  # said once: later ones are not listed
+        group.full = group.full or now_full
         group.status, group.updated_at = "firing", deps.clock()
-        owed = await outbox.record_message(incident, "alerts_firing", _alert_text(deps, "firing", incident, fresh),
-                                           session=session, deps=deps) if fresh else None
+        owed = None
+        if found.remember or now_full:
+            text = _alert_text(deps, incident, [read[k] for k in found.remember], count=len(found.remember),
+                               form=_form(notification, deps), new=True, full=now_full)
+            owed = await _owe(incident, "alerts_firing", text, session=session, deps=deps)
         await session.commit()
     if owed is not None:
-        outbox.deliver_soon(owed, deps)
-    return Outcome("updated" if fresh else "ignored", surfaces.facts_of(incident).ref)
+        _send(owed, incident, deps)
+    return Outcome("updated" if owed else "ignored", surfaces.facts_of(incident).ref)
 
 
 async def _cleared(notification: Notification, group: AlertGroup | None, incident: Incident | None,
@@ -157,22 +294,49 @@ async def _cleared(notification: Notification, group: AlertGroup | None, inciden
     if group is None or incident is None:
         return Outcome("ignored")
     async with deps.db.session() as session:
-        stored = await repo.alert_group(notification.groupKey, session=session, lock=True)
+        stored = await repo.alert_group(notification.group(), session=session, lock=True)
         already = stored.status == "resolved"
         stored.status, stored.updated_at = "resolved", deps.clock()
-        owed = None if already else await outbox.record_message(
-            incident, "alerts_cleared", _alert_text(deps, "resolved", incident, notification.alerts),
+        owed = None if already else await _owe(
+            incident, "alerts_cleared", deps.renderer.part(
+                "alerts.j2", "resolved", incident=surfaces.facts_of(incident),
+                **_named(incident, _form(notification, deps))),
             session=session, deps=deps)
         await session.commit()
     if owed is not None:
-        outbox.deliver_soon(owed, deps)
+        _send(owed, incident, deps)
     return Outcome("ignored" if already else "resolved", surfaces.facts_of(incident).ref)
 
 
-def _alert_text(deps: Deps, status: str, incident: Incident, alerts: list[Alert]) -> str:
-    rows = [{"name": a.labels.get("alertname") or "alert", "summary": a.annotations.get("summary") or "",
-             "severity": a.labels.get("severity") or "", "service": a.labels.get("service") or "",
-             "url": a.generatorURL if a.generatorURL.startswith(("http://", "https://")) else ""}
-            for a in alerts[:20]]
-    return deps.renderer.part("alerts.j2", status, incident=surfaces.facts_of(incident), alerts=rows,
-                              more=max(len(alerts) - 20, 0))
+async def _owe(incident: Incident, what: str, text: str, *, session: Any, deps: Deps) -> OutboxItem:
+    """A message for the incident's channel, delivered right after the commit, or, while the
+    incident's set-up still runs (declared a moment ago), the moment that set-up ends."""
+    return await outbox.record_message(incident, what, text, session=session, deps=deps)
+
+
+def _send(item: OutboxItem, incident: Incident, deps: Deps) -> None:
+    outbox.deliver_soon(item, deps)
+
+
+def _alert_text(deps: Deps, incident: Incident, alerts: list[Alert], *, count: int, form: DeclareForm,
+                new: bool = False, new_group: bool = False, full: bool = False) -> str:
+    """What the channel hears of firing alerts; in the (public) storm incident, see :func:`_named`."""
+    named = _named(incident, form)
+    withheld = bool(named["withheld"])
+    rows = [] if withheld else [
+        {"name": a.labels.get("alertname") or "alert", "summary": a.annotations.get("summary") or "",
+         "severity": a.labels.get("severity") or "", "service": a.labels.get("service") or "",
+         "url": a.generatorURL if a.generatorURL.startswith(("http://", "https://")) else ""}
+        for a in alerts[:MAX_LISTED]]
+    return deps.renderer.part("alerts.j2", "firing", incident=surfaces.facts_of(incident), alerts=rows,
+                              count=count, more=max(count - len(rows), 0) if not withheld else 0, new=new,
+                              new_group=new_group, severity=form.severity, full=MAX_SEEN_PER_GROUP if full else 0,
+                              **named)
+
+
+def _named(incident: Incident, form: DeclareForm) -> dict[str, str]:
+    """How the storm incident's channel names a group: by its title, or, for a group that would be
+    private on its own (security, data), by its type only; other incidents need no name."""
+    if not _is_storm(incident):
+        return {"group": "", "withheld": ""}
+    return {"group": form.title, "withheld": form.type if is_private(form.type, False) else ""}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -206,10 +206,22 @@ class AlertGroup(SQLModel, table=True):
     __tablename__ = "alert_group"
     group_key: str = Field(primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
-    # Alerts already told to the channel, by fingerprint: none is listed twice.
-    seen: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     status: str = "firing"
     updated_at: datetime = _when(nullable=False, default=utcnow)
+    # Its seen set reached its bound and the channel was told that its new alerts are no longer
+    # listed (said once; cleared when the group starts a new incident).
+    full: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class AlertSeen(SQLModel, table=True):
+    """Alerts already told to a group's incident, by fingerprint: none is listed twice.
+
+    One row each (the primary key is the index that finds them), bounded per group, so a
+    notification's new alerts are found with one indexed query instead of a scan of a list."""
+
+    __tablename__ = "alert_seen"
+    group_key: str = Field(foreign_key="alert_group.group_key", primary_key=True)
+    fingerprint: str = Field(primary_key=True)
 
 
 class OutboxItem(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from irbot.perf import gc_paused
 from irbot.domain.evidence import GENESIS, EvidenceRecord, link, text_digest
 from irbot.store.models import (
-    ActionItem, AlertGroup, ChannelMember, ChannelRoster, Counter, Delivery, Heartbeat, Incident, IncidentRole,
-    OutboxItem, Person, RegulatoryClock, Reminder, TimelineEvent, utcnow,
+    ActionItem, AlertGroup, AlertSeen, ChannelMember, ChannelRoster, Counter, Delivery, Heartbeat, Incident,
+    IncidentRole, OutboxItem, Person, RegulatoryClock, Reminder, TimelineEvent, utcnow,
 )
 
 INCIDENT_COUNTER = "incident"
@@ -614,3 +614,74 @@ async def roles_held_by(user_id: str, incident_ids: Sequence[int], *, session: A
     query = select(IncidentRole.incident_id).where(col(IncidentRole.user_id) == user_id,
                                                    col(IncidentRole.incident_id).in_(list(incident_ids)))
     return set((await session.execute(query)).scalars().all())
+
+
+# --- alert limits: a group's seen set, the cap and the rate of alert-declared incidents -----------
+
+_FINGERPRINTS_PER_STATEMENT = 500  # well under SQLite's bound-parameter limit
+# The advisory lock that makes replicas decide new alert groups in turn ("alrt"; the scheduler's
+# leadership and the migrations use 726573 and 726572).
+ALERT_GATE_LOCK = 0x616C7274
+
+
+async def lock_alert_gate(*, session: AsyncSession) -> None:
+    """PostgreSQL: held until the session's transaction ends, so replicas count and declare in turn
+    (SQLite is one process, which takes turns by itself)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ALERT_GATE_LOCK})
+
+
+async def known_fingerprints(group_key: str, fingerprints: Sequence[str], *, session: AsyncSession) -> set[str]:
+    """Which of these the group has seen: indexed look-ups, a few hundred per statement."""
+    known: set[str] = set()
+    for start in range(0, len(fingerprints), _FINGERPRINTS_PER_STATEMENT):
+        batch = fingerprints[start:start + _FINGERPRINTS_PER_STATEMENT]
+        query = select(AlertSeen.fingerprint).where(col(AlertSeen.group_key) == group_key,
+                                                    col(AlertSeen.fingerprint).in_(batch))
+        known.update((await session.execute(query)).scalars().all())
+    return known
+
+
+async def remember_fingerprints(group_key: str, fingerprints: Sequence[str], *, session: AsyncSession) -> None:
+    """Add to the group's seen set; one already there is skipped (a concurrent notification's)."""
+    table = AlertSeen.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(fingerprints), _FINGERPRINTS_PER_STATEMENT):
+        rows = [{"group_key": group_key, "fingerprint": f}
+                for f in fingerprints[start:start + _FINGERPRINTS_PER_STATEMENT]]
+        await session.execute(_insert_skipping_conflicts(session, table).values(rows))
+
+
+async def alert_seen_count(group_key: str, *, session: AsyncSession) -> int:
+    query = select(func.count()).select_from(AlertSeen).where(col(AlertSeen.group_key) == group_key)
+    return (await session.execute(query)).scalar_one()
+
+
+async def forget_fingerprints(group_key: str, *, session: AsyncSession) -> None:
+    """A group starting a new incident tells it every alert afresh."""
+    await session.execute(delete(AlertSeen).where(col(AlertSeen.group_key) == group_key))
+
+
+def _from_source(prefix: str) -> Any:
+    return col(Incident.source_key).startswith(prefix, autoescape=True)
+
+
+async def count_open_from_source(prefix: str, *, session: AsyncSession) -> int:
+    """Open incidents whose ``source_key`` starts with ``prefix`` (declared by a machine)."""
+    query = select(func.count()).select_from(Incident).where(
+        _from_source(prefix), col(Incident.status).not_in(("resolved", "closed")))
+    return (await session.execute(query)).scalar_one()
+
+
+async def count_declared_from_source(prefix: str, *, since: datetime, session: AsyncSession) -> int:
+    query = select(func.count()).select_from(Incident).where(_from_source(prefix), col(Incident.declared_at) >= since)
+    return (await session.execute(query)).scalar_one()
+
+
+async def count_from_source(prefix: str, *, session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Incident).where(_from_source(prefix)))).scalar_one()
+
+
+async def open_incident_from_source(prefix: str, *, session: AsyncSession) -> Incident | None:
+    query = select(Incident).where(_from_source(prefix), col(Incident.status).not_in(("resolved", "closed"))) \
+        .order_by(col(Incident.number).desc()).limit(1)
+    return (await session.execute(query)).scalars().first()
