@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from sqlalchemy import delete, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -486,12 +487,16 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     return item.id
 
 
-async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str] | None:
-    """The item's incident and what the item is (``setup``, ``role_changed`` …)."""
-    query = select(Incident, OutboxItem.what).join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)) \
-        .where(col(OutboxItem.id) == item_id)
+async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str, bool] | None:
+    """The item's incident, what the item is (``setup``, ``role_changed`` …), and whether an older
+    item of the same incident is still pending (then this one should not overtake it)."""
+    other = aliased(OutboxItem)
+    older = select(other.id).where(other.incident_id == col(Incident.id), other.state == "pending",
+                                   other.id < item_id).exists()
+    query = select(Incident, OutboxItem.what, older) \
+        .join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)).where(col(OutboxItem.id) == item_id)
     row = (await session.execute(query)).first()
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], bool(row[2])) if row is not None else None
 
 
 async def release_outbox(item_id: int, attempt: int, *, session: AsyncSession) -> None:

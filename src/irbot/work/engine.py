@@ -113,6 +113,7 @@ class Engine:
         self.deps = deps
         self._handlers: dict[str, Handler] = {}
         self._first_refusal: dict[str, RefusalHook] = {}
+        self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
 
     def handle(self, action: str, handler: Handler) -> None:
         self._handlers[action] = handler
@@ -142,16 +143,19 @@ class Engine:
     # ---- delivering --------------------------------------------------------------------------
     async def _deliver_held(self, item: OutboxItem, known: Incident | None = None) -> bool:
         assert item.id is not None
-        incident = known if known is not None and item.what == SETUP else await self._ready(item.id)
-        if incident is not None:
+        if known is not None and item.what == SETUP:
+            return await self._run(item, known)
+        incident, behind = await self._subject(item.id)
+        if incident is not None and not behind:
             return await self._run(item, incident)
-        # The incident's set-up is still running: free the item so that the set-up's kick (in
-        # whichever process runs it) delivers it the moment the incident is open.
+        # The incident's set-up is still running, or older work of the incident is still owed:
+        # free the item so that a kick (the set-up's, in whichever process runs it, or this one's)
+        # delivers the incident's work in order the moment it can.
         async with self.deps.db.session() as session:
             await repo.release_outbox(item.id, item.attempts, session=session)
             await session.commit()
-        if await self._ready(item.id) is not None:  # opened between the look and the release
-            return await self.deliver(item.id)
+        if (await self._subject(item.id))[0] is not None:  # open now (or was): deliver in order
+            self.kick(item.incident_id)
         return False
 
     async def deliver(self, item_id: int) -> bool:
@@ -173,7 +177,19 @@ class Engine:
         return await self._run(item, incident)
 
     async def deliver_pending(self, incident_id: int | None = None) -> int:
-        """Deliver every pending item nobody holds (start-up, the sweep, a kick). Returns how many finished."""
+        """Deliver every pending item nobody holds, oldest first (start-up, the sweep, a kick).
+        Returns how many finished. Kicks for one incident take turns, so its work keeps its order."""
+        if incident_id is None:
+            return await self._deliver_due(None)
+        turn = self._turns.setdefault(incident_id, asyncio.Lock())
+        try:
+            async with turn:
+                return await self._deliver_due(incident_id)
+        finally:
+            if not turn.locked():
+                self._turns.pop(incident_id, None)
+
+    async def _deliver_due(self, incident_id: int | None) -> int:
         async with self.deps.db.reader() as session:
             due = await repo.outbox_due(now=self.deps.clock(), incident_id=incident_id, session=session)
         finished = 0
@@ -187,14 +203,18 @@ class Engine:
 
     async def _ready(self, item_id: int) -> Incident | None:
         """The item's incident, or None while a non-set-up item's incident is not open in Slack yet."""
+        return (await self._subject(item_id))[0]
+
+    async def _subject(self, item_id: int) -> tuple[Incident | None, bool]:
+        """:meth:`_ready`'s answer, and whether older work of the same incident is still owed."""
         async with self.deps.db.reader() as session:
             subject = await repo.outbox_subject(item_id, session=session)
         if subject is None:
-            return None
-        incident, what = subject
+            return None, False
+        incident, what, behind = subject
         if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
-            return incident
-        return None
+            return incident, behind
+        return None, behind
 
     async def _run(self, item: OutboxItem, incident: Incident) -> bool:
         lease = _Lease(item, self.deps)
