@@ -1,4 +1,7 @@
-"""Configuration: environment variables and the optional TOML settings file (design.md §2).
+"""Configuration: environment variables and the optional TOML settings file named by ``IRBOT_CONFIG``.
+
+docs/configuration.md is the reference for every variable and key; tests/unit/test_config_docs.py keeps
+it in step with what this module reads and accepts.
 
 Everything is validated when the settings are built, so a bad value stops irbot at start with
 one line naming the key, never later in the middle of an incident.

@@ -1,4 +1,4 @@
-"""Prometheus metrics (design.md §5), one registry per app so tests can build many apps."""
+"""Prometheus metrics served on ``GET /metrics``, one registry per app so tests can build many apps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The severity helper (design.md §5), in integer arithmetic so thresholds compare exactly.
+"""The severity helper behind ``/incident assess``, in integer arithmetic so thresholds compare exactly.
 
 Four factors are scored 1 (low) to 4 (critical); weights are whole percents summing to 100, so
 score × 100 = Σ weight × level, compared with thresholds × 100.

@@ -1,4 +1,4 @@
-"""Regulatory notification clocks (design.md §5): deadlines and when to remind.
+"""Regulatory notification clocks (GDPR, PCI DSS, HIPAA, CCPA or configured ones): deadlines and when to remind.
 
 Reminders come at half time, three quarters, and one hour before the deadline; points already
 past when a clock starts are skipped, and several points missed while irbot was down give one

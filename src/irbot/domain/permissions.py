@@ -1,4 +1,8 @@
-"""Who may change what (design.md §6 and the roles issue). Pure: callers pass what they know."""
+"""Who may change what. Pure: callers pass what they know.
+
+Admins may do anything. The commander (the declarer while there is none) changes severity and
+status and hands out roles; anyone may take an empty role, and a holder may hand their own on.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Containment checklists per incident type (design.md §5); the settings file may replace them."""
+"""Containment checklists per incident type, posted at declare; the settings file may replace them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The incident status machine (design.md §3 and §6)."""
+"""The incident status machine: investigating → mitigating → monitoring → resolved → closed.
+
+Forward to any later status; back from mitigating or monitoring to an earlier one; a resolved
+incident is reopened (investigating) or closed, and only a resolved one can be closed; closed is final.
+"""
 
 from __future__ import annotations
 

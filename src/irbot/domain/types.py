@@ -1,4 +1,4 @@
-"""Incident types; security and data incidents always get a private channel (design.md §6)."""
+"""Incident types; security and data incidents always get a private channel, whatever the form says."""
 
 from __future__ import annotations
 
