@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -28,14 +28,20 @@ class Mrkdwn(str):
     """Text that is already valid Slack mrkdwn (built by irbot, not typed by a person)."""
 
 
-def _finalize(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, Mrkdwn):
+def _escaping(trusted: type[str], escape: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A Jinja ``finalize``: a string is user text and escaped, unless irbot built it as ``trusted``."""
+    def finalize(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, trusted):
+            return value
+        if isinstance(value, str):
+            return escape(value)
         return value
-    if isinstance(value, str):
-        return escape_mrkdwn(value)
-    return value
+    return finalize
+
+
+_finalize = _escaping(Mrkdwn, escape_mrkdwn)
 
 
 def _mention(user_id: str | None) -> Mrkdwn:
@@ -80,15 +86,7 @@ def _unformatted(value: Any) -> Mrkdwn:
     return Mrkdwn(str(value).replace("<", "‹").replace(">", "›"))
 
 
-def _finalize_markdown(value: Any) -> Any:
-    """The post-mortem's rule: a string is user text, escaped, unless irbot built it as Markdown."""
-    if value is None:
-        return ""
-    if isinstance(value, Markdown):
-        return value
-    if isinstance(value, str):
-        return escape_markdown(value)
-    return value
+_finalize_markdown = _escaping(Markdown, escape_markdown)  # the post-mortem's rule
 
 
 def _paragraph(value: str | None) -> Markdown:
