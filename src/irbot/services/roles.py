@@ -7,7 +7,8 @@ once it is committed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from irbot.deps import Deps
 from irbot.domain.permissions import Actors, may_change_role
@@ -22,8 +23,18 @@ from irbot.work.unit import UnitOfWork
 
 @dataclass(frozen=True)
 class RoleOutcome:
+    """What came of a role change. ``refusal`` names why nothing changed (a macro of roles.j2, which
+    ``views.answers.role_answer`` renders with ``context``); None when the channel is told it all."""
+
     changed: bool
-    message: str  # what the actor is told (ephemeral); empty when the channel message says it all
+    refusal: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _refused(reason: str, role: Role, holders: dict[str, str | None], incident: Incident,
+             **context: Any) -> RoleOutcome:
+    return RoleOutcome(False, reason, {"role": role, "commander": holders.get(COMMANDER),
+                                       "declarer": incident.declarer_id, **context})
 
 
 async def actors_for(incident: Incident, actor: str, deps: Deps) -> Actors:
@@ -35,15 +46,13 @@ async def actors_for(incident: Incident, actor: str, deps: Deps) -> Actors:
 async def change_role(incident: Incident, role: Role, target: str, *, actor: str, deps: Deps) -> RoleOutcome:
     holders = await surfaces.holders_of(incident.id, deps)
     holder = holders.get(role.key)
-    say = _sayer(deps, role, holders.get(COMMANDER), incident.declarer_id)
     if holder == target:
-        return RoleOutcome(False, say("already", user=target))
+        return _refused("already", role, holders, incident, user=target)
     refusal = may_change_role(await actors_for(incident, actor, deps), role, holder=holder, target=target)
     if refusal is not None:
-        return RoleOutcome(False, say(refusal.reason, holder=refusal.holder))
-    problem = await _not_a_person(target, deps)
-    if problem:
-        return RoleOutcome(False, deps.renderer.part("roles.j2", "not_a_person", user=target))
+        return _refused(refusal.reason, role, holders, incident, holder=refusal.holder)
+    if await _not_a_person(target, deps):
+        return _refused("not_a_person", role, holders, incident, user=target)
     async with UnitOfWork(deps) as unit:
         won = await repo.set_role_holder(incident.id, role.key, target, expected=holder, by=actor,
                                          session=unit.session)
@@ -55,16 +64,10 @@ async def change_role(incident: Incident, role: Role, target: str, *, actor: str
     if not won:
         current = (await surfaces.holders_of(incident.id, deps)).get(role.key)
         if current == target:
-            return RoleOutcome(False, say("already", user=target))
-        return RoleOutcome(False, say("lost_race", holder=current))
+            return _refused("already", role, holders, incident, user=target)
+        return _refused("lost_race", role, holders, incident, holder=current)
     note_person(target, deps)
-    return RoleOutcome(True, "")
-
-
-def _sayer(deps: Deps, role: Role, commander: str | None, declarer: str | None):  # noqa: ANN202 - local helper
-    def say(macro: str, **context: object) -> str:
-        return deps.renderer.part("roles.j2", macro, role=role, commander=commander, declarer=declarer, **context)
-    return say
+    return RoleOutcome(True)
 
 
 async def _not_a_person(user_id: str, deps: Deps) -> bool:

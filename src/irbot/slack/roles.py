@@ -12,6 +12,7 @@ from irbot.domain.commands import mentioned_users
 from irbot.domain.roles import match_role
 from irbot.services import surfaces
 from irbot.services.roles import change_role, roles_text
+from irbot.views.answers import role_answer
 from irbot.views.blocks import role_from_block_id
 from irbot.slack.commands import CommandContext, handles, in_incident
 from irbot.outbound.slack import SlackCallError
@@ -37,7 +38,7 @@ async def assign_command(ctx: CommandContext, incident: Incident) -> str | None:
     if target is None:
         return render("roles.j2", "unknown_person", word=" ".join(words[1:]))
     outcome = await change_role(incident, role, target, actor=ctx.user, deps=ctx.deps)
-    return outcome.message or None
+    return role_answer(ctx.deps.renderer, outcome)
 
 
 @handles("roles")
@@ -90,6 +91,6 @@ async def _handle_role_action(deps: Deps, body: dict[str, Any], action: dict[str
     role = deps.settings.role(role_key)
     if role is None or not target:
         return
-    outcome = await change_role(incident, role, target, actor=actor, deps=deps)
-    if outcome.message:
-        await tell(deps, channel, actor, outcome.message)
+    answer = role_answer(deps.renderer, await change_role(incident, role, target, actor=actor, deps=deps))
+    if answer:
+        await tell(deps, channel, actor, answer)
