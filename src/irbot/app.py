@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 class StartUp:
     """How far start-up has come, for /healthz: each dependency's state in words, and whether done."""
     database: str = "connecting"  # then "ok" (the live ping answers from then on)
-    slack: str = "connecting"  # "unreachable: <why>" while auth.test gets no answer, then "ok"
+    slack: str = "connecting"  # "unreachable: <why>" while auth.test gets no answer, then "ok" (Socket Mode: connected)
     done: bool = False
 
 
@@ -129,7 +129,7 @@ class Irbot:
             self.startup.slack = f"unreachable: {why}"
 
         await self.deps.workspace.connect(on_unreachable=unreachable)
-        self.startup.slack = "ok"
+        self.startup.slack = "connecting over Socket Mode" if self.socket_mode else "ok"
         try:
             await self.heartbeat.start()  # from now on irbot takes Slack's events: gaps end here
             self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
@@ -141,6 +141,7 @@ class Irbot:
             self._socket = SocketModeConnection(self.bolt, self.pipeline, self.settings,
                                                 ping_interval=self.socket_ping_interval)
             await self._socket.connect_async()
+            self.startup.slack = "ok"
         self.startup.done = True
         log.info("%s", self._started_line())
 
