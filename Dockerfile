@@ -41,7 +41,9 @@ WORKDIR /var/lib/irbot
 USER 10001:10001
 EXPOSE 3000
 
-# 200 from /healthz means the database answers; urlopen raises (exit 1) on a 503 or no answer.
+# /healthz answers from the first second: 503 "starting" (its body names the dependency that is failing)
+# until the database is migrated and Slack has answered, then 200 while the database answers. urlopen
+# raises (exit 1) on a 503 or no answer; failures within the start period do not count.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
 

@@ -81,7 +81,7 @@ SDK_HELPERS: dict[str, tuple[str, ...]] = {
 }
 
 # `.call("chat.postMessage"` or an SDK helper's name, `.call("files_upload_v2"`.
-CALL = re.compile(r"""\.call\(\s*["']([a-z]+(?:[._][A-Za-z0-9]+)+)["']""")
+CALL = re.compile(r"""\.call(?:_once)?\(\s*["']([a-z]+(?:[._][A-Za-z0-9]+)+)["']""")
 # A Web API call made straight on the SDK client would escape the scope check below.
 DIRECT_SDK_CALL = re.compile(
     r"\.(?:auth|chat|conversations|pins|users|files|bookmarks|reactions|views|usergroups|team)_[A-Za-z0-9_]+\("

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from irbot.config import Settings
+from irbot.config import ConfigError, Settings
 from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
@@ -35,11 +35,19 @@ from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.socket_mode import SocketModeConnection
 from irbot.store import repo
-from irbot.store.db import Database
+from irbot.store.db import Database, database_problem, display_url
 from irbot.store.migrate import upgrade
 from irbot.outbound.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class StartUp:
+    """How far start-up has come, for /healthz: each dependency's state in words, and whether done."""
+    database: str = "connecting"  # then "ok" (the live ping answers from then on)
+    slack: str = "connecting"  # "unreachable: <why>" while auth.test gets no answer, then "ok" (Socket Mode: connected)
+    done: bool = False
 
 
 @dataclass
@@ -57,44 +65,115 @@ class Irbot:
     socket_mode: bool = False
     socket_ping_interval: float = 10.0  # how soon a dead Socket Mode connection is noticed (tests shorten it)
     _socket: SocketModeConnection | None = None
+    startup: StartUp = field(default_factory=StartUp)
+    _finishing: asyncio.Task[None] | None = None
 
     async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True,
-                    socket_mode: bool = False) -> int:
-        """Migrate, learn the workspace, finish interrupted work, listen, then (in Socket Mode) connect
-        to Slack. Returns the HTTP port (in Socket Mode it serves all but /slack/events)."""
-        if migrate:
-            await asyncio.to_thread(upgrade, self.settings.database_url)
+                    socket_mode: bool = False, wait: bool = True) -> int:
+        """Listen at once (``/healthz`` answers "starting"), bring the database up to date, then reach
+        Slack and finish start-up: learn the workspace, finish interrupted work, run the scheduler
+        and (in Socket Mode) connect. Returns the HTTP port (in Socket Mode it serves all but
+        /slack/events).
+
+        With ``wait`` it returns once start-up has finished; without, once the database is ready,
+        while Slack is still being reached in the background (``started()`` waits for it). What no
+        retrying can fix is a ConfigError naming the setting: the port taken, a database irbot
+        cannot use, a token Slack refuses."""
+        self.socket_mode = socket_mode
+        await self._listen(host, self.settings.port if port is None else port)
+        try:
+            await self._open_database(migrate)
+        except BaseException:
+            await self.stop()
+            raise
         # One HTTP session for every Web API call (the SDK would otherwise open one per call).
         self.deps.slack.client.session = aiohttp.ClientSession()
-        await self.heartbeat.start()
-        await self.deps.workspace.connect()
-        self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
-        self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
-        self.outbox.start()  # Slack work that changes committed before a crash still owe
-        await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
+        self._finishing = asyncio.get_running_loop().create_task(self._finish_start_up(), name="start-up")
+        if wait:
+            try:
+                await self.started()
+            except BaseException:
+                await self.stop()
+                raise
+        return self.port
+
+    async def started(self) -> None:
+        """Wait until start-up has finished; raises what ended it early (a ConfigError: a token Slack
+        refused). Being cancelled does not cancel start-up."""
+        assert self._finishing is not None, "start() first"
+        await asyncio.shield(self._finishing)
+
+    async def _listen(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, self.settings.port if port is None else port)
-        await site.start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(f"PORT: cannot listen on port {port}: {exc.strerror or exc}") from None
         self.port = self._runner.addresses[0][1]
-        log.info("irbot listening on port %d", self.port)
-        if socket_mode:
-            self.socket_mode = True
+
+    async def _open_database(self, migrate: bool) -> None:
+        """A database irbot cannot use (unreachable, missing, not writable) stops it here, in one line."""
+        try:
+            if migrate:
+                await asyncio.to_thread(upgrade, self.settings.database_url)
+            else:
+                await self.deps.db.check()
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            log.debug("the database cannot be used", exc_info=True)
+            raise ConfigError(database_problem(self.settings.database_url, exc)) from None
+        self.startup.database = "ok"
+
+    async def _finish_start_up(self) -> None:
+        def unreachable(why: str) -> None:
+            self.startup.slack = f"unreachable: {why}"
+
+        await self.deps.workspace.connect(on_unreachable=unreachable)
+        self.startup.slack = "connecting over Socket Mode" if self.socket_mode else "ok"
+        try:
+            await self.heartbeat.start()  # from now on irbot takes Slack's events: gaps end here
+            self.deps.tasks.spawn(resume_unfinished(self.deps), name="resume-unfinished")
+            self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
+            self.outbox.start()  # work that changes committed before a crash still owe
+            await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
+        except (DBAPIError, PoolTimeout, OSError) as exc:  # the database went away while Slack was awaited
+            raise ConfigError(database_problem(self.settings.database_url, exc)) from None
+        if self.socket_mode:
             self._socket = SocketModeConnection(self.bolt, self.pipeline, self.settings,
                                                 ping_interval=self.socket_ping_interval)
             await self._socket.connect_async()
-        return self.port
+            self.startup.slack = "ok"
+        self.startup.done = True
+        log.info("%s", self._started_line())
+
+    def _started_line(self) -> str:
+        workspace = self.deps.workspace
+        announce = f"#{workspace.announce_name.lstrip('#')}"
+        announce += f" ({workspace.announce_channel_id})" if workspace.announce_channel_id else " (not usable: see above)"
+        scheduler = self.deps.scheduler
+        return (f"irbot started: {'Socket Mode' if self.socket_mode else 'HTTP mode'}, port {self.port}, "
+                f"database {display_url(self.settings.database_url)}, announcement channel {announce}, "
+                f"scheduler {'active' if scheduler is not None and scheduler.is_leader else 'standby'}")
 
     async def stop(self) -> None:
+        """Stop whatever has started (start-up may have stopped half-way)."""
+        if self._finishing is not None:
+            self._finishing.cancel()
+            await asyncio.gather(self._finishing, return_exceptions=True)
+            self._finishing = None
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
         await self.deps.scheduler.stop()
         await self.outbox.stop()
         await self.deps.tasks.cancel_all()
-        await self.heartbeat.stop()
+        if self.heartbeat.running:
+            await self.heartbeat.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
         if self.deps.slack.client.session is not None:
             await self.deps.slack.client.session.close()
             self.deps.slack.client.session = None
@@ -139,6 +218,8 @@ def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
         refusal, payload = check_request(raw, request.headers, irbot.settings.slack_signing_secret)
         if refusal is not None:
             return web.json_response({"error": refusal.reason}, status=refusal.status)
+        if not irbot.startup.done:
+            return _starting()  # Slack sends events again; a person is told the command failed
         response = await irbot.pipeline.handle(payload, lambda: AsyncBoltRequest(
             body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)))
         headers = {k: v[0] for k, v in response.headers.items() if v and k.lower() != "content-length"}
@@ -148,12 +229,18 @@ def _slack_events(irbot: Irbot):  # noqa: ANN202 - aiohttp handler factory
 
 def _healthz(irbot: Irbot):  # noqa: ANN202
     async def handle(_request: web.Request) -> web.Response:
-        # "scheduler" says whether this replica runs the reminders now (it holds the lock) or stands by.
+        """200 once start-up has finished and while the database answers; 503 before ("starting") or
+        when it does not ("failing"). ``checks`` names the failing dependency; ``scheduler`` says
+        whether this replica runs the reminders now (it holds the lock) or stands by."""
+        startup = irbot.startup
+        database = startup.database
+        if database == "ok" and not await irbot.deps.db.ping():
+            database = "unreachable"
+        status = "starting" if not startup.done else "ok" if database == "ok" else "failing"
         scheduler = irbot.deps.scheduler
-        role = "active" if scheduler is not None and scheduler.is_leader else "standby"
-        if await irbot.deps.db.ping():
-            return web.json_response({"ok": True, "scheduler": role})
-        return web.json_response({"ok": False, "error": "database unreachable", "scheduler": role}, status=503)
+        body = {"status": status, "checks": {"database": database, "slack": startup.slack},
+                "scheduler": "active" if scheduler is not None and scheduler.is_leader else "standby"}
+        return web.json_response(body, status=200 if status == "ok" else 503)
     return handle
 
 
@@ -172,6 +259,8 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return web.json_response({"error": "unauthorized"}, status=401)
+        if not irbot.startup.done:
+            return _starting()  # Alertmanager sends it again
         try:
             notification = alerts.parse_notification(await request.read())
         except alerts.MalformedNotification as exc:
@@ -180,6 +269,11 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
         irbot.metrics.alerts_received.labels(action=outcome.action).inc()
         return web.json_response({"action": outcome.action, "incident": outcome.incident})
     return handle
+
+
+def _starting() -> web.Response:
+    """Until start-up has finished irbot does not know itself in Slack (nor, migrating, its tables)."""
+    return web.json_response({"error": "starting"}, status=503, headers={"Retry-After": "5"})
 
 
 async def _read_gauges(irbot: Irbot) -> None:

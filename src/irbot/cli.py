@@ -9,9 +9,13 @@ import os
 import signal
 import sys
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from irbot import logs
 from irbot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from irbot.app import Irbot
 
 EXIT_CONFIG = 2
 
@@ -76,9 +80,9 @@ def _database_now() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(logs.log_options(os.environ, default_level=logging.INFO if args.command == "serve"
+                                        else logging.WARNING))
         return _run(args)
     except ConfigError as exc:
         print(f"irbot: {exc}", file=sys.stderr)
@@ -188,20 +192,33 @@ def _redacted(url: str) -> str:
 async def _serve(settings: Settings, *, socket_mode: bool = False) -> int:
     from irbot.app import create_app
     irbot = create_app(settings)
-    try:
-        await irbot.start(socket_mode=socket_mode)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on port {settings.port}: {exc.strerror or exc}") from None
-    except ConfigError:  # Slack refused the app-level token
-        await irbot.stop()
-        raise
+    # A port taken or a database irbot cannot use: a ConfigError at once, nothing left running.
+    await irbot.start(socket_mode=socket_mode, wait=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await irbot.stop()
+    try:
+        await _until_stopped(irbot, stop)
+    finally:
+        await irbot.stop()
     return 0
+
+
+async def _until_stopped(irbot: Irbot, stop: asyncio.Event) -> None:
+    """Serve until SIGTERM or SIGINT, while start-up reaches Slack in the background; a start-up
+    that cannot succeed (a token Slack refuses) ends it with its ConfigError."""
+    stopping = asyncio.ensure_future(stop.wait())
+    starting = asyncio.ensure_future(irbot.started())
+    try:
+        await asyncio.wait({stopping, starting}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            await stopping
+    finally:
+        for waiting in (stopping, starting):
+            waiting.cancel()
+        await asyncio.gather(stopping, starting, return_exceptions=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ class Heartbeat:
         await self.beat()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="heartbeat")
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

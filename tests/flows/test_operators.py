@@ -164,6 +164,35 @@ async def test_wrong_token_and_malformed_bodies_store_nothing(harness: Harness) 
     assert await incident_count(harness) == 0 and harness.incident_channels() == []
 
 
+async def get_health(harness: Harness) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{harness.irbot.port}/healthz") as response:
+            return response.status, await response.json(content_type=None)
+
+
+async def test_healthz_names_each_dependency(harness: Harness) -> None:
+    assert await get_health(harness) == (200, {"status": "ok", "checks": {"database": "ok", "slack": "ok"},
+                                               "scheduler": "active"})
+
+
+@pytest.mark.http_only("HTTP status codes while starting")
+async def test_until_slack_answers_irbot_says_starting_and_takes_no_requests(harness: Harness) -> None:
+    await harness.stop_app()
+    harness.fake.fail_next("auth.test", status=503, times=1_000_000)
+    await harness.start_app(wait=False)  # returns with the database ready, Slack still asked
+    while not harness.fake.calls_to("auth.test"):
+        await asyncio.sleep(0.01)
+    status, body = await get_health(harness)
+    assert (status, body["status"], body["checks"]) == (503, "starting", {
+        "database": "ok", "slack": "unreachable: Slack answered HTTP 503"})
+    assert (await harness.slack.command(harness.user("alice"), "/incident", "declare Down")).status == 503
+    assert (await post_alert(harness, b"{not json"))[0] == 503
+    harness.fake.faults.clear()  # Slack answers again
+    await harness.irbot.started()
+    assert (await get_health(harness))[0] == 200
+    assert (await post_alert(harness, b"{not json"))[0] == 400  # read now
+
+
 async def test_metrics_show_incidents_by_severity(harness: Harness) -> None:
     await harness.declare("alice", "One", values={"Severity": "SEV-1"})
     await harness.declare("alice", "Two", values={"Severity": "SEV-2"})

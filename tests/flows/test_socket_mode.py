@@ -126,7 +126,7 @@ async def test_http_serves_all_but_slack_events(harness: Harness) -> None:
     body = urlencode({"command": "/incident", "text": "help", "user_id": "U0ALICE"}).encode()
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as health:
-            assert health.status == 200 and (await health.json())["ok"] is True
+            assert health.status == 200 and (await health.json())["status"] == "ok"
         async with http.get(f"{base}/metrics") as metrics:
             assert metrics.status == 200 and "irbot" in await metrics.text()
         async with http.post(f"{base}/slack/events", data=body, headers={"Content-Type": FORM}) as events:

@@ -39,7 +39,7 @@ from aiohttp import web
 HOST = "127.0.0.1"
 # Variables of the test's own environment that would change what the child does.
 _NOT_INHERITED = ("SLACK_APP_TOKEN", "IRBOT_CONFIG", "IRBOT_TEMPLATES", "IRBOT_ANNOUNCE_CHANNEL",
-                  "IRBOT_ALERT_TOKEN", "DATABASE_URL", "PORT")
+                  "IRBOT_ALERT_TOKEN", "DATABASE_URL", "PORT", "IRBOT_LOG_LEVEL", "IRBOT_LOG_FORMAT")
 
 
 def free_port(host: str = HOST) -> int:
@@ -57,6 +57,14 @@ def irbot_env(*, api_url: str, database_url: str, bot_token: str, signing_secret
     if config is not None:
         env["IRBOT_CONFIG"] = str(config)
     return env
+
+
+def serve_env(env: Mapping[str, str], port: int) -> dict[str, str]:
+    """The test's environment less what would change the child, plus ``env`` and the port."""
+    full = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    full.update(env)
+    full.update({"PORT": str(port), "PYTHONUNBUFFERED": "1"})
+    return full
 
 
 def _die_with_parent() -> None:
@@ -110,8 +118,9 @@ class IrbotProcess:
         return self.proc is not None and self.proc.poll() is None
 
     # ---- life ----------------------------------------------------------------------
-    async def start(self, timeout: float = 60.0) -> IrbotProcess:
-        """Start ``python -m irbot serve`` and wait until ``/healthz`` answers 200."""
+    async def start(self, timeout: float = 60.0, *, wait: bool = True) -> IrbotProcess:
+        """Start ``python -m irbot serve`` and wait until ``/healthz`` answers 200 (``wait=False``:
+        return at once, for tests that watch start-up itself)."""
         if self.running:
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
         self._close_log()
@@ -119,11 +128,11 @@ class IrbotProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.log_dir / f"{self.name}-run{self.starts}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in _close_log
-        env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
-        env.update(self.env)
-        env.update({"PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
-        self.proc = subprocess.Popen([sys.executable, "-m", "irbot", "serve"], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen([sys.executable, "-m", "irbot", "serve"], env=serve_env(self.env, self.port),
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
+        if not wait:
+            return self
         try:
             await self.wait_healthy(timeout)
         except BaseException:
@@ -143,6 +152,29 @@ class IrbotProcess:
             if time.monotonic() > deadline:
                 raise IrbotExited(f"{self.name} not healthy after {timeout:.0f}s:\n{self.log_tail()}")
             await asyncio.sleep(0.1)
+
+    async def wait_ended(self, timeout: float = 60.0) -> int:
+        """Wait (without blocking the test's event loop, where the fake Slack runs) until the process
+        has ended on its own; returns its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.running:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} still running after {timeout:.0f}s:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+        self._reap(1.0)
+        assert self.returncode is not None
+        return self.returncode
+
+    async def healthz(self) -> tuple[int, dict[str, Any]] | None:
+        """``/healthz``'s status and JSON whatever the status, or None while it does not answer."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(f"{self.url}/healthz") as resp:
+                    body = await resp.json(content_type=None)
+                    return resp.status, body if isinstance(body, dict) else {}
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return None
 
     async def health(self) -> dict[str, Any] | None:
         """``/healthz``'s JSON when it answers 200, else None."""

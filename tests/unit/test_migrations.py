@@ -29,7 +29,7 @@ def test_the_head_is_read_from_the_scripts_as_alembic_reads_it() -> None:
     from alembic.script import ScriptDirectory
 
     from irbot.store.migrate import alembic_config, head_revision
-    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
 
 
 def test_an_up_to_date_database_is_not_migrated_and_alembic_never_loads(tmp_path: Path) -> None:

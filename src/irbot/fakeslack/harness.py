@@ -54,8 +54,9 @@ class Harness:
         await self.start_app()
         return self
 
-    async def start_app(self) -> None:
-        """(Re)start irbot on the same database and fake Slack, as after a restart."""
+    async def start_app(self, *, wait: bool = True) -> None:
+        """(Re)start irbot on the same database and fake Slack, as after a restart (``wait=False``:
+        return while start-up still reaches Slack; ``irbot.started()`` waits for the rest)."""
         # Socket Mode needs the app-level token and no signing secret (nothing arrives over HTTP).
         secret = {"SLACK_APP_TOKEN": self.fake.socket_app_token} if self.socket_mode else {
             "SLACK_SIGNING_SECRET": SIGNING_SECRET}
@@ -66,8 +67,8 @@ class Harness:
         self.irbot.deps.setup_retry_delays = (0.2, 0.5, 1.0)
         self.irbot.socket_ping_interval = 2.0  # a dropped connection is noticed within 2 s (Bolt: 10 s)
         connections = len(self.fake.socket.connections)
-        port = await self.irbot.start(port=0, host="127.0.0.1", socket_mode=self.socket_mode)
-        if self.socket_mode:
+        port = await self.irbot.start(port=0, host="127.0.0.1", socket_mode=self.socket_mode, wait=wait)
+        if self.socket_mode and wait:
             await self.fake.socket.wait_connected(after=connections)
         app_url = f"http://127.0.0.1:{port}/slack/events"
         self.fake.app_url = app_url

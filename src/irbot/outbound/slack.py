@@ -37,9 +37,19 @@ class SlackCallError(Refused):
         self.response = response or {}
 
 
+class SlackUnreachable(SlackCallError):
+    """Slack could not answer (no connection, no answer in time, a 5xx, rate limited); ``why`` says
+    which, for people."""
+
+    def __init__(self, method: str, why: str) -> None:
+        super().__init__(method, "slack_unavailable")
+        self.why = why
+
+
 class Retry(NamedTuple):
     delay: float  # seconds to wait before the next try
     may_have_landed: bool  # the call may have taken effect (its answer was lost, or Slack failed after)
+    why: str = ""  # what went wrong, for people
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -73,6 +83,14 @@ class SlackGateway:
                     return landed
         self._observe(method, "gave_up")
         raise SlackCallError(method, "slack_unavailable")
+
+    async def call_once(self, method: str, **args: Any) -> dict[str, Any]:
+        """One try of ``method``, not retried: the caller decides when to try again (start-up).
+        Raises SlackUnreachable when Slack could not answer, SlackCallError when it refused."""
+        outcome = await self._attempt(method, getattr(self.client, method.replace(".", "_")), args, 1, quiet=True)
+        if isinstance(outcome, Retry):
+            raise SlackUnreachable(method, outcome.why)
+        return outcome
 
     # ---- typed doors: what the engine's steps ask of Slack, by name ----------------------------
     async def create_channel(self, name: str, *, private: bool) -> dict[str, Any]:
@@ -138,20 +156,23 @@ class SlackGateway:
             if not cursor:
                 return
 
-    async def _attempt(self, method: str, function: Any, args: dict[str, Any], attempt: int) -> dict[str, Any] | Retry:
-        """One try: the response data, or when to try again."""
+    async def _attempt(self, method: str, function: Any, args: dict[str, Any], attempt: int,
+                       quiet: bool = False) -> dict[str, Any] | Retry:
+        """One try: the response data, or when to try again (``quiet``: the caller logs the failure)."""
+        level = logging.DEBUG if quiet else logging.WARNING
         try:
             response = await function(**args)
             self._observe(method, "ok")
             return dict(response.data) if isinstance(response.data, dict) else {"ok": True}
         except SlackApiError as exc:
-            return self._on_api_error(method, exc, attempt)
+            return self._on_api_error(method, exc, attempt, level)
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
             self._observe(method, "connection_error")
-            log.warning("Slack %s: connection problem (%s), attempt %d", method, type(exc).__name__, attempt)
-            return Retry(self._backoff(attempt), may_have_landed=True)
+            log.log(level, "Slack %s: connection problem (%s), attempt %d", method, type(exc).__name__, attempt)
+            return Retry(self._backoff(attempt), may_have_landed=True, why=self._connection_problem(exc))
 
-    def _on_api_error(self, method: str, exc: SlackApiError, attempt: int) -> dict[str, Any] | Retry:
+    def _on_api_error(self, method: str, exc: SlackApiError, attempt: int,
+                      level: int = logging.WARNING) -> dict[str, Any] | Retry:
         status = exc.response.status_code
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         code = str(data.get("error") or f"http_{status}")
@@ -159,16 +180,24 @@ class SlackGateway:
             self._observe(method, "ratelimited")
             retry_after = _retry_after(exc.response.headers)
             log.info("Slack %s rate limited; retrying after %.0fs", method, retry_after)
-            return Retry(retry_after, may_have_landed=False)
+            return Retry(retry_after, may_have_landed=False, why="Slack is rate limiting irbot")
         if status >= 500:
             self._observe(method, "server_error")
-            log.warning("Slack %s answered HTTP %d, attempt %d", method, status, attempt)
-            return Retry(self._backoff(attempt), may_have_landed=True)
+            log.log(level, "Slack %s answered HTTP %d, attempt %d", method, status, attempt)
+            return Retry(self._backoff(attempt), may_have_landed=True, why=f"Slack answered HTTP {status}")
         if code in BENIGN_ERRORS:
             self._observe(method, "ok")
             return {"ok": True, "benign_error": code, **{k: v for k, v in data.items() if k != "ok"}}
         self._observe(method, "error")
         raise SlackCallError(method, code, data) from None
+
+    def _connection_problem(self, exc: BaseException) -> str:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return f"cannot connect to {exc.host}:{exc.port}"
+        if isinstance(exc, asyncio.TimeoutError):
+            return f"no answer within {self.client.timeout} s"
+        detail = " ".join(str(exc).split())
+        return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
     def _backoff(self, attempt: int) -> float:
         return self.base_delay * (2 ** (attempt - 1)) * (0.75 + random.random() / 2)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from irbot.outbound.slack import SlackCallError, SlackGateway
+from irbot.config import ConfigError
+from irbot.outbound.slack import SlackCallError, SlackGateway, SlackUnreachable
 
 log = logging.getLogger(__name__)
 USER_TTL_SECONDS = 600.0
+# auth.test answers that mean the bot token itself is wrong: no number of tries will change them.
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+# Seconds between tries of auth.test while Slack cannot be reached at start; the last one repeats.
+CONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 @dataclass
@@ -31,15 +37,38 @@ class Workspace:
     _people: dict[str, tuple[float, Person]] = field(default_factory=dict)
     remembered: set[str] = field(default_factory=set)  # people whose names are stored already
 
-    async def connect(self) -> None:
-        """Learn who irbot is and where to announce; a problem is logged and shown in help."""
+    async def connect(self, *, on_unreachable: Callable[[str], None] = lambda why: None,
+                      delays: Sequence[float] = CONNECT_DELAYS) -> None:
+        """Learn who irbot is, then where to announce.
+
+        Until Slack answers ``auth.test``, it is asked again after each of ``delays`` (the last one
+        repeats) and ``on_unreachable`` is told why it did not answer. A token Slack refuses is a
+        ConfigError naming SLACK_BOT_TOKEN: asking again cannot fix it. A problem with the
+        announcement channel is logged and shown in help; declaring still works without it."""
+        identity = await self._identify(on_unreachable, delays)
+        self.bot_user_id = identity.get("user_id")
         try:
-            identity = await self.slack.call("auth.test")
-            self.bot_user_id = identity.get("user_id")
             await self._resolve_announce_channel()
         except SlackCallError as exc:
-            self.announce_problem = f"irbot could not reach Slack at start ({exc.code}); announcements may fail."
-            log.error("start-up: %s", exc)
+            self._problem(f"irbot could not look the announcement channel up ({exc.code})")
+
+    async def _identify(self, on_unreachable: Callable[[str], None], delays: Sequence[float]) -> dict[str, Any]:
+        tries = 0
+        while True:
+            try:
+                return await self.slack.call_once("auth.test")
+            except SlackUnreachable as exc:
+                why = exc.why
+            except SlackCallError as exc:
+                if exc.code in TOKEN_REFUSED:
+                    raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused it ({exc.code}); give the Bot User OAuth "
+                                      "Token (xoxb-…) of the app installed in this workspace") from None
+                why = f"auth.test answered {exc.code}"
+            delay = delays[min(tries, len(delays) - 1)]
+            tries += 1
+            on_unreachable(why)
+            log.warning("Slack unreachable at start (%s); trying again in %.0f s", why, delay)
+            await asyncio.sleep(delay)
 
     async def ensure_announce_channel(self) -> str | None:
         if self.announce_channel_id is None:

@@ -26,7 +26,37 @@ def _parse(url: str) -> URL:
         raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() not in _ASYNC_DRIVERS:
         raise ConfigError("DATABASE_URL must be sqlite:///path or postgresql://user@host:port/db")
+    if parsed.get_backend_name() == "sqlite" and (parsed.database in (None, "", ":memory:")
+                                                  or parsed.query.get("mode") == "memory"):
+        raise ConfigError(f"DATABASE_URL: {url} is a database in memory, lost when irbot stops and seen by no "
+                          "other process: give a file, e.g. sqlite:///irbot.db")
+    if parsed.get_backend_name() == "postgresql" and not _postgres_driver_installed():
+        raise ConfigError(f"DATABASE_URL: {display_url(parsed)} needs the PostgreSQL driver (psycopg), which is "
+                          "not installed: pip install 'irbot[postgres]'")
     return parsed
+
+
+def _postgres_driver_installed() -> bool:
+    try:
+        import psycopg  # noqa: F401 - only whether it imports
+    except ImportError:
+        return False
+    return True
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as it may be shown and logged: the password masked."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def database_problem(url: str, exc: BaseException) -> str:
+    """One line for an operator: which database could not be used, and why (the driver's own words)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    if is_sqlite(url) and "unable to open database file" in text:
+        text += " (does its folder exist, and may irbot write there?)"
+    return f"DATABASE_URL: cannot use {display_url(_parse(url))}: {text}"
 
 
 def async_url(url: str) -> URL:
@@ -157,10 +187,15 @@ class Database:
         async with self._single_writes.connect() as connection:
             yield connection
 
+    async def check(self) -> None:
+        """Connect and run ``SELECT 1``; raises what the driver raised."""
+        # The reader: on SQLite, /healthz must not queue behind the one write connection.
+        async with self._read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def ping(self) -> bool:
-        try:  # the reader: on SQLite, /healthz must not queue behind the one write connection
-            async with self._read_engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+        try:
+            await self.check()
             return True
         except Exception:  # any failure means "not reachable" for /healthz
             return False
