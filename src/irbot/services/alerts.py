@@ -8,6 +8,7 @@ notification tells the channel the alerts cleared. Humans resolve incidents.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from irbot.deps import Deps
 from irbot.domain.declare import DeclareForm
 from irbot.domain.severities import Severity
 from irbot.domain.status import Status
+from irbot.domain.text import clean_json
 from irbot.domain.types import incident_type
 from irbot.services import outbox, surfaces
 from irbot.services.declare import open_incident_with_retries, record_declaration
@@ -58,9 +60,26 @@ class MalformedNotification(ValueError):
     pass
 
 
+def authorized(header: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time. The header is whatever the
+    caller sent (aiohttp keeps undecodable bytes as lone surrogates): anything else is a 401 with
+    one log line, never an error."""
+    given = header.encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(given, f"Bearer {token}".encode()):
+        return True
+    log.warning("refused a request to /alerts/alertmanager: %s", "wrong bearer token" if header
+                else "no Authorization header")
+    return False
+
+
 def parse_notification(body: bytes) -> Notification:
     try:
-        notification = Notification.model_validate_json(body)
+        # Alert text reaches the database and Slack: NUL and lone surrogates are made storable first.
+        data = clean_json(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
+        raise MalformedNotification("body: not a JSON document") from None
+    try:
+        notification = Notification.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
