@@ -1,0 +1,42 @@
+"""Text Slack sends that no database can store (NUL) or no encoder can encode (a lone surrogate):
+irbot keeps what the person meant, on SQLite and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+from irbot.testing.harness import Harness
+from tests.flows.test_timeline import upload_text
+
+
+def attempts_answered(harness: Harness) -> list[int | None]:
+    return [attempt["status"] for attempt in harness.fake.events.attempts]
+
+
+async def test_nul_in_commands_forms_and_messages_is_dropped(harness: Harness) -> None:
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Disk\x00 full")
+    assert "Disk full" in harness.card(channel.id)
+    noted = await harness.slack.command(alice, "/incident", "note a\x00b", channel=channel.id)
+    answer = fake.text_of(noted.json)
+    assert "Noted" in answer and "can't reach its database" not in answer, answer
+    await fake.say(alice, channel.id, "said with a\x00 NUL")
+    await fake.say(alice, channel.id, "half a pair \ud800 here")
+    await harness.settle()
+    assert set(attempts_answered(harness)) == {200}, fake.events.attempts
+    await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    document = upload_text(harness, channel.id)
+    assert "said with a NUL" in document and "half a pair \ufffd here" in document
+    assert "ab" in document
+
+
+async def test_a_nul_said_while_irbot_was_down_does_not_break_the_postmortem(harness: Harness) -> None:
+    fake, alice = harness.fake, harness.user("alice")
+    channel = await harness.declare("alice", "Backfilled NUL")
+    await harness.settle()
+    await harness.stop_app()
+    await fake.say(alice, channel.id, "while down\x00 with a NUL")
+    await harness.start_app()
+    await harness.settle()
+    await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    assert "while down with a NUL" in upload_text(harness, channel.id)
