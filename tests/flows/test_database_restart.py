@@ -94,3 +94,25 @@ async def test_postgres_restart_while_irbot_runs(cluster: PrivateCluster, slack_
         assert after.status == 200 and "Noted" in harness.fake.text_of(after.json)
     finally:
         await harness.stop()
+
+
+async def test_a_click_during_an_outage_is_answered(cluster: PrivateCluster, slack_mode: str) -> None:
+    """A click is acknowledged at once and handled afterwards; when the database is out then, the
+    person is told (ephemeral), and the same click works once it is back."""
+    harness = await Harness(database_url=cluster.url, socket_mode=slack_mode == "socket").start()
+    try:
+        fake, bob = harness.fake, harness.user("bob")
+        channel = await harness.declare("alice", "Clicked in the dark")
+        await fake.join(bob, channel.id)
+        card = harness.pinned(channel.id)[0]["ts"]
+        cluster.stop()
+        await harness.slack.click(bob, channel.id, card, "Take Incident Commander")
+        await harness.settle()
+        told = [fake.text_of(e) for e in fake.ephemerals(user=bob, channel=channel.id)]
+        assert any("can't reach its database" in text for text in told), told
+        cluster.start()
+        await harness.slack.click(bob, channel.id, card, "Take Incident Commander")
+        await harness.settle()
+        assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id)
+    finally:
+        await harness.stop()

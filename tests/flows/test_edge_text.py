@@ -40,3 +40,13 @@ async def test_a_nul_said_while_irbot_was_down_does_not_break_the_postmortem(har
     await harness.slack.command(alice, "/incident", "postmortem", channel=channel.id)
     await harness.settle()
     assert "while down with a NUL" in upload_text(harness, channel.id)
+
+
+async def test_a_value_the_database_refuses_is_not_called_an_outage(harness: Harness) -> None:
+    """PostgreSQL refuses an integer past 64 bits (a DataError): the person must not be told the
+    database is unreachable, since trying again in a minute cannot help."""
+    alice = harness.user("alice")
+    channel = await harness.declare("alice", "Huge numbers")
+    answer = await harness.slack.command(alice, "/incident", "action done 99999999999999999999999", channel=channel.id)
+    assert answer.status == 200
+    assert "can't reach its database" not in harness.fake.text_of(answer.json)

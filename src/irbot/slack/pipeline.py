@@ -15,12 +15,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from irbot.deps import Deps
 from irbot.slack.dedupe import claim, delivery_key, release
+from irbot.slack.errors import failure_teller
 from irbot.slack.intake import admit
+from irbot.store.db import is_unreachable
+from irbot.tasks import failure_reporter
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,22 @@ class Pipeline:
         try:
             if key is not None and not await claim(self.deps, key):
                 return BoltResponse(status=200, body="")
-        except (DBAPIError, PoolTimeout, OSError):  # no connection came free in time: as good as out
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
             # The database is out: the person gets a polite answer from the handler's own failure.
             log.warning("delivery claim failed: database unreachable")
             key = None
+        # Work the listener starts after its ack tells the person if it fails (nothing else would).
+        reporting = failure_reporter.set(failure_teller(self.deps, payload))
         try:
             response = await self.bolt.async_dispatch(_with_body(make_request(), payload))
         except BaseException:
             if key is not None:
                 await release(self.deps, key)
             raise
+        finally:
+            failure_reporter.reset(reporting)
         if key is not None and response.status >= 500:
             await release(self.deps, key)
         self.deps.metrics.request_duration.labels(kind=payload_kind(payload)).observe(time.perf_counter() - started)
