@@ -288,3 +288,21 @@ async def test_json_nested_ten_thousand_deep_is_a_400(harness: Harness) -> None:
                                    "actions": [{"action_id": "x", "deep": json.loads("[" * 500 + "]" * 500)}]})
     assert (await harness.slack.post_raw(urlencode({"payload": shallow_but_deep}).encode(),
                                          content_type=FORM)).status == 400
+
+
+async def test_form_metadata_nested_past_the_parser_is_treated_as_missing(harness: Harness,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    alice = harness.user("alice")
+    await harness.declare("alice", "Deep metadata")
+    deep = "[" * 3000 + "]" * 3000
+    for callback in ("incident.update", "incident.resolve", "incident.declare"):
+        caplog.clear()
+        payload = {"type": "view_submission", "user": {"id": alice.id}, "view": {
+            "id": "V0DEEP", "type": "modal", "callback_id": callback, "private_metadata": deep,
+            "blocks": [{"type": "input", "block_id": "title", "element": {"type": "plain_text_input"}}],
+            "state": {"values": {}}}}
+        response = await harness.slack.post_raw(urlencode({"payload": json.dumps(payload)}).encode(),
+                                                content_type=FORM)
+        assert response.status == 200, (callback, response.body)
+        assert "went wrong" not in response.body, (callback, response.body)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], callback
