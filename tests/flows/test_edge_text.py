@@ -3,7 +3,14 @@ irbot keeps what the person meant, on SQLite and on PostgreSQL alike."""
 
 from __future__ import annotations
 
+import json
+
+import aiohttp
+import pytest
+
 from irbot.testing.harness import Harness
+from tests.conftest import StartHarness
+from tests.flows.test_operators import notification
 from tests.flows.test_timeline import upload_text
 
 
@@ -50,3 +57,20 @@ async def test_a_value_the_database_refuses_is_not_called_an_outage(harness: Har
     answer = await harness.slack.command(alice, "/incident", "action done 99999999999999999999999", channel=channel.id)
     assert answer.status == 200
     assert "can't reach its database" not in harness.fake.text_of(answer.json)
+
+
+@pytest.mark.http_only("Alertmanager posts over HTTP whatever the Slack mode")
+async def test_alerts_with_nul_lone_surrogates_or_deep_nesting(start_harness: StartHarness) -> None:
+    harness = await start_harness(env={"IRBOT_ALERT_TOKEN": "alert-token"})
+    url = f"http://127.0.0.1:{harness.irbot.port}/alerts/alertmanager"
+    firing = notification("{}:{alertname=\"NulAlert\"}")
+    firing["commonAnnotations"]["summary"] = "Checkout\x00 errors \ud800 up"
+    deep = b'{"version": "4", "alerts": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer alert-token"}) as session:
+        async with session.post(url, data=json.dumps(firing).encode()) as response:
+            assert response.status == 200, await response.text()
+        async with session.post(url, data=deep) as response:
+            assert response.status == 400, await response.text()
+    await harness.settle()
+    [channel] = harness.incident_channels()
+    assert "Checkout errors \ufffd up" in harness.card(channel)
