@@ -64,6 +64,12 @@ class _Action(_Loose):
     selected_option: _SelectedOption | None = None
 
 
+class _Container(_Loose):
+    channel_id: str | None = None
+    message_ts: str | None = None
+    view_id: str | None = None
+
+
 class BlockActions(_Loose):
     type: Literal["block_actions"]
     user: _Id
@@ -72,12 +78,6 @@ class BlockActions(_Loose):
     container: _Container | None = None
     trigger_id: str | None = None
     response_url: str | None = None
-
-
-class _Container(_Loose):
-    channel_id: str | None = None
-    message_ts: str | None = None
-    view_id: str | None = None
 
 
 class _ElementState(_Loose):
