@@ -94,7 +94,7 @@ def interactive_bodies() -> st.SearchStrategy[tuple[bytes, str]]:
 
 
 def event_bodies() -> st.SearchStrategy[tuple[bytes, str]]:
-    timestamps = st.sampled_from(["1764489600.000100", "not-a-ts", "", "1e400", "nan", "inf", "-1", "1" * 50])
+    timestamps = st.sampled_from(["1764489600.000100", "not-a-ts", "", "1e400", "nan", "inf", "-1", "1" * 50, "999999999999.000100"])
     message = st.fixed_dictionaries({}, optional={"ts": timestamps | not_a_string, "user": slack_ids | not_a_string,
                                                   "text": hostile_text | not_a_string, "edited": json_values,
                                                   "files": json_values, "thread_ts": timestamps})
@@ -237,7 +237,8 @@ async def test_malformed_signed_payloads_get_a_4xx_and_change_nothing(harness: H
     said = {"type": "message", "channel": channel.id, "user": alice.id, "text": "hello"}
     card = harness.pinned(channel.id)[0]["ts"]
     cases: dict[str, tuple[bytes, str]] = {
-        f"ts {ts}": (_event(harness, {**said, "ts": ts}), "application/json") for ts in ("nan", "inf", "1e400", "-1")}
+        f"ts {ts}": (_event(harness, {**said, "ts": ts}), "application/json")
+        for ts in ("nan", "inf", "1e400", "-1", "999999999999.000100")}
     cases.update({
         "text a number": (_event(harness, {**said, "ts": "1764489600.000100", "text": 5}), "application/json"),
         "edited text a number": (_event(harness, {

@@ -10,7 +10,7 @@ lossless. An event whose values the database refuses is acknowledged: no retry c
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse

@@ -32,8 +32,9 @@ MAX_DEPTH = 64
 # Unix seconds in ASCII digits. str.isdigit() also takes "¹²³", and int() refuses 5,000 digits.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
-# A Slack message timestamp ("1764489600.000100"): it becomes a time, so "nan" or "1e400" cannot be one.
-SlackTs = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,9})?$")]
+# A Slack message timestamp ("1764489600.000100"): it becomes a time, so "nan" or "1e400" cannot be
+# one, nor more than ten digits of seconds (past the year 2286, beyond what datetime can hold).
+SlackTs = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}(\.[0-9]{1,9})?$")]
 
 
 class _Loose(BaseModel):
