@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -256,8 +255,7 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
         token = irbot.settings.alert_token
         if not token:
             raise web.HTTPNotFound()
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if not alerts.authorized(request.headers.get("Authorization", ""), token):
             return web.json_response({"error": "unauthorized"}, status=401)
         if not irbot.startup.done:
             return _starting()  # Alertmanager sends it again

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from typing import Any, Awaitable, Callable, Coroutine
 
 log = logging.getLogger(__name__)
+
+# Work started while answering a person (after a click or a command was acknowledged) reports its
+# failure to them: the ack has gone, so nothing else would. The Slack layer sets this per request.
+# Only the work spawned directly is watched: what that work spawns in turn (a webhook, an outbox
+# delivery) failing says nothing about what the person asked for.
+failure_reporter: contextvars.ContextVar[Callable[[BaseException], None] | None] = contextvars.ContextVar(
+    "irbot_failure_reporter", default=None)
 
 
 class TaskRunner:
@@ -14,18 +23,23 @@ class TaskRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str = "irbot-task") -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        report = failure_reporter.get()
+        context = contextvars.copy_context()
+        context.run(failure_reporter.set, None)
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(functools.partial(self._finished, report))
         return task
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
+    def _finished(self, report: Callable[[BaseException], None] | None, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
         error = task.exception()
         if error is not None:
             log.error("background task %s failed", task.get_name(), exc_info=error)
+            if report is not None:
+                report(error)
 
     @property
     def pending(self) -> int:

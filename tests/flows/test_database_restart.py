@@ -94,3 +94,46 @@ async def test_postgres_restart_while_irbot_runs(cluster: PrivateCluster, slack_
         assert after.status == 200 and "Noted" in harness.fake.text_of(after.json)
     finally:
         await harness.stop()
+
+
+async def test_a_click_during_an_outage_is_answered(cluster: PrivateCluster, slack_mode: str) -> None:
+    """A click is acknowledged at once and handled afterwards; when the database is out then, the
+    person is told (ephemeral), and the same click works once it is back."""
+    harness = await Harness(database_url=cluster.url, socket_mode=slack_mode == "socket").start()
+    try:
+        fake, bob = harness.fake, harness.user("bob")
+        channel = await harness.declare("alice", "Clicked in the dark")
+        await fake.join(bob, channel.id)
+        card = harness.pinned(channel.id)[0]["ts"]
+        cluster.stop()
+        await harness.slack.click(bob, channel.id, card, "Take Incident Commander")
+        await harness.settle()
+        told = [fake.text_of(e) for e in fake.ephemerals(user=bob, channel=channel.id)]
+        assert any("can't reach its database" in text for text in told), told
+        cluster.start()
+        await harness.slack.click(bob, channel.id, card, "Take Incident Commander")
+        await harness.settle()
+        assert f"*Incident Commander*: <@{bob.id}>" in harness.card(channel.id)
+    finally:
+        await harness.stop()
+
+
+async def test_a_click_in_a_form_during_an_outage_is_answered(cluster: PrivateCluster, slack_mode: str) -> None:
+    """A button in a form has no response_url: the person is told in a direct message."""
+    from tests.flows.test_framework import run_assessment
+
+    harness = await Harness(database_url=cluster.url, socket_mode=slack_mode == "socket").start()
+    try:
+        fake, alice = harness.fake, harness.user("alice")
+        channel = await harness.declare("alice", "Assessed in the dark", values={"Severity": "SEV-3"})
+        await harness.slack.command(alice, "/incident", f"assign commander <@{alice.id}>", channel=channel.id)
+        result = await run_assessment(harness, "alice", channel.id, (4, 3, 3, 1))
+        cluster.stop()
+        await harness.slack.click_in_view(alice, result["id"], "Apply SEV-2")
+        await harness.settle()
+        told = [fake.text_of(m) for m in fake.dms_to(alice)] + [
+            fake.text_of(e) for e in fake.ephemerals(user=alice)]
+        assert any("can't reach its database" in text for text in told), told
+        cluster.start()
+    finally:
+        await harness.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MENTION_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -26,3 +27,42 @@ def truncate(text: str, limit: int, ellipsis: str = "…") -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# A lone surrogate (half of a UTF-16 pair, which JSON's \uXXXX escapes can carry) cannot be
+# encoded as UTF-8; NUL is refused by PostgreSQL in text. Neither is ever meant by a person.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as it can be stored and sent anywhere: NUL dropped, lone surrogates made U+FFFD."""
+    if not _UNSTORABLE.search(text):
+        return text  # the usual case: no copy
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def clean_json(value: Any) -> Any:
+    """``clean_text`` over every string (keys too) of parsed JSON. Call it only on data whose depth
+    is bounded (see ``json_depth``): it recurses."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def json_depth(value: Any, *, limit: int) -> int:
+    """How deeply parsed JSON nests (a scalar is 0), counting no further than ``limit + 1``.
+    Iterative, so a hostile depth cannot exhaust the stack."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            pending.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

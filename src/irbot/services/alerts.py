@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -22,7 +23,6 @@ from datetime import timedelta
 from typing import Any, AsyncIterator
 from weakref import WeakKeyDictionary
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from irbot.deps import Deps
@@ -30,6 +30,7 @@ from irbot.domain.alerts import STORM, Route, new_alerts, route_new_group
 from irbot.domain.declare import DeclareForm
 from irbot.domain.severities import Severity
 from irbot.domain.status import Status
+from irbot.domain.text import clean_json
 from irbot.domain.types import incident_type, is_private
 from irbot.services import outbox, surfaces
 from irbot.services.declare import Declared, record_declaration
@@ -94,19 +95,35 @@ class MalformedNotification(ValueError):
     pass
 
 
+def authorized(header: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time. The header is whatever the
+    caller sent (aiohttp keeps undecodable bytes as lone surrogates): anything else is a 401 with
+    one log line, never an error."""
+    given = header.encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(given, f"Bearer {token}".encode()):
+        return True
+    log.warning("refused a request to /alerts/alertmanager: %s", "wrong bearer token" if header
+                else "no Authorization header")
+    return False
+
+
 def parse_notification(body: bytes) -> Notification:
     """Only the first MAX_ALERTS_READ alerts become models (each costs tens of microseconds, on the
     event loop); the firing ones after them are only counted."""
     try:
-        data = pydantic_core.from_json(body)  # the parser model_validate_json uses, without the models
-    except ValueError as exc:
-        raise MalformedNotification(f"body: invalid JSON ({exc})") from None
+        data = json.loads(body)  # stdlib: it reads a lone surrogate escape, which clean_json then replaces
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past the parser's depth
+        raise MalformedNotification(f"body: invalid JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise MalformedNotification("body: must be a JSON object")
     alerts, unread = data.get("alerts"), 0
     if isinstance(alerts, list) and len(alerts) > MAX_ALERTS_READ:
         unread = sum(1 for a in alerts[MAX_ALERTS_READ:] if not isinstance(a, dict) or a.get("status") != "resolved")
         data["alerts"] = alerts[:MAX_ALERTS_READ]
+    try:
+        data = clean_json(data)  # alert text reaches the database and Slack: NUL and lone surrogates made storable
+    except RecursionError:
+        raise MalformedNotification("body: nested too deep") from None
     try:
         notification = Notification.model_validate(data)
         notification._unread = unread

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, AsyncIterator
 
 from irbot.deps import Deps
+from irbot.domain.text import clean_json
 from irbot.domain.timeline import ts_to_datetime, uncovered
 from irbot.services.people import note_person
 from irbot.store import repo
@@ -120,16 +121,19 @@ def _touches(parent: dict[str, Any], gaps: list[tuple[datetime, datetime]]) -> b
     return any(first <= b and latest >= a for a, b in gaps)
 
 
-def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
-    return deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id, limit=HISTORY_PAGE,
-                               oldest=f"{incident.declared_at.timestamp() - 1:.6f}", inclusive=True)
+async def _history(incident: Incident, deps: Deps) -> AsyncIterator[dict[str, Any]]:
+    # Made storable as the Events API's messages are (NUL, lone surrogates): history holds the same text.
+    async for message in deps.slack.paginate("conversations.history", "messages", channel=incident.channel_id,
+                                             limit=HISTORY_PAGE, oldest=f"{incident.declared_at.timestamp() - 1:.6f}",
+                                             inclusive=True):
+        yield clean_json(message)
 
 
 async def _replies(incident: Incident, thread_ts: str, deps: Deps) -> AsyncIterator[dict[str, Any]]:
     async for message in deps.slack.paginate("conversations.replies", "messages", channel=incident.channel_id,
                                              ts=thread_ts, limit=HISTORY_PAGE):
         if message.get("ts") != thread_ts:
-            yield message
+            yield clean_json(message)
 
 
 async def capture_event(event: dict[str, Any], deps: Deps) -> None:

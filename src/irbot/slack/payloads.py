@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from irbot.domain.text import clean_json, json_depth
+
 
 def input_value(view: Mapping[str, Any], block_id: str) -> Any:
     """The value of the single element in an input block, whatever its type."""
@@ -34,12 +36,20 @@ def text_value(view: Mapping[str, Any], block_id: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+# irbot's own metadata is one flat object; anything deeper was not written by irbot.
+_METADATA_DEPTH = 8
+
+
 def metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON irbot put in the view's ``private_metadata``, made storable like the rest of the
+    payload (its strings were still JSON escapes when the payload was cleaned); {} when unusable."""
     try:
         parsed = json.loads(view.get("private_metadata") or "{}")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {}
-    return parsed if isinstance(parsed, dict) else {}
+    if not isinstance(parsed, dict) or json_depth(parsed, limit=_METADATA_DEPTH) > _METADATA_DEPTH:
+        return {}
+    return clean_json(parsed)
 
 
 def user_id(body: Mapping[str, Any]) -> str | None:

@@ -8,7 +8,8 @@ from typing import AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import (ArgumentError, DBAPIError, DisconnectionError, InterfaceError, OperationalError,
+                            TimeoutError as PoolTimeout)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from irbot.config import ConfigError
@@ -146,6 +147,17 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     event.listen(pool, "checkin", checked_in)
     event.listen(pool, "checkout", checked_out)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be reached now (down, restarting, no connection
+    free in time): trying again later can succeed. A value the database refuses (``DataError``,
+    ``IntegrityError``, …) is not an outage, and saying "can't reach the database" would be wrong."""
+    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)):
+        return True
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated)
+    return isinstance(error, (ConnectionError, TimeoutError, OSError))
 
 
 class Database:
