@@ -289,3 +289,11 @@ async def quiet_slack(fake: Any, quiet: float = 0.3, limit: float = 30.0) -> Non
             seen, since = len(fake.calls), time.perf_counter()
         elif time.perf_counter() - since >= quiet:
             return
+
+
+def by_round_trip(calls: Sequence[tuple[int, str]]) -> str:
+    """``[(round trip, method), …]`` as one line: "1. a; 2. b ∥ c" (∥: in flight together)."""
+    trips: dict[int, list[str]] = {}
+    for trip, method in calls:
+        trips.setdefault(trip, []).append(method)
+    return "; ".join(f"{trip}. " + " ∥ ".join(methods) for trip, methods in sorted(trips.items())) or "none"

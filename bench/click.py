@@ -44,7 +44,7 @@ from typing import Any
 import aiohttp
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, command_line, fresh_postgres_database, load_average,
+    add_database_argument, add_docs_arguments, aim, by_round_trip, command_line, fresh_postgres_database, load_average,
     machine, ms, open_declare_form, percentile, publish_results, quiet_slack, round_trips, timed_fake_slack,
 )
 from ack import BOT_TOKEN, SIGNING_SECRET, make_capture
@@ -70,6 +70,7 @@ class Sample:
     setup_running: bool = False  # during set-up: the announcement was answered after the click was sent
     trips: int = 0  # sequential Slack round trips irbot made between the click and the last of the three
     calls: list[str] = field(default_factory=list)  # what irbot called in between, in answer order
+    by_trip: list[tuple[int, str]] = field(default_factory=list)  # (round trip, method), in arrival order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +146,10 @@ async def click(fake: Any, session: aiohttp.ClientSession, events_url: str, chan
     until = done_at if done_at is not None else time.perf_counter()
     between = [i for i in range(first_call, len(fake.calls)) if fake.spans[i][1] <= until]
     trips = round_trips([fake.spans[i] for i in between])
+    by_arrival = sorted(zip(trips, between), key=lambda ti: fake.spans[ti[1]][0])
     return Sample(latency=None if done_at is None else done_at - sent, ack=acked - sent,
-                  trips=max(trips, default=0), calls=[fake.calls[i][0] for i in between])
+                  trips=max(trips, default=0), calls=[fake.calls[i][0] for i in between],
+                  by_trip=[(t, fake.calls[i][0]) for t, i in by_arrival])
 
 
 def the_card(fake: Any, channel: str) -> str:
@@ -273,7 +276,7 @@ def render(args: argparse.Namespace, results: dict[str, list[Sample]], database:
             f"| {case} | {len(samples)} | {ms(percentile(done, 50))} | {ms(percentile(done, 95))} | "
             f"{ms(percentile(done, 99))} | {ms(max(done, default=float('nan')))} | {len(samples) - len(done)} | "
             f"{ms(percentile(acks, 50))} / {ms(percentile(acks, 99))} | "
-            f"{'–'.join(str(t) for t in (trips[0], trips[-1]) if trips) if len(trips) > 1 else trips[0] if trips else '?'} | "
+            f"{trips[0] if len(trips) == 1 else f'{trips[0]}–{trips[-1]}' if trips else '?'} | "
             f"{aim(p99 <= AIM_P99_MS)} |")
     during = results["during set-up"]
     if during:
@@ -285,9 +288,11 @@ def render(args: argparse.Namespace, results: dict[str, list[Sample]], database:
                   "still running)."]
     for case, samples in results.items():
         if samples:
-            typical = sorted(samples, key=lambda s: s.latency or float("inf"))[len(samples) // 2]
-            lines += ["", f"A median click ({case}), Web API calls irbot made until all three were applied, in "
-                      "answer order: " + ", ".join(typical.calls) + "."]
+            ordered = sorted(samples, key=lambda s: s.latency or float("inf"))
+            for which, sample in (("the median click", ordered[len(ordered) // 2]), ("the slowest", ordered[-1])):
+                took = "not applied" if sample.latency is None else f"{sample.latency * 1000:.0f} ms"
+                lines += ["", f"{case.capitalize()}, {which} ({took}): the Web API calls answered between the click "
+                          f"and the last of the three, by round trip: {by_round_trip(sample.by_trip)}."]
     return "\n".join(lines)
 
 

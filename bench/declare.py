@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, command_line, fresh_postgres_database, load_average,
+    add_database_argument, add_docs_arguments, aim, by_round_trip, command_line, fresh_postgres_database, load_average,
     machine, publish_results, round_trips, timed_fake_slack,
 )
 
@@ -215,11 +215,10 @@ def render(args: argparse.Namespace, results: list[Declare], database: str, comm
         met = all(0 < v <= limit for v in values)
         lines.append(f"| {milestone} | {span(values)} | ≤ {limit}: {aim(met)} |")
     typical = results[len(results) // 2]
-    waves: dict[int, list[str]] = {}
-    for trip, method in typical.calls:
-        waves.setdefault(trip, []).append(method)
-    lines += ["", "The calls of one declare by round trip: " + "; ".join(
-        f"{trip}. " + " ∥ ".join(methods) for trip, methods in sorted(waves.items())) + "."]
+    lines += ["", f"The calls of one declare by round trip: {by_round_trip(typical.calls)}."]
+    worst = max(results, key=lambda r: (r.trips.get("card posted", 0), r.trips.get("everything done", 0)))
+    if worst.trips != typical.trips:
+        lines += ["", f"The declare with the most round trips: {by_round_trip(worst.calls)}."]
     opened = [r.opened for r in results]
     checkouts = [r.checkouts for r in results]
     lines += [

@@ -204,7 +204,8 @@ def render(args: argparse.Namespace, runs: list[Run], databases: list[str], comm
             f"| {run.database} | {run.mode} | {ms(percentile(every, 50))} | {ms(p99)} | {ms(worst)} | "
             f"{aim(p99 <= AIM_BURST_P99_MS)} | {ms(p50)} / {ms(percentile(single, 99))} | "
             f"{aim(p50 <= AIM_SINGLE_P50_MS)} | {run.cpu_per_command * 1000:.2f} / "
-            f"{run.bench_cpu_per_command * 1000:.2f} ms | {min(run.load, default=0):.1f}–{max(run.load, default=0):.1f} | "
+            f"{run.bench_cpu_per_command * 1000:.2f} ms | "
+            f"{min(run.load, default=0):.1f}–{max(run.load, default=0):.1f} | "
             f"{run.failed} |")
     return "\n".join(lines)
 

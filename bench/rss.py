@@ -220,7 +220,8 @@ def render(args: argparse.Namespace, servers: list[Server], costs: dict[str, Any
         f"{args.settle:.0f} s (the settled figure)."
         + (" Extra environment: " + ", ".join(f"`{k}={v}`" for k, v in args.env) + "." if args.env else ""),
         "",
-        f"| Database | After start-up MiB | After a declare, settled MiB | Peak (VmHWM) MiB | Aim ≤ {AIM_MIB:.0f} MiB |",
+        "| Database | After start-up MiB | After a declare, settled MiB | Peak (VmHWM) MiB | "
+        f"Aim ≤ {AIM_MIB:.0f} MiB |",
         "|---|---|---|---|---|",
     ]
     for s in servers:
