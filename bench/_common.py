@@ -8,15 +8,18 @@ runs as ``.venv/bin/python bench/NAME.py``).
 from __future__ import annotations
 
 import argparse
+import contextvars
+import math
 import os
 import platform
 import shlex
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 # The benches drive irbot with the test suite's own rigs (tests/rigs): make the checkout importable.
 _ROOT = Path(__file__).resolve().parent.parent
@@ -169,3 +172,134 @@ def command_line(script: str, argv: Sequence[str], *, hidden: Sequence[str] = ()
     """The run as its results block shows it (``hidden`` flags left out, so the block reads as the
     command that writes it)."""
     return shlex.join([".venv/bin/python", f"bench/{script}", *(a for a in argv if a not in hidden)])
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake Slack, with the span of every Web API call
+# ---------------------------------------------------------------------------------------------
+
+def timed_fake_slack(*, signing_secret: str, bot_token: str, latency: float) -> Any:
+    """A ``FakeSlack`` whose every Web API call Slack answers after ``latency`` seconds, and which
+    keeps, beside ``calls``, each call's span: ``spans[i] == (arrived, answered)`` in
+    ``time.perf_counter()`` seconds (arrived: the request reached the fake; answered: the fake has
+    applied the call and sends the answer). ``watchers`` are called with each new call's index
+    right after it is applied, in the fake's (this process's) event loop."""
+    from aiohttp import web
+
+    from irbot.fakeslack.fake.server import build_app
+    from irbot.fakeslack.fake_slack import FakeSlack
+
+    arrived: contextvars.ContextVar[float] = contextvars.ContextVar("arrived")
+
+    @web.middleware
+    async def note_arrival(request: web.Request, handler: Any) -> web.StreamResponse:
+        arrived.set(time.perf_counter())
+        return await handler(request)
+
+    class TimedFakeSlack(FakeSlack):
+        def __init__(self) -> None:
+            super().__init__(signing_secret=signing_secret, bot_token=bot_token)
+            self.latency = latency
+            self.spans: list[tuple[float, float]] = []
+            self.watchers: list[Callable[[int], None]] = []
+
+        async def start(self) -> "TimedFakeSlack":  # FakeSlack.start, with the arrival middleware
+            app = build_app(self)
+            app.middlewares.append(note_arrival)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            return self
+
+        def record(self, method: str, args: Any, body: Any, status: int, headers: Any = None) -> Any:
+            now = time.perf_counter()
+            answer = super().record(method, args, body, status, headers)
+            self.spans.append((arrived.get(now), now))
+            for watch in list(self.watchers):
+                watch(len(self.calls) - 1)
+            return answer
+
+    return TimedFakeSlack()
+
+
+def round_trips(spans: Sequence[tuple[float, float]]) -> list[int]:
+    """For each call (by its span), the number of the sequential round trip it belongs to, from 1.
+    Calls whose spans overlap (directly or through other calls) are one round trip: they were in
+    flight together. A call that starts after every earlier call was answered starts the next one."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    numbers = [0] * len(spans)
+    trip, reach = 0, float("-inf")
+    for i in order:
+        start, end = spans[i]
+        if start > reach:
+            trip += 1
+        reach = max(reach, end)
+        numbers[i] = trip
+    return numbers
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def ms(value: float) -> str:
+    """Milliseconds as a results table shows them: whole above 100, one decimal below."""
+    return "n/a" if value != value else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def aim(met: bool) -> str:
+    return "**met**" if met else "**not met**"
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    """``--database-url``: a PostgreSQL server to run on (a fresh database); SQLite without it."""
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL server URL (a fresh database is created and dropped); default SQLite")
+
+
+# ---------------------------------------------------------------------------------------------
+# Driving irbot the way Slack does
+# ---------------------------------------------------------------------------------------------
+
+async def open_declare_form(fake: Any, client: Any, who: str, title: str, timeout: float = 10.0) -> str:
+    """``/incident declare TITLE`` by ``who``; the id of the form irbot opens (not submitted)."""
+    import asyncio
+    before = {v["id"] for v in fake.open_views(who)}
+    answer = await client.command(who, "/incident", f"declare {title}", channel="general")
+    if answer.status != 200:
+        raise RuntimeError(f"/incident declare answered {answer.status}: {answer.body[:200]}")
+    deadline = time.perf_counter() + timeout
+    while True:
+        fresh = [v["id"] for v in fake.open_views(who) if v["id"] not in before]
+        if fresh:
+            return fresh[-1]
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the declare form did not open")
+        await asyncio.sleep(0.005)
+
+
+async def quiet_slack(fake: Any, quiet: float = 0.3, limit: float = 30.0) -> None:
+    """Wait until irbot has made no Web API call for ``quiet`` seconds (its background work is done)."""
+    import asyncio
+    started = since = time.perf_counter()
+    seen = len(fake.calls)
+    while time.perf_counter() - started < limit:
+        await asyncio.sleep(0.02)
+        if len(fake.calls) != seen:
+            seen, since = len(fake.calls), time.perf_counter()
+        elif time.perf_counter() - since >= quiet:
+            return
+
+
+def by_round_trip(calls: Sequence[tuple[int, str]]) -> str:
+    """``[(round trip, method), …]`` as one line: "1. a; 2. b ∥ c" (∥: in flight together)."""
+    trips: dict[int, list[str]] = {}
+    for trip, method in calls:
+        trips.setdefault(trip, []).append(method)
+    return "; ".join(f"{trip}. " + " ∥ ".join(methods) for trip, methods in sorted(trips.items())) or "none"
