@@ -106,3 +106,16 @@ def test_uncovered_finds_only_the_gaps() -> None:
     assert uncovered(T0, T0 + 4 * hour, running) == [(T0 + hour, T0 + 2 * hour), (T0 + 3 * hour, T0 + 4 * hour)]
     assert uncovered(T0, T0 + hour, running) == []
     assert uncovered(T0, T0 + hour, []) == [(T0, T0 + hour)]
+
+
+def test_only_slacks_own_response_urls_are_answered() -> None:
+    from irbot.domain.text import is_slack_response_url
+    api = "https://slack.com/api/"
+    assert is_slack_response_url("https://hooks.slack.com/actions/T1/2/abc", api)
+    assert not is_slack_response_url("http://hooks.slack.com/actions/T1/2/abc", api), "https only"
+    assert not is_slack_response_url("https://attacker.example/collect", api)
+    assert not is_slack_response_url("https://hooks.slack.com.attacker.example/x", api)
+    assert not is_slack_response_url(None, api) and not is_slack_response_url("http://[::1", api)
+    fake = "http://127.0.0.1:5000/api/"
+    assert is_slack_response_url("http://127.0.0.1:5000/response/7", fake), "a fake Slack answers on its own host"
+    assert not is_slack_response_url("http://127.0.0.1:6000/response/7", fake)

@@ -66,3 +66,20 @@ def json_depth(value: Any, *, limit: int) -> int:
                 return deepest
             pending.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
+
+
+def is_slack_response_url(url: object, api_url: str) -> bool:
+    """Whether ``url`` is where Slack takes answers (a request's ``response_url``): Slack's hooks
+    host over https, or the host of the Web API irbot is pointed at (a sandbox or a fake Slack).
+    Anything else came from a forged payload: posting there would send irbot's words elsewhere."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str):
+        return False
+    try:
+        target, api = urlsplit(url), urlsplit(api_url)
+    except ValueError:
+        return False
+    if target.scheme == "https" and target.hostname == "hooks.slack.com":
+        return True
+    return bool(target.hostname) and (target.scheme, target.netloc) == (api.scheme, api.netloc)

@@ -18,6 +18,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.exc import DataError
 
 from irbot.deps import Deps
+from irbot.domain.text import is_slack_response_url
 from irbot.slack.incident_context import tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.db import is_unreachable
@@ -47,7 +48,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if block:
                 return BoltResponse(status=200, body={"response_action": "errors", "errors": {block: text}})
         if kind == "block_actions" and body.get("response_url"):
-            deps.tasks.spawn(_tell_by_response_url(body["response_url"], text), name="tell-failure")
+            deps.tasks.spawn(_tell_by_response_url(deps, body["response_url"], text), name="tell-failure")
             return BoltResponse(status=200, body="")
         if kind == "event_callback" and isinstance(error, DataError):
             return BoltResponse(status=200, body="")  # Slack delivering it again could not store it either
@@ -69,7 +70,7 @@ def _spawn_tell(deps: Deps, payload: dict[str, Any], error: BaseException) -> No
 async def _tell_person(deps: Deps, body: dict[str, Any], error: BaseException) -> None:
     text = _explanation(deps, error)
     if body.get("response_url"):
-        await _tell_by_response_url(body["response_url"], text)
+        await _tell_by_response_url(deps, body["response_url"], text)
         return
     person = user_id(body)
     if not person:
@@ -80,7 +81,10 @@ async def _tell_person(deps: Deps, body: dict[str, Any], error: BaseException) -
         log.warning("could not tell %s about the failure", person)
 
 
-async def _tell_by_response_url(url: str, text: str) -> None:
+async def _tell_by_response_url(deps: Deps, url: str, text: str) -> None:
+    if not is_slack_response_url(url, deps.settings.slack_api_url):
+        log.warning("a request's response_url is not Slack's; not answered there")
+        return
     try:
         await AsyncWebhookClient(url).send(text=text, response_type="ephemeral", replace_original=False)
     except Exception:  # the person already saw the click fail; nothing more to do
