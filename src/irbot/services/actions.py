@@ -12,6 +12,7 @@ from irbot.deps import Deps
 from irbot.services import outbox
 from irbot.domain.commands import mentioned_users
 from irbot.store import repo
+from irbot.work.unit import UnitOfWork
 from irbot.store.models import ActionItem, Incident
 
 PRIORITIES = ("high", "medium", "low")
@@ -49,43 +50,34 @@ def parse_action(text: str) -> ActionDraft | None:
 
 async def add_action(incident: Incident, draft: ActionDraft, *, actor: str, deps: Deps) -> ActionItem:
     for _ in range(5):  # two people adding at once may both pick the next number: try again
-        async with deps.db.session() as session:
-            try:
+        try:
+            async with UnitOfWork(deps) as unit:
                 item = await repo.add_action(ActionItem(
                     incident_id=incident.id, number=0, text=draft.text, owner_id=draft.owner, due=draft.due,
-                    priority=draft.priority, created_by=actor, created_at=deps.clock()), session=session)
+                    priority=draft.priority, created_by=actor, created_at=deps.clock()), session=unit.session)
                 await repo.add_event(incident.id, "action_added", actor_id=actor, text=draft.text, at=deps.clock(),
-                                     data={"number": item.number, "owner": draft.owner}, session=session)
-                owed = await outbox.record_message(
-                    incident, "action_added", deps.renderer.part("timeline.j2", "action_added", item=item),
-                    session=session, deps=deps)
-                await session.commit()
-            except IntegrityError:
-                await session.rollback()
-                continue
-        outbox.deliver_soon(owed, deps)
+                                     data={"number": item.number, "owner": draft.owner}, session=unit.session)
+                await outbox.owe_message(unit, incident, "action_added",
+                                         deps.renderer.part("timeline.j2", "action_added", item=item))
+        except IntegrityError:
+            continue
         return item
     raise RuntimeError("could not number the action item")
 
 
 async def set_action_status(incident: Incident, number: int, status: str, *, actor: str,
                             deps: Deps) -> ActionItem | None:
-    owed = None
-    async with deps.db.session() as session:
-        item = await repo.action_by_number(incident.id, number, session=session)
+    async with UnitOfWork(deps) as unit:
+        item = await repo.action_by_number(incident.id, number, session=unit.session)
         if item is None:
             return None
         if item.status != status:
             item.status = status
             item.completed_at = deps.clock() if status == "completed" else None
             await repo.add_event(incident.id, "action_status", actor_id=actor, text=item.text, at=deps.clock(),
-                                 data={"number": number, "status": status}, session=session)
-            owed = await outbox.record_message(
-                incident, "action_status", deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor),
-                session=session, deps=deps)
-            await session.commit()
-    if owed is not None:
-        outbox.deliver_soon(owed, deps)
+                                 data={"number": number, "status": status}, session=unit.session)
+            await outbox.owe_message(unit, incident, "action_status",
+                                     deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor))
     return item
 
 

@@ -8,19 +8,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
 from irbot.domain.permissions import may_keep_clocks
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
 from irbot.services.reminders import (
-    CLOCK_PREFIX, Due, Fired, ReminderPlan, handle_clocks_with, holders_in, owe_reminder,
+    CLOCK_PREFIX, Due, Fired, change, handle_clocks_with, holders_in, owe_reminder,
 )
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, RegulatoryClock
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,8 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
     ``tell_channel``: the channel is told and the card redrawn (a clock started from the declare
     form is on the card from the start)."""
     deadline = regulation.notify_within.after(aware_at, deps.settings.timezone)
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         clock = await repo.add_clock(RegulatoryClock(
             incident_id=incident.id, regime=regulation.key, name=regulation.name, notify_whom=regulation.notify_whom,
             aware_at=aware_at, deadline=deadline, started_by=actor), session=session)
@@ -53,12 +52,9 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
         upcoming = next_point(aware_at, deadline, deps.clock())
         if upcoming is not None:
             await plan.set(incident.id, CLOCK_PREFIX + regulation.key, upcoming[1], session=session)
-        owed = await outbox.record_message(incident, "clock_started", _say(deps, "started", clock=clock, actor=actor),
-                                           session=session, deps=deps, redraw=True) if tell_channel else None
-        await session.commit()
-    plan.apply()
-    if owed is not None:
-        outbox.deliver_soon(owed, deps)
+        if tell_channel:
+            await outbox.owe_message(unit, incident, "clock_started", _say(deps, "started", clock=clock, actor=actor),
+                                     redraw=True)
     return clock
 
 
@@ -73,8 +69,8 @@ async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, le
 async def mark_notified(incident: Incident, regime: str, *, actor: str, reference: str, deps: Deps) -> RegulatoryClock:
     await require_clock_keeper(incident, actor, deps, legal_too=True)
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         clock = await repo.clock_of(incident.id, regime, session=session)
         if clock is None:
             raise ClockRefused(_say(deps, "no_clock", regime=regime))
@@ -84,35 +80,30 @@ async def mark_notified(incident: Incident, regime: str, *, actor: str, referenc
                              data={"regime": regime, "met": now <= clock.deadline})
         await plan.cancel(incident.id, [CLOCK_PREFIX + regime], session=session)
         clock = await repo.clock_of(incident.id, regime, session=session)
-        owed = await outbox.record_message(incident, "clock_notified", _say(deps, "notified", clock=clock, actor=actor,
-                                           met=now <= clock.deadline), session=session, deps=deps, redraw=True)
-        await session.commit()
-    plan.apply()
-    outbox.deliver_soon(owed, deps)
+        await outbox.owe_message(unit, incident, "clock_notified", _say(deps, "notified", clock=clock, actor=actor,
+                                 met=now <= clock.deadline), redraw=True)
     return clock
 
 
 async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> None:
     """Keep everything of the incident (deleted messages' text included) until the hold is lifted."""
     await require_clock_keeper(incident, actor, deps, legal_too=True)
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
+        session = unit.session
         stored = await repo.get_incident(incident.id, session=session)
         if stored is None or stored.legal_hold:
             raise ClockRefused(_say(deps, "hold_already", incident=surfaces.facts_of(incident)))
         await repo.update_incident(incident.id, legal_hold=True, session=session)
         await repo.add_event(incident.id, "legal_hold", actor_id=actor, at=deps.clock(), session=session,
                              dedupe_key="legal_hold")
-        owed = await outbox.record_message(incident, "legal_hold", _say(deps, "hold_started",
-                                           incident=surfaces.facts_of(incident), actor=actor),
-                                           session=session, deps=deps)
-        await session.commit()
-    outbox.deliver_soon(owed, deps)
+        await outbox.owe_message(unit, incident, "legal_hold", _say(deps, "hold_started",
+                                 incident=surfaces.facts_of(incident), actor=actor))
 
 
-async def fire_clock(incident: Incident, regime: str, due: Due, session: AsyncSession, deps: Deps) -> Fired:
+async def fire_clock(incident: Incident, regime: str, due: Due, unit: UnitOfWork, deps: Deps) -> Fired:
     """One reminder for the latest point reached (several missed while down give one), then the next.
     Runs inside the reminder's firing transaction: what it records and owes commits with it."""
-    now = deps.clock()
+    now, session = deps.clock(), unit.session
     clock = await repo.clock_of(incident.id, regime, session=session)
     if clock is None or clock.notified_at is not None:
         return Fired(None, None)
@@ -128,9 +119,9 @@ async def fire_clock(incident: Incident, regime: str, due: Due, session: AsyncSe
                              dedupe_key=f"missed:{clock.regime}")
         clock.missed = True
         message = surfaces.message_for(incident, _say(deps, "missed", clock=clock, who=who), deps)
-        return Fired(await owe_reminder(incident, message, due, session, deps, redraw=True), None, "clock_missed")
+        return Fired(await owe_reminder(incident, message, due, unit, redraw=True), None, "clock_missed")
     text = _say(deps, "reminder", clock=clock, who=who, point=point[0], left=clock.deadline - now)
-    owed = await owe_reminder(incident, surfaces.message_for(incident, text, deps), due, session, deps)
+    owed = await owe_reminder(incident, surfaces.message_for(incident, text, deps), due, unit)
     upcoming = next_point(clock.aware_at, clock.deadline, now)
     return Fired(owed, upcoming[1] if upcoming else None, f"clock_{point[0]}")
 

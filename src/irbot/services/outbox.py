@@ -16,9 +16,10 @@ from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.work.engine import MAX_ATTEMPTS, Engine, Facts, Job, Step
+from irbot.work.unit import UnitOfWork
 
 __all__ = ["MAX_ATTEMPTS", "CHANNEL", "STAKEHOLDERS", "invite", "post", "refresh", "record", "record_message",
-           "deliver_soon", "deliver_pending", "register"]
+           "message_steps", "owe_message", "deliver_soon", "deliver_pending", "register"]
 
 POST_EVENT = "irbot_outbox_post"
 CHANNEL = "channel"  # the incident's channel
@@ -54,14 +55,25 @@ async def record(incident_id: int, what: str, steps: list[Step], *, session: Any
     return await deps.work.record(incident_id, what, steps, session=session, held=held)
 
 
-async def record_message(incident: Incident, what: str, text: str, *, session: Any, deps: Deps,
-                         redraw: bool = False, held: bool = True) -> OutboxItem:
+def message_steps(incident: Incident, text: str, deps: Deps, *, redraw: bool = False) -> list[Step]:
     """The common case: the incident's channel is owed one message (and, with ``redraw``, a redraw
     of card, topic and announcement at the same time)."""
-    assert incident.id is not None
     wave = 0 if redraw else None
-    steps = [post(surfaces.message_for(incident, text, deps), wave=wave), *([refresh(wave=wave)] if redraw else [])]
-    return await record(incident.id, what, steps, session=session, deps=deps, held=held)
+    return [post(surfaces.message_for(incident, text, deps), wave=wave), *([refresh(wave=wave)] if redraw else [])]
+
+
+async def record_message(incident: Incident, what: str, text: str, *, session: Any, deps: Deps,
+                         redraw: bool = False, held: bool = True) -> OutboxItem:
+    assert incident.id is not None
+    return await record(incident.id, what, message_steps(incident, text, deps, redraw=redraw), session=session,
+                        deps=deps, held=held)
+
+
+async def owe_message(unit: UnitOfWork, incident: Incident, what: str, text: str, *,
+                      redraw: bool = False) -> OutboxItem:
+    """:func:`message_steps`, owed by a unit of work (delivered once it has committed)."""
+    assert incident.id is not None
+    return await unit.owe(incident.id, what, message_steps(incident, text, unit.deps, redraw=redraw))
 
 
 def deliver_soon(item: OutboxItem, deps: Deps) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable, Sequence
+from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ from irbot.services import outbox, surfaces
 from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 # Taking a reminder and owing its post commit together, so "firing" is never seen by others; the
@@ -50,6 +52,15 @@ class ReminderPlan:
             scheduler.cancel(incident_id, kind)
         for incident_id, kind, due_at in self._planned:
             scheduler.plan(incident_id, kind, due_at)
+
+
+@asynccontextmanager
+async def change(deps: Deps) -> AsyncIterator[tuple[UnitOfWork, ReminderPlan]]:
+    """A unit of work whose reminder plan's jobs are set once it has committed."""
+    async with UnitOfWork(deps) as unit:
+        plan = ReminderPlan(deps)
+        unit.after_commit(plan.apply)
+        yield unit, plan
 
 
 def update_due_after(incident: Incident, deps: Deps, since: datetime) -> datetime:
@@ -91,7 +102,7 @@ class Fired:
     metric: str = ""
 
 
-ClockHandler = Callable[[Incident, str, "Due", AsyncSession, Deps], Awaitable[Fired]]
+ClockHandler = Callable[[Incident, str, "Due", UnitOfWork, Deps], Awaitable[Fired]]
 CLOCK_PREFIX = "clock:"
 _clock_handler: list[ClockHandler] = []
 
@@ -108,8 +119,8 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
     dies before the commit leaves the reminder due, one that dies after leaves the post owed, and
     the engine delivers it (looking for it in Slack first if a worker died while posting)."""
     now = deps.clock()
-    plan = ReminderPlan(deps)
-    async with deps.db.session() as session:
+    async with change(deps) as (unit, plan):
+        session = unit.session
         if not await repo.claim_reminder(incident_id, kind, due_at, now=now, lease_until=now + FIRING_LEASE,
                                          session=session):
             return
@@ -118,18 +129,15 @@ async def fire_reminder(incident_id: int, kind: str, due_at: datetime, deps: Dep
         if incident is None or incident.channel_id is None:
             fired = Fired(None, None)
         elif kind.startswith(CLOCK_PREFIX):
-            fired = await _clock_handler[0](incident, kind[len(CLOCK_PREFIX):], due, session, deps)
+            fired = await _clock_handler[0](incident, kind[len(CLOCK_PREFIX):], due, unit, deps)
         else:
-            fired = await _owe_incident_reminder(incident, ReminderKind(kind), due, session, deps, now)
+            fired = await _owe_incident_reminder(incident, ReminderKind(kind), due, unit, deps, now)
         await repo.finish_reminder(incident_id, kind, due_at, state="done" if fired.owed else "cancelled",
                                    session=session)
         if fired.next_due is not None:
             await plan.set(incident_id, kind, fired.next_due, session=session)
-        await session.commit()
-    plan.apply()
     deps.metrics.reminder_lateness.observe(max((now - due_at).total_seconds(), 0.0))
     if fired.owed is not None:
-        deps.work.deliver_soon(fired.owed)
         deps.metrics_reminder(fired.metric or kind)
         log.info("%s reminder owed for INC-%d", kind, incident.number if incident else 0)
 
@@ -138,13 +146,13 @@ async def holders_in(incident_id: int, session: AsyncSession) -> dict[str, str |
     return {key: row.user_id for key, row in (await repo.roles_of(incident_id, session=session)).items()}
 
 
-async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due: Due, session: AsyncSession,
+async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due: Due, unit: UnitOfWork,
                                  deps: Deps, now: datetime) -> Fired:
-    holders = await holders_in(due.incident_id, session)
+    holders = await holders_in(due.incident_id, unit.session)
     if not still_applies(reminder, Status(incident.status), has_commander=bool(holders.get(COMMANDER))):
         return Fired(None, None)
     if reminder == ReminderKind.STAKEHOLDER_SUMMARY:
-        owed = await _owe_summary(incident, holders, due, session, deps)
+        owed = await _owe_summary(incident, holders, due, unit)
     else:
         severity = deps.settings.severity(incident.severity)
         who = holders.get(COMMANDER) or incident.declarer_id
@@ -153,7 +161,7 @@ async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due
                                   severity=severity, who=who, group=group,
                                   review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
         message = blocks.reminder(text, with_update_button=reminder == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
-        owed = await owe_reminder(incident, message, due, session, deps)
+        owed = await owe_reminder(incident, message, due, unit)
     return Fired(owed, _next_due(reminder, incident, deps, now) if repeats(reminder) else None)
 
 
@@ -180,18 +188,18 @@ class Due:
                 "event_payload": {"incident_id": self.incident_id, "kind": self.kind, "due_at": self.at.isoformat()}}
 
 
-async def owe_reminder(incident: Incident, message: blocks.Message, due: Due, session: AsyncSession, deps: Deps, *,
+async def owe_reminder(incident: Incident, message: blocks.Message, due: Due, unit: UnitOfWork, *,
                        to: str = outbox.CHANNEL, redraw: bool = False) -> OutboxItem:
     """Owe the reminder's post (in the incident's channel unless told otherwise), marked as itself."""
     assert incident.id is not None
     steps = [outbox.post(message, to=to, mark=due.mark, wave=0), *([outbox.refresh(wave=0)] if redraw else [])]
-    return await outbox.record(incident.id, f"reminder:{due.kind}", steps, session=session, deps=deps)
+    return await unit.owe(incident.id, f"reminder:{due.kind}", steps)
 
 
-async def _owe_summary(incident: Incident, holders: dict[str, str | None], due: Due, session: AsyncSession,
-                       deps: Deps) -> OutboxItem:
+async def _owe_summary(incident: Incident, holders: dict[str, str | None], due: Due, unit: UnitOfWork) -> OutboxItem:
     """In the announcement thread; a private incident's summary stays in its own channel."""
-    updates = await repo.events_of(incident.id, kinds=["update"], session=session)
+    deps = unit.deps
+    updates = await repo.events_of(incident.id, kinds=["update"], session=unit.session)
     roles = [{"name": role.name, "holder": holders.get(role.key)} for role in deps.settings.roles]
     text = deps.renderer.part("reminders.j2", "stakeholder_summary", incident=surfaces.facts_of(incident),
                               severity=deps.settings.severity(incident.severity), roles=roles,
@@ -199,5 +207,4 @@ async def _owe_summary(incident: Incident, holders: dict[str, str | None], due: 
                               since=deps.clock() - incident.declared_at)
     message = surfaces.message_for(incident, text, deps)
     announced = not incident.private and incident.announce_channel_id and incident.announce_ts
-    return await owe_reminder(incident, message, due, session, deps,
-                              to=outbox.STAKEHOLDERS if announced else outbox.CHANNEL)
+    return await owe_reminder(incident, message, due, unit, to=outbox.STAKEHOLDERS if announced else outbox.CHANNEL)

@@ -7,10 +7,8 @@ delivered once it is committed.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.permissions import may_command
@@ -20,7 +18,7 @@ from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.views.render import Mrkdwn
 from irbot.services import outbox, surfaces, webhooks
 from irbot.services.reminders import (
-    RESOLVED_KINDS, ReminderPlan, plan_declared, plan_resolved, summary_due_after, update_due_after,
+    RESOLVED_KINDS, ReminderPlan, change, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
 from irbot.services.roles import actors_for
 from irbot.store import repo
@@ -144,15 +142,6 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
         await webhooks.owe("status_changed", incident, unit)
         await webhooks.owe("resolved", incident, unit)
     return incident
-
-
-@asynccontextmanager
-async def change(deps: Deps) -> AsyncIterator[tuple[UnitOfWork, ReminderPlan]]:
-    """A unit of work whose reminder plan's jobs are set once it has committed."""
-    async with UnitOfWork(deps) as unit:
-        plan = ReminderPlan(deps)
-        unit.after_commit(plan.apply)
-        yield unit, plan
 
 
 async def open_for_business(incident: Incident, deps: Deps) -> None:
