@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from irbot.domain.refusals import Refused
+
 
 class Status(StrEnum):
     INVESTIGATING = "investigating"
@@ -29,8 +31,8 @@ class Status(StrEnum):
         return self.value.capitalize()
 
 
-class TransitionError(ValueError):
-    """A status change that the rules forbid; the message is shown to the person."""
+class TransitionError(Refused, ValueError):
+    """A status change that the rules forbid; its reason is a macro of status.j2."""
 
 
 def parse_status(text: str) -> Status | None:
@@ -44,14 +46,14 @@ def parse_status(text: str) -> Status | None:
 def check_transition(current: Status, new: Status) -> None:
     """Raise TransitionError with a reason people can act on, or return when allowed."""
     if new == current:
-        raise TransitionError(f"The incident is already *{current.label}*.")
+        raise TransitionError("already", status=current.label)
     if current == Status.CLOSED:
-        raise TransitionError("The incident is closed; closed is final.")
+        raise TransitionError("closed_is_final")
     if new == Status.CLOSED and current != Status.RESOLVED:
-        raise TransitionError("Only a resolved incident can be closed: resolve it first.")
+        raise TransitionError("resolve_before_closing")
     if current == Status.RESOLVED:
         if new in (Status.INVESTIGATING, Status.CLOSED):
             return
-        raise TransitionError("A resolved incident can only be reopened (`investigating`) or closed.")
+        raise TransitionError("reopen_or_close")
     if new.order < current.order and current not in (Status.MITIGATING, Status.MONITORING):
-        raise TransitionError(f"Cannot go back from *{current.label}* to *{new.label}*.")
+        raise TransitionError("no_going_back", current=current.label, new=new.label)

@@ -11,6 +11,7 @@ from datetime import datetime
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
 from irbot.domain.permissions import may_keep_clocks
+from irbot.domain.refusals import ClockRefused
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
 from irbot.services.reminders import (
@@ -22,10 +23,6 @@ from irbot.store.models import Incident, RegulatoryClock
 from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class ClockRefused(Exception):
-    """Not allowed, or nothing to do; the message is for the person."""
 
 
 def _say(deps: Deps, macro: str, **context: object) -> str:
@@ -63,7 +60,7 @@ async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, le
     legal_holder = (await surfaces.holders_of(incident.id, deps)).get(LEGAL) if legal_too else None
     if may_keep_clocks(actors, legal_holder=legal_holder, legal_too=legal_too):
         return
-    raise ClockRefused(_say(deps, "refuse", legal_too=legal_too, commander=actors.commander))
+    raise ClockRefused("refuse", legal_too=legal_too, commander=actors.commander)
 
 
 async def mark_notified(incident: Incident, regime: str, *, actor: str, reference: str, deps: Deps) -> RegulatoryClock:
@@ -73,9 +70,9 @@ async def mark_notified(incident: Incident, regime: str, *, actor: str, referenc
         session = unit.session
         clock = await repo.clock_of(incident.id, regime, session=session)
         if clock is None:
-            raise ClockRefused(_say(deps, "no_clock", regime=regime))
+            raise ClockRefused("no_clock", regime=regime)
         if not await repo.mark_clock_notified(clock.id, by=actor, at=now, reference=reference, session=session):
-            raise ClockRefused(_say(deps, "already_notified", clock=clock))
+            raise ClockRefused("already_notified", clock=clock)
         await repo.add_event(incident.id, "clock_notified", actor_id=actor, at=now, text=reference, session=session,
                              data={"regime": regime, "met": now <= clock.deadline})
         await plan.cancel(incident.id, [CLOCK_PREFIX + regime], session=session)
@@ -92,7 +89,7 @@ async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> Non
         session = unit.session
         stored = await repo.get_incident(incident.id, session=session)
         if stored is None or stored.legal_hold:
-            raise ClockRefused(_say(deps, "hold_already", incident=surfaces.facts_of(incident)))
+            raise ClockRefused("hold_already", incident=surfaces.facts_of(incident))
         await repo.update_incident(incident.id, legal_hold=True, session=session)
         await repo.add_event(incident.id, "legal_hold", actor_id=actor, at=deps.clock(), session=session,
                              dedupe_key="legal_hold")

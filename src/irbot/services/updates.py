@@ -12,6 +12,7 @@ from datetime import datetime
 
 from irbot.deps import Deps
 from irbot.domain.permissions import may_command
+from irbot.domain.refusals import NotAllowed
 from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
@@ -26,10 +27,6 @@ from irbot.store.models import Incident, OutboxItem
 from irbot.work.unit import UnitOfWork
 
 
-class NotAllowed(Exception):
-    """The person may not do this; the message says who can."""
-
-
 @dataclass(frozen=True)
 class Update:
     text: str
@@ -41,8 +38,7 @@ class Update:
 async def require_commander(incident: Incident, actor: str, deps: Deps) -> None:
     actors = await actors_for(incident, actor, deps)
     if not may_command(actors):
-        raise NotAllowed(deps.renderer.part("updates.j2", "refuse_command", commander=actors.commander,
-                                            declarer=incident.declarer_id))
+        raise NotAllowed("refuse_command", commander=actors.commander, declarer=incident.declarer_id)
 
 
 def check_status_change(incident: Incident, new: Status) -> None:
@@ -155,7 +151,7 @@ async def open_for_business(incident: Incident, deps: Deps) -> None:
 async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001
     """Move the status only from the one the change was checked against (two resolves: one wins)."""
     if not await repo.transition_status(incident_id, old.value, new.value, session=session, **values):
-        raise TransitionError("The incident changed meanwhile; look at the card and try again.")
+        raise TransitionError("changed_meanwhile")
 
 
 async def _replan_updates(plan: ReminderPlan, incident: Incident, *, since: datetime, session,  # noqa: ANN001

@@ -15,6 +15,7 @@ from irbot.views.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.models import Incident
+from irbot.views.answers import refusal_text
 
 
 def _say(deps: Deps, macro: str, **context: object) -> str:
@@ -35,7 +36,7 @@ async def clock_command(ctx: CommandContext, incident: Incident) -> Answer:
     try:
         await require_clock_keeper(incident, ctx.user, deps, legal_too=False)
     except ClockRefused as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     clock = await start_clock(incident, regulation, aware_at=min(aware_at, deps.clock()), actor=ctx.user, deps=deps,
                               tell_channel=True)
     if clock is None:
@@ -54,7 +55,7 @@ async def notified_command(ctx: CommandContext, incident: Incident) -> Answer:
     try:  # stored before the ack: the reference is evidence of the notification
         await mark_notified(incident, regulation.key, actor=ctx.user, reference=reference, deps=ctx.deps)
     except ClockRefused as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     return None
 
 
@@ -62,7 +63,7 @@ async def _notify(deps: Deps, incident: Incident, regime: str, actor: str, refer
     try:
         await mark_notified(incident, regime, actor=actor, reference=reference, deps=deps)
     except ClockRefused as exc:
-        await tell(deps, incident.channel_id, actor, str(exc))
+        await tell(deps, incident.channel_id, actor, refusal_text(deps.renderer, exc))
 
 
 @handles("hold")
@@ -71,7 +72,7 @@ async def hold_command(ctx: CommandContext, incident: Incident) -> Answer:
     try:
         await place_legal_hold(incident, actor=ctx.user, deps=ctx.deps)
     except ClockRefused as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     return None
 
 

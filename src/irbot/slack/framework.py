@@ -22,6 +22,7 @@ from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, user_id
 from irbot.slack.updates import open_form
 from irbot.services.incidents import incident_with_id
+from irbot.views.answers import refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ async def _apply(deps: Deps, body: dict[str, Any]) -> None:
                                                                             "score": assessment.score})
         note = deps.renderer.part("assess.j2", "applied" if changed else "already", **context)
     except (NotAllowed, TransitionError) as exc:
-        note = str(exc)
+        note = refusal_text(deps.renderer, exc)
     try:
         await deps.slack.call("views.update", view_id=view.get("id"), view=_result(deps, meta, note=note))
     except SlackCallError as exc:  # the person closed the form meanwhile: tell them where they are

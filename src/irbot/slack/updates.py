@@ -25,6 +25,7 @@ from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, input_value, metadata, text_value, user_id
 from irbot.services.incidents import incident_with_id
 from irbot.store.models import Incident
+from irbot.views.answers import refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,12 @@ async def _open_resolve_form(ctx: CommandContext, incident: Incident) -> str | N
     try:
         await require_commander(incident, ctx.user, ctx.deps)
     except NotAllowed as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     if Status(incident.status) != Status.RESOLVED and ctx.trigger_id:
         view = blocks.resolve_modal(ctx.deps.renderer, metadata={"incident": incident.id})
         ctx.deps.tasks.spawn(open_form(ctx.deps, ctx.trigger_id, view, ctx.channel, ctx.user), name="open-resolve")
         return None
-    return str(TransitionError(f"{surfaces.facts_of(incident).ref} is already resolved."))
+    return refusal_text(ctx.deps.renderer, TransitionError("already_resolved", ref=surfaces.facts_of(incident).ref))
 
 
 @handles("status")
@@ -80,7 +81,7 @@ async def status_command(ctx: CommandContext, incident: Incident) -> str | None:
     try:
         await change_status(incident, new, actor=ctx.user, deps=ctx.deps)  # stored before the ack
     except (NotAllowed, TransitionError) as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     return None
 
 
@@ -94,7 +95,7 @@ async def severity_command(ctx: CommandContext, incident: Incident) -> str | Non
     try:
         changed = await change_severity(incident, severity, actor=ctx.user, deps=deps)  # stored before the ack
     except NotAllowed as exc:
-        return str(exc)
+        return refusal_text(ctx.deps.renderer, exc)
     if changed is None:
         return deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
                                   severity=severity)
@@ -107,7 +108,7 @@ async def _change(deps: Deps, incident: Incident, actor: str, change: Any) -> bo
         await change
         return True
     except (NotAllowed, TransitionError) as exc:
-        await tell(deps, incident.channel_id, actor, str(exc))
+        await tell(deps, incident.channel_id, actor, refusal_text(deps.renderer, exc))
         return False
 
 
@@ -135,7 +136,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:  # stored before the form closes: what the person wrote is never lost
             await post_update(incident, update, actor=user_id(body) or "", deps=deps)
         except (NotAllowed, TransitionError) as exc:
-            await ack(response_action="errors", errors={Block.UPDATE_STATUS: str(exc)[:2000]})
+            await ack(response_action="errors", errors={Block.UPDATE_STATUS: refusal_text(deps.renderer, exc)[:2000]})
             return
         await ack()
 
@@ -150,7 +151,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:  # stored before the form closes
             await resolve(incident, summary, actor=user_id(body) or "", deps=deps)
         except (NotAllowed, TransitionError) as exc:
-            await ack(response_action="errors", errors={Block.RESOLUTION: str(exc)[:2000]})
+            await ack(response_action="errors", errors={Block.RESOLUTION: refusal_text(deps.renderer, exc)[:2000]})
             return
         await ack()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
+from irbot.domain.status import TransitionError
 from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
@@ -15,3 +17,13 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
     if outcome.refusal is None:
         return None
     return renderer.part("roles.j2", outcome.refusal, **outcome.context)
+
+
+def refusal_text(renderer: Renderer, refused: Refused) -> str:
+    """What the person is told when the rules refused their change."""
+    return renderer.part(_TEMPLATE_OF[type(refused)], refused.reason, **refused.facts)
+
+
+# The template whose macros word each kind of refusal (a refusal's reason is the macro's name).
+_TEMPLATE_OF: dict[type[Refused], str] = {TransitionError: "status.j2", NotAllowed: "updates.j2",
+                                          ClockRefused: "clocks.j2"}
