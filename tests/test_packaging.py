@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 MANIFEST_SCHEMA = "manifest-schema/schemas/manifest.schema.1.0.0.json"  # in Slack's spec files (tests/slack_specs.py)
 SOURCE = REPO / "src" / "irbot"
 # The fake Slack and the signed-request client play Slack; they hold no bot scopes.
-NOT_THE_BOT = SOURCE / "testing"
+NOT_THE_BOT = SOURCE / "fakeslack"
 
 # Web API method → the bot scopes irbot needs for its use of it, from each method's page on
 # docs.slack.dev/reference/methods. irbot works in public and private channels alike, so where Slack
