@@ -119,6 +119,8 @@ async def _create_channel(step: Step, job: Job) -> Facts | None:
             if adopted is None:
                 continue
             channel = adopted
+        # Its first events (joins, messages) arrive before the set-up's checkpoint records it.
+        deps.channels.remember(channel["id"], incident.id, private=incident.private)
         return {"channel_id": channel["id"], "channel_name": channel["name"]}
     raise SlackCallError("conversations.create", "name_taken")
 

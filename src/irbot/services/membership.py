@@ -152,9 +152,4 @@ async def member_left(deps: Deps, channel_id: str, user_id: str) -> None:
 
 
 async def _private_incident_channel(deps: Deps, channel_id: str) -> bool:
-    incident_id = await deps.channels.incident_id(channel_id)
-    if incident_id is None:
-        return False
-    async with deps.db.reader() as session:
-        incident = await repo.get_incident(incident_id, session=session)
-    return incident is not None and incident.private
+    return await deps.channels.is_private_incident(channel_id)

@@ -76,7 +76,7 @@ async def _incident_id_of_channel(deps: Deps, channel: Any) -> int | None:
     if not isinstance(channel, str):
         return None
     try:
-        return await deps.channels.incident_id(channel)
+        return await deps.channels.incident_id(channel, trust_recent_miss=True)
     except (DBAPIError, PoolTimeout, OSError):
         # Not known to be an incident channel, and no database to ask: no handler can find, show or
         # change an incident now either, and those that need none (help, the declare form) still answer.

@@ -66,9 +66,14 @@ def database_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def is_current(url: str) -> bool:
+    """Whether the database is at the newest schema (read without Alembic)."""
+    return database_revision(url) == head_revision()
+
+
 def upgrade(url: str) -> None:
     """Bring the database to the newest schema; safe to run from several processes at once."""
-    if database_revision(url) == head_revision():
+    if is_current(url):
         return
     from alembic import command
 
