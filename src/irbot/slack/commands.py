@@ -94,13 +94,26 @@ def help_text(deps: Deps, unknown: str | None = None) -> str:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    # The help answer changes only with the announcement channel's state: rendered once per state
+    # (a burst of /incident help is the commonest burst of all).
+    help_messages: dict[str | None, blocks.Message] = {}
+
+    def help_message() -> blocks.Message:
+        key = deps.workspace.announce_problem
+        if key not in help_messages:
+            help_messages[key] = blocks.text_message(help_text(deps))
+        return help_messages[key]
+
     @app.command("/incident")
     async def incident_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         command = parse_command(body.get("text") or "")
         ctx = CommandContext(deps=deps, command=command, user=body.get("user_id") or "",
                              channel=body.get("channel_id"), trigger_id=body.get("trigger_id"), body=body)
         handler = HANDLERS.get(command.verb)
-        answer = await handler(ctx) if handler else help_text(deps, unknown=command.verb or None)
+        if command.verb in ("", "help"):
+            answer: Answer = help_message()
+        else:
+            answer = await handler(ctx) if handler else help_text(deps, unknown=command.verb)
         if not answer:
             await ack()
             return
