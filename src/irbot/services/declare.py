@@ -32,6 +32,7 @@ from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.work.engine import SETUP, Engine, Facts, Job, Step
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 20
@@ -210,7 +211,11 @@ async def _opened(step: Step, job: Job) -> Facts | None:
     """Every Slack step is done: the incident is open, its reminders start, the world is told."""
     incident, deps = job.incident, job.deps
     incident.setup = "open"
-    await open_for_business(incident, deps)
+
+    async def start_reminders_and_tell_webhooks(unit: UnitOfWork) -> None:
+        await open_for_business(incident, unit)
+
+    job.on_finish(start_reminders_and_tell_webhooks)  # with the set-up's own last write: one transaction
     deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
     log.info("%s is open in Slack", incident_ref(incident.number))
     return {"setup": "open"}

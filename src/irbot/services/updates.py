@@ -140,12 +140,13 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
     return incident
 
 
-async def open_for_business(incident: Incident, deps: Deps) -> None:
+async def open_for_business(incident: Incident, unit: UnitOfWork) -> None:
     """Once an incident is open in Slack, its update and response-target clocks start and the
-    webhooks hear of it."""
-    async with change(deps) as (unit, plan):
-        await plan_declared(plan, incident, session=unit.session)
-        await webhooks.owe("declared", incident, unit)
+    webhooks hear of it (in the unit that records the incident open)."""
+    plan = ReminderPlan(unit.deps)
+    unit.after_commit(plan.apply)
+    await plan_declared(plan, incident, session=unit.session)
+    await webhooks.owe("declared", incident, unit)
 
 
 async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001

@@ -28,13 +28,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from irbot.domain.incident import incident_ref
 from irbot.outbound.errors import Refused
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.tasks import renew_every
+
+from irbot.work.unit import UnitOfWork
 
 if TYPE_CHECKING:
     from irbot.deps import Deps
@@ -66,6 +68,13 @@ class Job:
     deps: "Deps"
     look_first: bool
     memo: dict[str, Any]  # shared by the item's steps in this run (one read serves them all)
+
+    def on_finish(self, write: "Callable[[UnitOfWork], Awaitable[None]]") -> None:
+        """Write this in the transaction that records the item done (the item's last wave only)."""
+        self.memo.setdefault(_ON_FINISH, []).append(write)
+
+
+_ON_FINISH = "on_finish"
 
 
 Handler = Callable[[Step, Job], Awaitable["Facts | None"]]
@@ -239,7 +248,7 @@ class Engine:
                     setattr(incident, key, value)
                 learned.update(facts)
                 if number == len(groups) - 1:
-                    await self._finish(item, state="done", facts=learned)
+                    await self._finish(item, state="done", facts=learned, also=memo.get(_ON_FINISH, ()))
                 elif self._checkpoint(item, group):
                     if not await lease.record_progress(group[-1] + 1, learned):
                         return False
@@ -316,15 +325,18 @@ class Engine:
         await self.deliver(item_id)
 
     async def _finish(self, item: OutboxItem, *, state: str, error: str | None = None,
-                      retry_at: datetime | None = None, facts: Facts | None = None) -> None:
-        """Unless another worker has claimed the item meanwhile (then the outcome is theirs to record)."""
+                      retry_at: datetime | None = None, facts: Facts | None = None,
+                      also: "Iterable[Callable[[UnitOfWork], Awaitable[None]]]" = ()) -> None:
+        """Unless another worker has claimed the item meanwhile (then the outcome is theirs to record).
+        ``also``: what the last wave's steps asked to write in the same transaction."""
         assert item.id is not None
-        async with self.deps.db.session() as session:
+        async with UnitOfWork(self.deps) as unit:
             await repo.finish_outbox(item.id, item.attempts, state=state, error=error, retry_at=retry_at,
-                                     session=session)
+                                     session=unit.session)
             if facts:
-                await repo.update_incident(item.incident_id, session=session, **facts)
-            await session.commit()
+                await repo.update_incident(item.incident_id, session=unit.session, **facts)
+            for write in also:
+                await write(unit)
 
 
 def _outside_side(what: str) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from irbot.store.models import OutboxItem
-from irbot.work.engine import Step
 
 if TYPE_CHECKING:
     from irbot.deps import Deps
+    from irbot.work.engine import Step
 
 
 class UnitOfWork:
