@@ -20,7 +20,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -36,7 +36,8 @@ from irbot.services import outbox, surfaces
 from irbot.services.declare import Declared, record_declaration
 from irbot.store import repo
 from irbot.store.db import Database
-from irbot.store.models import AlertGroup, Incident, OutboxItem
+from irbot.store.models import AlertGroup, Incident
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -242,15 +243,14 @@ async def _declare(notification: Notification, deps: Deps) -> Outcome:
             group.incident_id, group.status, group.updated_at = incident.id, "firing", deps.clock()
         group.full = found.beyond_room > 0
         await repo.remember_fingerprints(key, found.remember, session=session)
-        owed = []
+        # Owed unheld: the incident's set-up (or, for an open storm, the kick below) delivers them in order.
         if route.to == STORM and created:  # the storm's channel first says why it exists
-            owed.append(await outbox.record_message(incident, "alert_storm", deps.renderer.part(
+            await outbox.record_message(incident, "alert_storm", deps.renderer.part(
                 "alerts.j2", "storm_opened", reason=route.reason, limit=_limit(route, deps)),
-                session=session, deps=deps, held=False))
+                session=session, deps=deps, held=False)
         text = _alert_text(deps, incident, [read[k] for k in found.remember], count=notification.firing_count(),
                            form=form, new_group=route.to == STORM, full=group.full)
-        owed.append(await outbox.record_message(incident, "alerts_firing", text, session=session, deps=deps,
-                                                held=False))
+        await outbox.record_message(incident, "alerts_firing", text, session=session, deps=deps, held=False)
         await session.commit()
     if setup is not None:  # the new channel is owed the alerts that opened it: delivered when its set-up ends
         deps.work.deliver_soon(setup, incident=incident)
@@ -286,7 +286,8 @@ def _is_storm(incident: Incident) -> bool:
 
 async def _more_alerts(notification: Notification, incident: Incident, deps: Deps) -> Outcome:
     key, read = notification.group(), _firing_read(notification)
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
+        session = unit.session
         group = await repo.alert_group(key, session=session, lock=True)
         known = await repo.known_fingerprints(key, list(read), session=session)
         room = MAX_SEEN_PER_GROUP - await repo.alert_seen_count(key, session=session)
@@ -295,44 +296,26 @@ async def _more_alerts(notification: Notification, incident: Incident, deps: Dep
         now_full = found.beyond_room > 0 and not group.full  # said once: later ones are not listed
         group.full = group.full or now_full
         group.status, group.updated_at = "firing", deps.clock()
-        owed = None
         if found.remember or now_full:
             text = _alert_text(deps, incident, [read[k] for k in found.remember], count=len(found.remember),
                                form=_form(notification, deps), new=True, full=now_full)
-            owed = await _owe(incident, "alerts_firing", text, session=session, deps=deps)
-        await session.commit()
-    if owed is not None:
-        _send(owed, incident, deps)
-    return Outcome("updated" if owed else "ignored", surfaces.facts_of(incident).ref)
+            await outbox.owe_message(unit, incident, "alerts_firing", text)
+    return Outcome("updated" if unit.owed else "ignored", surfaces.facts_of(incident).ref)
 
 
 async def _cleared(notification: Notification, group: AlertGroup | None, incident: Incident | None,
                    deps: Deps) -> Outcome:
     if group is None or incident is None:
         return Outcome("ignored")
-    async with deps.db.session() as session:
-        stored = await repo.alert_group(notification.group(), session=session, lock=True)
+    async with UnitOfWork(deps) as unit:
+        stored = await repo.alert_group(notification.group(), session=unit.session, lock=True)
         already = stored.status == "resolved"
         stored.status, stored.updated_at = "resolved", deps.clock()
-        owed = None if already else await _owe(
-            incident, "alerts_cleared", deps.renderer.part(
+        if not already:
+            await outbox.owe_message(unit, incident, "alerts_cleared", deps.renderer.part(
                 "alerts.j2", "resolved", incident=surfaces.facts_of(incident),
-                **_named(incident, _form(notification, deps))),
-            session=session, deps=deps)
-        await session.commit()
-    if owed is not None:
-        _send(owed, incident, deps)
+                **_named(incident, _form(notification, deps))))
     return Outcome("ignored" if already else "resolved", surfaces.facts_of(incident).ref)
-
-
-async def _owe(incident: Incident, what: str, text: str, *, session: Any, deps: Deps) -> OutboxItem:
-    """A message for the incident's channel, delivered right after the commit, or, while the
-    incident's set-up still runs (declared a moment ago), the moment that set-up ends."""
-    return await outbox.record_message(incident, what, text, session=session, deps=deps)
-
-
-def _send(item: OutboxItem, incident: Incident, deps: Deps) -> None:
-    outbox.deliver_soon(item, deps)
 
 
 def _alert_text(deps: Deps, incident: Incident, alerts: list[Alert], *, count: int, form: DeclareForm,

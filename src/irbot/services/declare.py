@@ -245,15 +245,15 @@ async def reconcile_surfaces(deps: Deps) -> int:
 
 async def resume_unfinished(deps: Deps) -> int:
     """At start-up: owe the set-up of incidents left "opening" with none owed (declared by an irbot
-    from before the engine), deliver what is owed, then redraw the live incidents' card, topic and
-    announcement from the database. Returns how many set-ups were owed anew."""
+    from before the engine; the sweep, which starts with irbot, delivers them with everything else
+    owed), then redraw the live incidents' card, topic and announcement from the database. Returns
+    how many set-ups were owed anew."""
     async with deps.db.session() as session:
         orphans = await repo.incidents_in_setup_owing_nothing(session=session)
         for incident in orphans:
             assert incident.id is not None
             await owe_setup(incident.id, session=session, deps=deps, held=False)
         await session.commit()
-    await deps.work.deliver_pending()
     await reconcile_surfaces(deps)
     return len(orphans)
 

@@ -80,12 +80,6 @@ def deliver_soon(item: OutboxItem, deps: Deps) -> None:
     deps.work.deliver_soon(item)
 
 
-async def deliver(item: OutboxItem, deps: Deps) -> bool:
-    """Deliver a held item now, in the caller's task (an alert listing that must follow its set-up)."""
-    assert item.id is not None
-    return await deps.work.deliver(item.id)
-
-
 async def deliver_pending(deps: Deps) -> int:
     return await deps.work.deliver_pending()
 

@@ -106,15 +106,6 @@ def message_for(incident: Incident, text: str, deps: Deps) -> blocks.Message:
     return blocks.text_message(drill_marked(incident, text, deps))
 
 
-async def say(incident: Incident, text: str, deps: Deps, *, channel: str | None = None,
-              thread_ts: str | None = None, message: blocks.Message | None = None) -> dict:
-    """Post in the incident's channel (or ``channel``), marked when the incident is a drill."""
-    message = message or message_for(incident, text, deps)
-    args = {"thread_ts": thread_ts} if thread_ts else {}
-    return await deps.slack.call("chat.postMessage", channel=channel or incident.channel_id, **args,
-                                 **message.as_args())
-
-
 def incident_mark(event_type: str, incident_id: int | None) -> dict:
     """Message metadata naming the incident, for posts it has one of (the card, the checklist …)."""
     return {"event_type": event_type, "event_payload": {"incident_id": incident_id}}
