@@ -55,8 +55,15 @@ def _revisions() -> tuple[set[str], set[str]]:
     return revisions, revised
 
 
+def _engine(url: str):  # noqa: ANN202 - a SQLAlchemy Engine
+    """One connection at a time, closed after use. On SQLite, wait out another connection's lock as
+    the serving engine does (its busy timeout) rather than failing a start-up after sqlite3's 5 s."""
+    extra = {"connect_args": {"timeout": 30}} if is_sqlite(url) else {}
+    return create_engine(sync_url(url), poolclass=pool.NullPool, **extra)
+
+
 def database_revision(url: str) -> str | None:
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    engine = _engine(url)
     try:
         with engine.connect() as conn:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -78,7 +85,7 @@ def upgrade(url: str) -> None:
     from alembic import command
 
     config = alembic_config(url)
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    engine = _engine(url)
     with engine.begin() as conn:
         if not is_sqlite(url):
             # Two replicas starting together must not both create the tables.
