@@ -40,3 +40,15 @@ def test_an_up_to_date_database_is_not_migrated_and_alembic_never_loads(tmp_path
              "print('alembic' in sys.modules, 'mako' in sys.modules)")
     shown = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
     assert shown.stdout.split() == ["False", "False"], shown.stderr
+
+
+def test_a_new_sqlite_file_leaves_the_migration_in_wal_mode(tmp_path: Path) -> None:
+    """irbot's engines connecting together to a file still in rollback mode would each try to
+    switch it to WAL; SQLite ends that race with "database is locked" whatever the busy timeout.
+    The migration switches it first, while it is alone."""
+    import sqlite3
+
+    path = tmp_path / "new.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -62,6 +62,22 @@ def _engine(url: str):  # noqa: ANN202 - a SQLAlchemy Engine
     return create_engine(sync_url(url), poolclass=pool.NullPool, **extra)
 
 
+def use_wal(url: str) -> None:
+    """Put a SQLite file in WAL mode now, while nothing else of irbot's has it open.
+
+    The serving engines ask for WAL on every connection, which costs nothing once the file is in
+    WAL mode. Switching a new file needs its exclusive lock, though: irbot's three engines (writer,
+    single writes, readers for /healthz) connecting together on a new file could each hold a shared
+    lock while waiting for the exclusive one, and SQLite ends such a deadlock at once with
+    "database is locked", whatever the busy timeout: a first start failed that way now and then."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    finally:
+        engine.dispose()
+
+
 def database_revision(url: str) -> str | None:
     engine = _engine(url)
     try:
@@ -80,6 +96,8 @@ def is_current(url: str) -> bool:
 
 def upgrade(url: str) -> None:
     """Bring the database to the newest schema; safe to run from several processes at once."""
+    if is_sqlite(url):
+        use_wal(url)
     if is_current(url):
         return
     from alembic import command
