@@ -65,8 +65,8 @@ class Pipeline:
 
 
 def _with_body(request: AsyncBoltRequest, payload: dict[str, Any]) -> AsyncBoltRequest:
-    """Listeners see the admitted payload, not Bolt's own parse of the raw body (which still has
-    any NUL or lone surrogate). The raw body stays: Bolt checks the signature over it."""
+    """Listeners see the admitted payload, already parsed once by intake (with any NUL or lone
+    surrogate made storable); Bolt is given no raw body to parse again."""
     request.body = payload
     request.context = build_async_context(AsyncBoltContext(), payload)
     return request
