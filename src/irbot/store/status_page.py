@@ -1,0 +1,177 @@
+"""The public status page's records: publications, their public entries, and the version every
+publication raises (the key of each replica's cache of the rendered page).
+Keyword-only ``session``; callers commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from irbot.store.models import Counter, Incident, StatusEntry, StatusPublication
+
+STATUS_VERSION = "status_page"
+
+
+async def bump_status_version(*, session: AsyncSession) -> int:
+    """Raise the page's version in the publication's own transaction: every replica's cache of the
+    page is stale from the moment the publication commits."""
+    result = await session.execute(
+        update(Counter).where(col(Counter.name) == STATUS_VERSION)
+        .values(value=Counter.value + 1).returning(Counter.value))
+    value = result.scalar_one_or_none()
+    if value is not None:
+        return value
+    try:
+        async with session.begin_nested():
+            session.add(Counter(name=STATUS_VERSION, value=1))
+        return 1
+    except IntegrityError:  # another publication created the row first
+        return await bump_status_version(session=session)
+
+
+async def status_version(*, session: AsyncSession) -> int:
+    query = select(Counter.value).where(Counter.name == STATUS_VERSION)
+    return (await session.execute(query)).scalar_one_or_none() or 0
+
+
+async def publication_of(incident_id: int, *, session: AsyncSession) -> StatusPublication | None:
+    return await session.get(StatusPublication, incident_id, populate_existing=True)
+
+
+async def save_publication(incident_id: int, *, title: str, impact: str, components: list[str], at: datetime,
+                           session: AsyncSession) -> StatusPublication:
+    """Publish, or publish again (new words, back on the page if it was taken off or resolved)."""
+    publication = await publication_of(incident_id, session=session)
+    if publication is None or publication.unpublished_at is not None:
+        if publication is not None:
+            await session.delete(publication)
+            await session.flush()
+        publication = StatusPublication(incident_id=incident_id, title=title, impact=impact,
+                                        components=list(components), published_at=at)
+        session.add(publication)
+    else:
+        publication.title, publication.impact, publication.components = title, impact, list(components)
+        publication.resolved_at = None
+    await session.flush()
+    return publication
+
+
+async def add_status_entry(entry: StatusEntry, *, session: AsyncSession) -> StatusEntry | None:
+    """None when this form's entry is already recorded."""
+    try:
+        async with session.begin_nested():
+            session.add(entry)
+        return entry
+    except IntegrityError:
+        return None
+
+
+async def mark_publication(incident_id: int, *, session: AsyncSession, **values: Any) -> bool:
+    """Set resolved_at or unpublished_at on a publication that is on the page; False when it is not."""
+    result = await session.execute(
+        update(StatusPublication).where(col(StatusPublication.incident_id) == incident_id,
+                                        col(StatusPublication.unpublished_at).is_(None)).values(**values))
+    return result.rowcount == 1
+
+
+async def published_rows(*, since: datetime, session: AsyncSession) -> list[tuple[StatusPublication, int]]:
+    """Publications on the page (open, or resolved since ``since``) with their incident's number."""
+    query = (select(StatusPublication, Incident.number)
+             .join(Incident, col(Incident.id) == col(StatusPublication.incident_id))
+             .where(col(StatusPublication.unpublished_at).is_(None))
+             .where((col(StatusPublication.resolved_at).is_(None)) | (col(StatusPublication.resolved_at) >= since))
+             .order_by(col(StatusPublication.published_at).desc()))
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+async def published_by_number(number: int, *, session: AsyncSession) -> tuple[StatusPublication, int] | None:
+    query = (select(StatusPublication, Incident.number)
+             .join(Incident, col(Incident.id) == col(StatusPublication.incident_id))
+             .where(Incident.number == number, col(StatusPublication.unpublished_at).is_(None)))
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def status_entries(incident_ids: list[int], *, session: AsyncSession, limit: int | None = None) -> list[StatusEntry]:
+    """Public entries of these incidents, newest first."""
+    if not incident_ids:
+        return []
+    query = (select(StatusEntry).where(col(StatusEntry.incident_id).in_(incident_ids))
+             .order_by(col(StatusEntry.at).desc(), col(StatusEntry.id).desc()))
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars().all())
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    etag: str
+    version: int
+    valid_until: datetime | None  # the page changes by itself then (a resolved incident ages off)
+
+
+class StatusPageCache:
+    """Each replica's rendered pages, keyed by the publication version.
+
+    A publication made here makes the next request read the version at once; one made by another
+    replica is seen within ``check_every`` seconds (the version is one primary-key row, read at
+    most that often, by one request at a time, whatever the number of clients)."""
+
+    def __init__(self, read_version: Callable[[], Awaitable[int]], clock: Callable[[], datetime],
+                 check_every: float = 1.0) -> None:
+        self._read_version = read_version
+        self._clock = clock
+        self.check_every = check_every
+        self._version = -1
+        self._checked = float("-inf")
+        self._version_lock = asyncio.Lock()
+        self._entries: dict[str, Rendered] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def invalidate(self) -> None:
+        """A publication committed here: read the version on the next request."""
+        self._checked = float("-inf")
+
+    async def version(self) -> int:
+        if time.monotonic() - self._checked < self.check_every:
+            return self._version
+        async with self._version_lock:
+            if time.monotonic() - self._checked >= self.check_every:
+                checked = time.monotonic()
+                self._version = await self._read_version()
+                self._checked = checked
+        return self._version
+
+    def _fresh(self, key: str, version: int) -> Rendered | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.version != version:
+            return None
+        if entry.valid_until is not None and self._clock() >= entry.valid_until:
+            return None
+        return entry
+
+    async def get(self, key: str, build: Callable[[int], Awaitable[Rendered]]) -> Rendered:
+        """The rendered page for ``key`` at the current version; built once however many ask at once."""
+        version = await self.version()
+        entry = self._fresh(key, version)
+        if entry is not None:
+            return entry
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            entry = self._fresh(key, version)
+            if entry is None:
+                entry = await build(version)
+                if len(self._entries) > 1000:  # incident pages of a long history: keep the memory bounded
+                    self._entries.clear()
+                self._entries[key] = entry
+        return entry
