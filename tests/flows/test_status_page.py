@@ -103,7 +103,8 @@ async def test_publish_update_resolve_and_read_it_over_http(harness: Harness) ->
     assert not refused
     title_block = next(b for b in view["blocks"] if b.get("block_id") == "status.title")
     assert title_block["element"]["initial_value"] == SECRET_TITLE  # prefilled with the incident's title
-    assert any("published" in t and "https://status.example.com/status/incidents/INC-1" in t
+    assert any("published" in t and '"Checkout is failing for some customers" (Partial outage)' in t
+               and "https://status.example.com/status/incidents/INC-1" in t
                for t in harness.bot_messages(channel.id))
 
     body = await page(harness)

@@ -15,6 +15,7 @@ from typing import Sequence
 from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
 from irbot.domain.roles import COMMANDER
+from irbot.domain.status import Status
 from irbot.domain.status_page import (
     RESOLVED_SHOWN_FOR, Impact, Published, StatusPageSettings, StatusRefused, banner, component_statuses,
     may_publish, parse_impact, publish_refusal,
@@ -90,10 +91,12 @@ async def publish(incident: Incident, form: PublishForm, *, actor: str, deps: De
             return False
         await repo.save_publication(incident.id, title=form.title, impact=form.impact.value,
                                     components=list(components), at=now, session=session)
+        if not Status(incident.status).is_open:  # told after the fact: it goes on the page as resolved
+            await repo.mark_publication(incident.id, resolved_at=incident.resolved_at or now, session=session)
         await _record(unit, incident, "published", actor, now, text=form.message,
                       data={"title": form.title, "impact": form.impact.value, "components": list(components)})
         notice = deps.renderer.part("status_page.j2", "published_notice", ref=incident_ref(incident.number),
-                                    actor=actor, title=form.title, impact=form.impact.label,
+                                    actor=actor, public_title=form.title, impact=form.impact.label,
                                     link=public_link(deps, incident.number))
         await unit.owe(incident.id, "status_published", [outbox.post(surfaces.message_for(incident, notice, deps))])
     return True

@@ -62,7 +62,7 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-_KIND_TITLES = {"published": "Investigating", "update": "Update", "resolved": "Resolved"}
+_KIND_TITLES = {"published": "Published", "update": "Update", "resolved": "Resolved"}
 
 
 def atom_feed(state: "PageState", entries: Sequence[tuple["PublicIncident", "PublicEntry"]], base: str) -> bytes:
