@@ -9,6 +9,7 @@ whose ``If-None-Match`` names the current ETag gets 304 with no body.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -50,7 +51,7 @@ def status_routes(irbot: "Irbot") -> list[web.RouteDef]:
 
     def rendered(body: bytes, content_type: str, version: int, state: status_page.PageState | None) -> Rendered:
         return Rendered(body=body, content_type=content_type, etag=etag_of(body), version=version,
-                        valid_until=state.valid_until if state else None)
+                        valid_until=state.valid_until if state else None, gzipped=gzip.compress(body, 6, mtime=0))
 
     def serve(build: Callable[[web.Request], Awaitable[Rendered | None]]):  # noqa: ANN202
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -64,10 +65,17 @@ def status_routes(irbot: "Irbot") -> list[web.RouteDef]:
                                     headers={"Retry-After": "5", "Cache-Control": "no-store"})
             if answer is None:
                 return web.Response(status=404, text="Not found.\n", headers={"Cache-Control": CACHE_CONTROL})
-            headers = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL, **_SECURITY}
-            if _matches(request.headers.get("If-None-Match"), answer.etag):
+            # Each encoding is its own representation with its own strong ETag (RFC 9110 8.8.3).
+            zipped = answer.gzipped is not None and _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+            etag = answer.etag[:-1] + '-gzip"' if zipped else answer.etag
+            headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding", **_SECURITY}
+            if _matches(request.headers.get("If-None-Match"), etag):
                 return web.Response(status=304, headers=headers)
-            return web.Response(body=answer.body, headers={**headers, "Content-Type": answer.content_type})
+            headers["Content-Type"] = answer.content_type
+            if zipped:
+                headers["Content-Encoding"] = "gzip"
+                return web.Response(body=answer.gzipped, headers=headers)
+            return web.Response(body=answer.body, headers=headers)
         return handle
 
     async def page(request: web.Request) -> Rendered:
@@ -127,3 +135,11 @@ def _matches(header: str | None, etag: str) -> bool:
     if header.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def _accepts_gzip(header: str) -> bool:
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False

@@ -240,6 +240,9 @@ async def test_etag_304_head_and_cache_follow_publications(harness: Harness) -> 
     status, headers, body = await get(harness, "/status")
     assert status == 200 and headers["ETag"] and "max-age" in headers["Cache-Control"]
     assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'none': no script at all
+    assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    status, plain, raw = await get(harness, "/status", headers={"Accept-Encoding": "identity"})
+    assert status == 200 and "Content-Encoding" not in plain and plain["ETag"] != headers["ETag"] and raw == body
     status, again, empty = await get(harness, "/status", headers={"If-None-Match": headers["ETag"]})
     assert status == 304 and empty == "" and again["ETag"] == headers["ETag"]
     status, head, empty = await get(harness, "/status", method="HEAD")

@@ -118,6 +118,7 @@ class Rendered:
     etag: str
     version: int
     valid_until: datetime | None  # the page changes by itself then (a resolved incident ages off)
+    gzipped: bytes | None = None  # the body compressed once, for clients that accept gzip
 
 
 class StatusPageCache:
