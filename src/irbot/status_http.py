@@ -93,11 +93,9 @@ def status_routes(irbot: "Irbot") -> list[web.RouteDef]:
         number, base = int(match.group(1)), base_of(request, absolute=False)
         settings = irbot.settings.status_page
         assert settings is not None
-        found: list[bool] = []
 
         async def build(version: int) -> Rendered:
             shown = await status_page.incident_state(deps, number)
-            found.append(shown is not None)
             body = views.incident(shown, settings, base).encode("utf-8") if shown else b""
             return Rendered(body=body, content_type=HTML_TYPE if shown else "", etag=etag_of(body),
                             version=version, valid_until=None)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from multidict import CIMultiDict
 
+from irbot.domain.evidence import verify_chain
 from irbot.fakeslack.harness import Harness
 from irbot.store import repo
 
@@ -157,7 +159,24 @@ async def test_publish_update_resolve_and_read_it_over_http(harness: Harness) ->
 
     async with harness.irbot.deps.db.reader() as session:
         events = await repo.events_of(1, session=session, kinds=["status_page"])
+        chain = await repo.evidence(1, session=session)
     assert [e.data["what"] for e in events] == ["published", "update", "resolved"]
+    assert [e.text for e in events][1:] == ["A fix is being rolled out.", "Checkout works again."]
+    assert verify_chain(chain).ok  # each publication is an evidence record in the incident's chain
+
+
+async def test_the_page_templates_can_be_overridden(start_harness: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "status_base.html.j2").write_text(
+        "<!doctype html><title>{{ settings.title }}</title><p>Ours</p>{% block main %}{% endblock %}\n",
+        encoding="utf-8")
+    harness = await start_harness(settings=SETTINGS, env={"IRBOT_TEMPLATES": str(folder)})
+    channel = await harness.declare("alice", SECRET_TITLE)
+    await publish(harness, "alice", channel.id, FIRST)
+    body = await page(harness)
+    assert body.startswith("<!doctype html><title>Acme &lt;status&gt;</title><p>Ours</p>")
+    assert "&lt;script&gt;" in body and "<script>" not in body  # an override is autoescaped too
 
 
 async def test_who_may_publish_and_what_is_refused(harness: Harness) -> None:

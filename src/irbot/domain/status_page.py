@@ -117,8 +117,5 @@ def may_publish(actors: Actors, *, comms_lead: str | None) -> bool:
     return actors.acts_as_commander or (comms_lead is not None and actors.actor == comms_lead)
 
 
-
-
-
 class StatusRefused(Refused):
     """A status page publication that is not allowed (who, a private incident, a drill, not published)."""
