@@ -163,6 +163,13 @@ async def test_publish_update_resolve_and_read_it_over_http(harness: Harness) ->
     assert [e.data["what"] for e in events] == ["published", "update", "resolved"]
     assert [e.text for e in events][1:] == ["A fix is being rolled out.", "Checkout works again."]
     assert verify_chain(chain).ok  # each publication is an evidence record in the incident's chain
+    answer = await harness.slack.command(harness.user("alice"), "/incident", "timeline", channel=channel.id)
+    assert "Status page: update by" in harness.fake.text_of(answer.json)
+    await harness.slack.command(harness.user("alice"), "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    shared = [m for m in harness.fake.messages(channel.id) if m.get("files") and m.get("bot_id")][-1]
+    document = (harness.fake.file_content(shared["files"][0]["id"]) or b"").decode()
+    assert "Status page, resolved by" in document and "Checkout works again." in document
 
 
 async def test_the_page_templates_can_be_overridden(start_harness: Any, tmp_path: Path) -> None:
