@@ -3,6 +3,7 @@ SQLite and PostgreSQL). What is on the page is only what was written for the pub
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -301,3 +302,33 @@ async def test_without_a_status_page_section_the_routes_are_off(start_harness: A
     channel = await harness.declare("alice", "Anything")
     answer = await harness.slack.command(harness.user("alice"), "/incident", "publish", channel=channel.id)
     assert "not set up" in harness.fake.text_of(answer.json)
+
+
+async def test_a_form_submitted_twice_publishes_once(harness: Harness) -> None:
+    from irbot.domain.status_page import Impact
+    from irbot.services import status_page
+    channel = await harness.declare("alice", "Double click")
+    deps = harness.irbot.deps
+    async with deps.db.reader() as session:
+        incident = await repo.incident_by_channel(channel.id, session=session)
+    form = status_page.PublishForm(title="Slow pages", impact=Impact.DEGRADED, components=("checkout",),
+                                   message="Pages load slowly.", source_key="view:V0SAME")
+    actor = harness.user("alice").id
+    assert await status_page.publish(incident, form, actor=actor, deps=deps) is True
+    assert await status_page.publish(incident, form, actor=actor, deps=deps) is False
+    _, _, feed = await get(harness, "/status/feed.atom")
+    assert len(ET.fromstring(feed.encode()).findall(f"{ATOM}entry")) == 1
+
+
+async def test_another_replicas_publication_is_seen_through_the_database(harness: Harness) -> None:
+    channel = await harness.declare("alice", "Replica check")
+    await publish(harness, "alice", channel.id, FIRST)
+    cache = harness.irbot.deps.status_cache
+    cache.check_every = 0.3
+    assert "Checkout is failing" in await page(harness)
+    async with harness.irbot.deps.db.session() as session:  # what another replica's unpublish commits
+        await repo.mark_publication(1, unpublished_at=harness.irbot.deps.clock(), session=session)
+        await repo.bump_status_version(session=session)
+        await session.commit()
+    await asyncio.sleep(0.35)
+    assert "Checkout is failing" not in await page(harness)
