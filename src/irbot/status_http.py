@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, max-age=15"
 FEED_ENTRIES = 100
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _REF = re.compile(rf"^{REF_PREFIX}([1-9][0-9]{{0,9}})$")
 # No script, no frames, no outside fetches: the page is text and its own inline style.
 _SECURITY = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -47,7 +48,9 @@ def status_routes(irbot: "Irbot") -> list[web.RouteDef]:
         configured = irbot.settings.status_page.public_url if irbot.settings.status_page else ""
         if configured or not absolute:
             return configured
-        return f"{request.scheme}://{request.host}"
+        # Without public_url the feed's absolute links name the host asked for, if it looks like one.
+        host = request.host if _HOST.match(request.host or "") else "localhost"
+        return f"{request.scheme}://{host}"
 
     def rendered(body: bytes, content_type: str, version: int, state: status_page.PageState | None) -> Rendered:
         return Rendered(body=body, content_type=content_type, etag=etag_of(body), version=version,

@@ -332,3 +332,11 @@ async def test_another_replicas_publication_is_seen_through_the_database(harness
         await session.commit()
     await asyncio.sleep(0.35)
     assert "Checkout is failing" not in await page(harness)
+
+
+async def test_without_public_url_the_feed_names_only_a_well_formed_host(start_harness: Any) -> None:
+    harness = await start_harness(settings=SETTINGS.replace('public_url = "https://status.example.com"\n', ""))
+    _, _, feed = await get(harness, "/status/feed.atom", headers={"Host": "status.test:8080"})
+    assert ET.fromstring(feed.encode()).find(f"{ATOM}id").text == "http://status.test:8080/status"
+    _, _, feed = await get(harness, "/status/feed.atom", headers={"Host": 'evil"><x y="'})
+    assert ET.fromstring(feed.encode()).find(f"{ATOM}id").text == "http://localhost/status"
