@@ -124,3 +124,25 @@ async def test_a_cached_page_expires_when_a_resolved_incident_ages_off() -> None
     now[0] = NOW + timedelta(hours=1)
     await cache.get("page", build)
     assert built == [7, 7]
+
+
+async def test_while_the_database_is_down_the_last_page_is_served() -> None:
+    from sqlalchemy.exc import OperationalError
+    down = False
+
+    async def read_version() -> int:
+        if down:
+            raise OperationalError("SELECT", {}, Exception("connection refused"))
+        return 3
+
+    async def build(v: int) -> Rendered:
+        return Rendered(body=b"page", content_type="text/plain", etag='"p"', version=v, valid_until=None)
+
+    cache = StatusPageCache(read_version, lambda: NOW, check_every=0)
+    down = True
+    with pytest.raises(OperationalError):
+        await cache.get("page", build)  # nothing to show yet
+    down = False
+    assert (await cache.get("page", build)).body == b"page"
+    down = True
+    assert (await cache.get("page", build)).body == b"page"

@@ -5,19 +5,22 @@ Keyword-only ``session``; callers commit."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from irbot.store.models import Counter, Incident, StatusEntry, StatusPublication
 
 STATUS_VERSION = "status_page"
+log = logging.getLogger(__name__)
 
 
 async def bump_status_version(*, session: AsyncSession) -> int:
@@ -144,12 +147,21 @@ class StatusPageCache:
         self._checked = float("-inf")
 
     async def version(self) -> int:
+        """The publication version; while the database does not answer, the last one known (the page
+        stays up during an outage of the database, showing what it showed)."""
         if time.monotonic() - self._checked < self.check_every:
             return self._version
+        if self._version_lock.locked() and self._version >= 0:
+            return self._version  # one request is asking the database; the others need not wait for it
         async with self._version_lock:
             if time.monotonic() - self._checked >= self.check_every:
                 checked = time.monotonic()
-                self._version = await self._read_version()
+                try:
+                    self._version = await self._read_version()
+                except (DBAPIError, PoolTimeout, OSError):
+                    if self._version < 0:
+                        raise  # nothing rendered yet: the caller says "unavailable"
+                    log.warning("the status page's version could not be read; serving the last page")
                 self._checked = checked
         return self._version
 
