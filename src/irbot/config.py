@@ -24,7 +24,7 @@ from irbot.domain.durations import Duration, DurationError, parse_duration
 from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import COMMANDER, DEFAULT_ROLES, ROLES_WITH_POWERS, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
-from irbot.domain.status_page import Component, StatusPageSettings
+from irbot.domain.status_page import Component, StatusPageSettings, safe_link
 
 
 class ConfigError(ValueError):
@@ -424,10 +424,8 @@ def _status_page(value: Any) -> StatusPageSettings:
     public_url = value.get("public_url", "")
     if not isinstance(public_url, str):
         raise ConfigError("settings file: status_page.public_url must be a string")
-    if public_url:
-        parts = urlsplit(public_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"settings file: status_page.public_url must be an http(s) URL, got {public_url!r}")
+    if public_url and (safe_link(public_url) is None or any(c in public_url for c in "\"'<> ")):
+        raise ConfigError(f"settings file: status_page.public_url must be an http(s) URL, got {public_url!r}")
     entries = value.get("components", [])
     if not isinstance(entries, list):
         raise ConfigError("settings file: status_page.components must be a list of tables with key and name")

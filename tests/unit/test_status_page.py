@@ -71,6 +71,7 @@ def test_the_section_is_parsed_and_its_absence_turns_the_page_off(tmp_path: Path
 @pytest.mark.parametrize("text, names", [
     ('[status_page]\ncolour = "red"\n', "unknown key 'colour'"),
     ('[status_page]\npublic_url = "javascript:alert(1)"\n', "public_url must be an http(s) URL"),
+    ('[status_page]\npublic_url = "https://x.example/\\"><script>"\n', "public_url must be an http(s) URL"),
     ('[status_page]\ntitle = ""\n', "status_page.title"),
     ('[status_page]\n[[status_page.components]]\nkey = "a"\n', "status_page.components[0]"),
     ('[status_page]\n[[status_page.components]]\nkey = "a"\nname = "A"\n[[status_page.components]]\nkey = "a"\n'
