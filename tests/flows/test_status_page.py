@@ -340,3 +340,17 @@ async def test_without_public_url_the_feed_names_only_a_well_formed_host(start_h
     assert ET.fromstring(feed.encode()).find(f"{ATOM}id").text == "http://status.test:8080/status"
     _, _, feed = await get(harness, "/status/feed.atom", headers={"Host": 'evil"><x y="'})
     assert ET.fromstring(feed.encode()).find(f"{ATOM}id").text == "http://localhost/status"
+
+
+async def test_the_page_shows_each_incidents_newest_three_and_links_to_the_rest(harness: Harness) -> None:
+    channel = await harness.declare("alice", "Many updates")
+    await publish(harness, "alice", channel.id, FIRST)
+    for n in range(1, 4):
+        await update(harness, "alice", channel.id, {"What changed": f"internal {n}",
+                                                    "Status page": ["Also post on the status page"],
+                                                    "Public text for the status page": f"Public step {n}."})
+    body = await page(harness)
+    assert "Public step 3." in body and "Public step 1." in body and "We are investigating" not in body
+    assert 'href="https://status.example.com/status/incidents/INC-1">All 4 updates</a>' in body
+    incident_page = await page(harness, "/status/incidents/INC-1")
+    assert "We are investigating" in incident_page and "All 4 updates" not in incident_page

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
@@ -29,6 +29,7 @@ from irbot.work.unit import UnitOfWork
 COMMS_LEAD = "comms_lead"
 PUBLIC_TEXT_MAX = 2000
 PUBLIC_TITLE_MAX = 150
+ENTRIES_ON_PAGE = 3  # each incident's newest public updates on /status; its own page has them all
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ class PublicIncident:
     component_keys: tuple[str, ...]
     published_at: datetime
     resolved_at: datetime | None
-    entries: list[PublicEntry] = field(default_factory=list)  # newest first
+    entries: list[PublicEntry] = field(default_factory=list)  # newest first (on the page: the newest few)
+    entry_count: int = 0  # all its public entries
 
     @property
     def open(self) -> bool:
@@ -205,8 +207,10 @@ async def page_state(deps: Deps) -> PageState:
     now = deps.clock()
     async with deps.db.reader() as session:
         rows = await repo.published_rows(since=now - RESOLVED_SHOWN_FOR, session=session)
-        entries = await repo.status_entries([p.incident_id for p, _ in rows], session=session)
-    incidents = _incidents(settings, rows, entries)
+        ids = [p.incident_id for p, _ in rows]
+        entries = await repo.status_entries(ids, per_incident=ENTRIES_ON_PAGE, session=session)
+        counts = await repo.status_entry_counts(ids, session=session)
+    incidents = _incidents(settings, rows, entries, counts)
     published = [Published(ref=i.ref, impact=i.impact, components=i.component_keys, open=i.open)
                  for i in incidents]
     statuses = [(c.name, impact) for c, impact in component_statuses(settings.components, published)]
@@ -225,25 +229,30 @@ async def incident_state(deps: Deps, number: int) -> PublicIncident | None:
         if row is None:
             return None
         entries = await repo.status_entries([row[0].incident_id], session=session)
-    return _incidents(settings, [row], entries)[0]
+    return _incidents(settings, [row], entries, {row[0].incident_id: len(entries)})[0]
 
 
 async def feed_entries(deps: Deps, limit: int = 100) -> tuple[PageState, list[tuple[PublicIncident, PublicEntry]]]:
-    """The newest public entries of incidents on the page, for the feed."""
+    """The newest ``limit`` public entries of the incidents on the page, for the feed."""
     state = await page_state(deps)
-    pairs = [(i, e) for i in state.open + state.resolved for e in i.entries]
-    pairs.sort(key=lambda pair: pair[1].at, reverse=True)
-    return state, pairs[:limit]
+    shown = {i.ref: i for i in state.open + state.resolved}
+    async with deps.db.reader() as session:
+        rows = await repo.published_rows(since=state.now - RESOLVED_SHOWN_FOR, session=session)
+        refs = {p.incident_id: incident_ref(number) for p, number in rows}
+        entries = await repo.status_entries(list(refs), limit=limit, session=session)
+    return state, [(shown[refs[e.incident_id]], _entry(e)) for e in entries if refs.get(e.incident_id) in shown]
+
+
+def _entry(row: Any) -> PublicEntry:
+    return PublicEntry(id=row.id or 0, kind=row.kind, text=row.text, at=row.at,
+                       impact=parse_impact(row.impact) or Impact.DEGRADED)
 
 
 def _incidents(settings: StatusPageSettings, rows: Sequence[tuple[StatusPublication, int]],
-               entries: Sequence[StatusEntry]) -> list[PublicIncident]:
+               entries: Sequence[Any], counts: dict[int, int]) -> list[PublicIncident]:
     by_incident: dict[int, list[PublicEntry]] = {}
-    published_at = {p.incident_id: p.published_at for p, _ in rows}
     for e in entries:
-        if e.at >= published_at.get(e.incident_id, e.at):  # words of an earlier publication stay off
-            impact = parse_impact(e.impact) or Impact.DEGRADED
-            by_incident.setdefault(e.incident_id, []).append(PublicEntry(id=e.id or 0, kind=e.kind, text=e.text, at=e.at, impact=impact))
+        by_incident.setdefault(e.incident_id, []).append(_entry(e))
     result = []
     for publication_row, number in rows:
         known = [c for key in publication_row.components if (c := settings.component(key)) is not None]
@@ -252,5 +261,6 @@ def _incidents(settings: StatusPageSettings, rows: Sequence[tuple[StatusPublicat
             impact=parse_impact(publication_row.impact) or Impact.DEGRADED,
             components=tuple(c.name for c in known), component_keys=tuple(c.key for c in known),
             published_at=publication_row.published_at, resolved_at=publication_row.resolved_at,
-            entries=by_incident.get(publication_row.incident_id, [])))
+            entries=by_incident.get(publication_row.incident_id, []),
+            entry_count=counts.get(publication_row.incident_id, 0)))
     return result

@@ -41,5 +41,5 @@ from irbot.store.outbox import (  # noqa: F401
 )
 from irbot.store.status_page import (  # noqa: F401
     bump_status_version, status_version, publication_of, save_publication, add_status_entry, mark_publication,
-    published_rows, published_by_number, status_entries,
+    published_rows, published_by_number, status_entries, status_entry_counts,
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,15 +103,41 @@ async def published_by_number(number: int, *, session: AsyncSession) -> tuple[St
     return (row[0], row[1]) if row else None
 
 
-async def status_entries(incident_ids: list[int], *, session: AsyncSession, limit: int | None = None) -> list[StatusEntry]:
-    """Public entries of these incidents, newest first."""
+def _current_entries(incident_ids: list[int]) -> Any:
+    """Entries of the incidents' current publications (words from before an unpublish stay off)."""
+    return (select(col(StatusEntry.id), col(StatusEntry.incident_id), col(StatusEntry.kind), col(StatusEntry.text),
+                   col(StatusEntry.impact), col(StatusEntry.at))
+            .join(StatusPublication, col(StatusPublication.incident_id) == col(StatusEntry.incident_id))
+            .where(col(StatusEntry.incident_id).in_(incident_ids),
+                   col(StatusEntry.at) >= col(StatusPublication.published_at)))
+
+
+async def status_entries(incident_ids: list[int], *, session: AsyncSession, per_incident: int | None = None,
+                         limit: int | None = None) -> list[Any]:
+    """Public entries (rows: id, incident_id, kind, text, impact, at) newest first: all of them, the
+    newest ``per_incident`` of each incident, or the newest ``limit`` in all."""
     if not incident_ids:
         return []
-    query = (select(StatusEntry).where(col(StatusEntry.incident_id).in_(incident_ids))
-             .order_by(col(StatusEntry.at).desc(), col(StatusEntry.id).desc()))
-    if limit is not None:
-        query = query.limit(limit)
-    return list((await session.execute(query)).scalars().all())
+    query = _current_entries(incident_ids)
+    if per_incident is not None:
+        rank = func.row_number().over(partition_by=col(StatusEntry.incident_id),
+                                      order_by=(col(StatusEntry.at).desc(), col(StatusEntry.id).desc()))
+        ranked = query.add_columns(rank.label("rank")).subquery()
+        query = (select(ranked.c.id, ranked.c.incident_id, ranked.c.kind, ranked.c.text, ranked.c.impact, ranked.c.at)
+                 .where(ranked.c.rank <= per_incident).order_by(ranked.c.at.desc(), ranked.c.id.desc()))
+    else:
+        query = query.order_by(col(StatusEntry.at).desc(), col(StatusEntry.id).desc())
+        if limit is not None:
+            query = query.limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def status_entry_counts(incident_ids: list[int], *, session: AsyncSession) -> dict[int, int]:
+    if not incident_ids:
+        return {}
+    inner = _current_entries(incident_ids).subquery()
+    query = select(inner.c.incident_id, func.count()).group_by(inner.c.incident_id)
+    return {incident_id: count for incident_id, count in (await session.execute(query)).all()}
 
 
 @dataclass(frozen=True)
