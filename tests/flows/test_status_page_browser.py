@@ -29,7 +29,7 @@ def _browser_or_skip() -> None:
     pytest.skip(why)
 
 
-def read_in_browser(url: str, incident_url_part: str) -> dict[str, Any]:
+def read_in_browser(url: str, incident_url_part: str, *, javascript: bool = True) -> dict[str, Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -40,6 +40,8 @@ def read_in_browser(url: str, incident_url_part: str) -> dict[str, Any]:
                      "--no-first-run", "--disable-extensions", "--window-size=375,812"):  # a phone's width
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:
         driver.set_page_load_timeout(30)
@@ -51,8 +53,10 @@ def read_in_browser(url: str, incident_url_part: str) -> dict[str, Any]:
             "incidents": [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#current ~ article h3 a")],
             "updates": [li.text for li in driver.find_elements(By.CSS_SELECTOR, "article .updates li")],
             "overflows": driver.execute_script(
-                "return document.documentElement.scrollWidth > document.documentElement.clientWidth"),
+                "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+            ) if javascript else None,
             "scripts": len(driver.find_elements(By.TAG_NAME, "script")),
+            "headings": [h.tag_name for h in driver.find_elements(By.CSS_SELECTOR, "h1, h2, h3, h4, h5, h6")],
         }
         link = driver.find_element(By.PARTIAL_LINK_TEXT, seen["incidents"][0] if seen["incidents"] else "x")
         seen["incident_href"] = link.get_attribute("href")
@@ -89,3 +93,10 @@ async def test_a_browser_finds_the_published_incident_and_its_update_with_no_con
     assert seen["scripts"] == 0 and seen["overflows"] is False
     problems = [entry for entry in seen["logs"] if entry.get("level") in ("SEVERE", "WARNING")]
     assert problems == [], problems
+    levels = [int(tag[1]) for tag in seen["headings"]]
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), seen["headings"]
+
+    # With JavaScript off the page reads the same (it has none).
+    without = await asyncio.to_thread(read_in_browser, url, "/status/incidents/INC-1", javascript=False)
+    assert without["incidents"] == seen["incidents"] and without["updates"] == seen["updates"]
+    assert [e for e in without["logs"] if e.get("level") in ("SEVERE", "WARNING")] == []
