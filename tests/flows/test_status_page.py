@@ -354,3 +354,28 @@ async def test_the_page_shows_each_incidents_newest_three_and_links_to_the_rest(
     assert 'href="https://status.example.com/status/incidents/INC-1">All 4 updates</a>' in body
     incident_page = await page(harness, "/status/incidents/INC-1")
     assert "We are investigating" in incident_page and "All 4 updates" not in incident_page
+
+
+async def test_only_those_who_may_publish_are_offered_the_status_page_in_the_update_form(harness: Harness) -> None:
+    fake, bob = harness.fake, harness.user("bob")
+    channel = await harness.declare("alice", "Who speaks in public")
+    await publish(harness, "alice", channel.id, FIRST)
+    await fake.join(bob, channel.id)
+    await harness.slack.command(bob, "/incident", "update", channel=channel.id)
+    await harness.settle()
+    view = harness.slack.open_view(bob)
+    assert not any(b.get("block_id") == "update.public" for b in view["blocks"])
+    # A forged submission with the option is refused, and nothing reaches the page.
+    forged = dict(view, blocks=view["blocks"] + [
+        {"type": "input", "block_id": "update.public", "optional": True, "label": {"type": "plain_text", "text": "P"},
+         "element": {"type": "checkboxes", "action_id": "input", "options": [
+             {"text": {"type": "plain_text", "text": "Also post"}, "value": "public"}]}},
+        {"type": "input", "block_id": "update.public_text", "optional": True,
+         "label": {"type": "plain_text", "text": "T"},
+         "element": {"type": "plain_text_input", "action_id": "input", "multiline": True}}])
+    fake.view(view["id"]).view = forged
+    await harness.slack.submit_view(bob, view["id"], {"What changed": "internal", "P": ["Also post"],
+                                                      "T": "Bob speaks for the company"})
+    await harness.settle()
+    assert "Only the Incident Commander" in harness.slack.view_errors(view["id"])["update.public_text"]
+    assert "Bob speaks" not in await page(harness)

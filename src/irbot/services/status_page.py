@@ -71,6 +71,18 @@ async def publication(incident_id: int, deps: Deps) -> StatusPublication | None:
     return found if found is not None and found.unpublished_at is None else None
 
 
+async def offers_public_update(incident: Incident, actor: str, deps: Deps) -> bool:
+    """Whether the update form offers this person "Also post on the status page": the incident is on
+    the page and they may publish (anyone may post an update; not everyone may speak in public)."""
+    if await publication(incident.id, deps) is None:
+        return False
+    try:
+        await check_publisher(incident, actor, deps)
+    except StatusRefused:
+        return False
+    return True
+
+
 def public_link(deps: Deps, number: int) -> str:
     base = deps.settings.status_page.public_url if deps.settings.status_page else ""
     return f"{base}/status/incidents/{incident_ref(number)}"

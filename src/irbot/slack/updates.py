@@ -12,6 +12,7 @@ from irbot.deps import Deps
 from irbot.domain.durations import parse_duration
 from irbot.domain.severities import match_severity
 from irbot.domain.status import Status, TransitionError, parse_status
+from irbot.domain.status_page import StatusRefused
 from irbot.services import status_page, surfaces
 from irbot.services.updates import (
     NotAllowed, Update, change_severity, change_status, post_update, require_commander, resolve,
@@ -44,8 +45,8 @@ def _update_form(deps: Deps, incident: Incident, *, public: bool = False) -> dic
 
 
 async def _open_update_form(deps: Deps, trigger_id: str, incident: Incident, channel: str | None, user: str) -> None:
-    """The form offers "Also post on the status page" while the incident is on it."""
-    public = await status_page.publication(incident.id, deps) is not None
+    """The form offers "Also post on the status page" while the incident is on it, to those who may publish."""
+    public = await status_page.offers_public_update(incident, user, deps)
     await open_form(deps, trigger_id, _update_form(deps, incident, public=public), channel, user)
 
 
@@ -133,7 +134,8 @@ async def _incident_from(deps: Deps, view: dict[str, Any]) -> Incident | None:
     return await incident_with_id(deps, metadata(view).get("incident"))
 
 
-async def _public_text(deps: Deps, incident: Incident, view: dict[str, Any]) -> tuple[str | None, str | None]:
+async def _public_text(deps: Deps, incident: Incident, view: dict[str, Any],
+                       actor: str) -> tuple[str | None, str | None]:
     """The update's text for the status page when "Also post on the status page" is ticked (its own
     text, required: the internal text is never published), and what is wrong with it, if anything."""
     if "public" not in (input_value(view, Block.UPDATE_PUBLIC) or []):
@@ -143,6 +145,10 @@ async def _public_text(deps: Deps, incident: Incident, view: dict[str, Any]) -> 
         return None, deps.renderer.part("status_page.j2", "error_public_text_empty")
     if await status_page.publication(incident.id, deps) is None:
         return None, deps.renderer.part("status_page.j2", "error_not_published")
+    try:
+        await status_page.check_publisher(incident, actor, deps)
+    except StatusRefused as exc:
+        return None, refusal_text(deps.renderer, exc)[:2000]
     return text, None
 
 
@@ -156,7 +162,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={
                 Block.UPDATE_TEXT: deps.renderer.part("update_modal.j2", "error_text_empty")})
             return
-        public, problem = await _public_text(deps, incident, view)
+        public, problem = await _public_text(deps, incident, view, user_id(body) or "")
         if problem:
             await ack(response_action="errors", errors={Block.UPDATE_PUBLIC_TEXT: problem})
             return
