@@ -354,6 +354,9 @@ async def test_the_page_shows_each_incidents_newest_three_and_links_to_the_rest(
     assert 'href="https://status.example.com/status/incidents/INC-1">All 4 updates</a>' in body
     incident_page = await page(harness, "/status/incidents/INC-1")
     assert "We are investigating" in incident_page and "All 4 updates" not in incident_page
+    await resolve(harness, "alice", channel.id, {"Resolution summary (one line)": "Internal fix"})
+    resolved = (await page(harness)).split('id="resolved"')[1]
+    assert "This incident has been resolved." in resolved and "Internal fix" not in resolved  # the default text
 
 
 async def test_only_those_who_may_publish_are_offered_the_status_page_in_the_update_form(harness: Harness) -> None:
