@@ -115,7 +115,8 @@ def test_demo_twice_into_one_folder_replaces_its_files_and_leaves_no_temp_folder
         result = irbot("demo", "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
-        assert sorted(p.name for p in out.iterdir()) == ["irbot-demo.db", "postmortem-INC-1.md"]
+        assert sorted(p.name for p in out.iterdir()) == ["irbot-demo.db", "postmortem-INC-1.md", "status-page.html"]
+        assert "Checkout errors" in (out / "status-page.html").read_text(encoding="utf-8")
         assert list((tmp_path / ".tmp").iterdir()) == [], "the demo left a temp folder behind"
     commands = followups(result.stdout)
     assert {word for command in commands for word in command} >= {"postmortem", "verify", "export", "report"}
@@ -132,8 +133,8 @@ def test_demo_without_out_leaves_its_files_where_it_says(tmp_path: Path) -> None
     result = irbot("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "irbot-demo"
-    assert sorted(p.name for p in folder.iterdir()) == ["irbot-demo.db", "postmortem-INC-1.md"]
-    assert str(folder / "irbot-demo.db") in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["irbot-demo.db", "postmortem-INC-1.md", "status-page.html"]
+    assert str(folder / "irbot-demo.db") in result.stdout and str(folder / "status-page.html") in result.stdout
     assert list((tmp_path / ".tmp").iterdir()) == []
     [postmortem] = [c for c in followups(result.stdout) if "postmortem" in c]
     explored = subprocess.run(postmortem, cwd="/", capture_output=True, text=True, timeout=120,

@@ -29,6 +29,8 @@ from irbot.services.timeline import backfill_recent
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates
+from irbot.slack import status_page as status_page_commands
+from irbot.status_http import status_routes
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -202,7 +204,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     # anything reaches Bolt (a second HMAC and a second parse of the body cost a fifth of a command's CPU).
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, request_verification_enabled=False,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates):
+    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
+                    status_page_commands):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))
@@ -211,6 +214,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
         web.get("/healthz", _healthz(irbot)),
         web.get("/metrics", _metrics(irbot)),
         web.post("/alerts/alertmanager", _alertmanager(irbot)),
+        *status_routes(irbot),  # the public status page (404 without a [status_page] section)
     ])
     return irbot
 

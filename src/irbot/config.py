@@ -24,6 +24,7 @@ from irbot.domain.durations import Duration, DurationError, parse_duration
 from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import COMMANDER, DEFAULT_ROLES, ROLES_WITH_POWERS, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
+from irbot.domain.status_page import Component, StatusPageSettings, safe_link
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,7 @@ class Settings:
     alert_severity_map: tuple[tuple[str, str], ...] = (("critical", "SEV-1"), ("error", "SEV-2"),
                                                        ("warning", "SEV-3"), ("info", "SEV-4"))
     alert_limits: AlertLimits = field(default_factory=AlertLimits)
+    status_page: StatusPageSettings | None = None  # [status_page]; None: the /status routes answer 404
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -82,7 +84,7 @@ class Settings:
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
     "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
-    "webhooks", "alerts",
+    "webhooks", "alerts", "status_page",
 }
 WEBHOOK_EVENTS = ("declared", "severity_changed", "status_changed", "role_changed", "resolved")
 
@@ -153,6 +155,8 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
     if "alerts" in data:
         changes["alert_severity_map"], changes["alert_limits"] = _alerts(
             data["alerts"], changes.get("severities", settings.severities))
+    if "status_page" in data:
+        changes["status_page"] = _status_page(data["status_page"])
     return replace(settings, **changes)
 
 
@@ -404,6 +408,45 @@ def _positive(key: str, value: Any) -> int:
 
 
 
+_STATUS_PAGE_KEYS = ("title", "public_url", "components")
+
+
+def _status_page(value: Any) -> StatusPageSettings:
+    if not isinstance(value, dict):
+        raise ConfigError(f"settings file: [status_page] must be a table of {', '.join(_STATUS_PAGE_KEYS)}")
+    unknown = sorted(set(value) - set(_STATUS_PAGE_KEYS))
+    if unknown:
+        raise ConfigError(f"settings file: status_page: unknown key {unknown[0]!r} "
+                          f"(known: {', '.join(_STATUS_PAGE_KEYS)})")
+    title = value.get("title", "Status")
+    if not isinstance(title, str) or not title.strip():
+        raise ConfigError("settings file: status_page.title must be a non-empty string")
+    public_url = value.get("public_url", "")
+    if not isinstance(public_url, str):
+        raise ConfigError("settings file: status_page.public_url must be a string")
+    if public_url and (safe_link(public_url) is None or any(c in public_url for c in "\"'<> ")):
+        raise ConfigError(f"settings file: status_page.public_url must be an http(s) URL, got {public_url!r}")
+    entries = value.get("components", [])
+    if not isinstance(entries, list):
+        raise ConfigError("settings file: status_page.components must be a list of tables with key and name")
+    components: list[Component] = []
+    for index, entry in enumerate(entries):
+        where = f"status_page.components[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"key", "name"}:
+            raise ConfigError(f"settings file: {where} must have exactly key and name")
+        key, name = entry["key"], entry["name"]
+        if not isinstance(key, str) or not key.strip() or not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"settings file: {where}: key and name must be non-empty strings")
+        if len(key) > 75 or len(name) > 75:
+            raise ConfigError(f"settings file: {where}: key and name must be at most 75 characters")
+        if any(c.key == key for c in components):
+            raise ConfigError(f"settings file: {where}: the key {key!r} is listed twice")
+        components.append(Component(key=key.strip(), name=name.strip()))
+    if len(components) > 100:
+        raise ConfigError("settings file: status_page.components: at most 100 components")
+    return StatusPageSettings(title=title.strip(), public_url=public_url.rstrip("/"), components=tuple(components))
+
+
 # --- what `irbot config` shows ---------------------------------------------------------------------------
 
 # The environment variable behind a setting, where there is one; the others come from the file only.
@@ -494,6 +537,8 @@ def _text(value: Any) -> str:
         return f"{weights}; {thresholds}"
     if isinstance(value, Playbook):
         return f"{value.type} ({len(value.steps)} steps)"
+    if isinstance(value, StatusPageSettings):
+        return f"{value.title} ({len(value.components)} components)"
     if hasattr(value, "key"):
         return str(value.key)
     return f"({type(value).__name__})"

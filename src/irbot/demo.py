@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from irbot.config import ConfigError
+from irbot.demo_status_page import STATUS_PAGE, show_status_page
 from irbot.fakeslack.harness import FakeClock, Harness
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
@@ -87,6 +88,7 @@ async def run_demo(out: str | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     print("\nDone. Every Slack call followed Slack's rules. The demo left (a rerun replaces them):")
     print(f"  {folder / DATABASE}  the database\n  {folder / POSTMORTEM}  the post-mortem")
+    print(f"  {folder / STATUS_PAGE}  the public status page")
     print("Explore them without Slack:")
     for command in _followups(_url(folder / DATABASE)):
         print(f"  {command}")
@@ -108,7 +110,7 @@ def _replace(scratch: Path, folder: Path) -> None:
     # A stale -wal/-shm beside a new database would be read as part of it: they go first.
     for leftover in (folder / f"{DATABASE}-wal", folder / f"{DATABASE}-shm"):
         leftover.unlink(missing_ok=True)
-    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", POSTMORTEM):
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", POSTMORTEM, STATUS_PAGE):
         if (scratch / name).exists():
             os.replace(scratch / name, folder / name)
 
@@ -244,3 +246,4 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     (folder / POSTMORTEM).write_bytes(document)
     print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name} "
           "and bookmarked there.")
+    await show_status_page(h, t, channel.id, folder)

@@ -13,6 +13,7 @@ from irbot.views.render import Renderer
 from irbot.outbound.slack import SlackGateway
 from irbot.store.channel_incidents import ChannelIncidents
 from irbot.store.db import Database
+from irbot.store.status_page import StatusPageCache, status_version
 from irbot.tasks import TaskRunner
 from irbot.work.engine import Engine
 from irbot.outbound.workspace import Workspace
@@ -45,10 +46,17 @@ class Deps:
     channels: ChannelIncidents = field(init=False)
     # The one engine for owed work; services register the steps they owe at start (see app.py).
     work: Engine = field(init=False)
+    # The rendered status page, kept until a publication raises the version (see store.status_page).
+    status_cache: StatusPageCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.channels = ChannelIncidents(self.db)
         self.work = Engine(self)
+        self.status_cache = StatusPageCache(self._status_version, lambda: self.clock())
+
+    async def _status_version(self) -> int:
+        async with self.db.reader() as session:
+            return await status_version(session=session)
 
     def metrics_reminder(self, kind: str) -> None:
         self.metrics.reminders_sent.labels(kind=kind).inc()

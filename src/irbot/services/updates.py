@@ -17,7 +17,7 @@ from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.views.render import Mrkdwn
-from irbot.services import outbox, surfaces, webhooks
+from irbot.services import outbox, status_page, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, change, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
@@ -33,6 +33,7 @@ class Update:
     status: Status
     next_update: datetime | None = None
     source_key: str | None = None  # the form's view id: the same form submitted twice posts once
+    public_text: str | None = None  # also posted on the status page (its own words, never ``text``)
 
 
 async def require_commander(incident: Incident, actor: str, deps: Deps) -> None:
@@ -68,6 +69,9 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
         incident = await repo.get_incident(incident.id, session=session)
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
         await _announce(incident, "update", unit, actor=actor, text=update.text, previous=old)
+        if update.public_text:
+            await status_page.post_public_update(unit, incident, update.public_text, actor=actor,
+                                                 source_key=update.source_key)
         if update.status != old:
             await webhooks.owe("status_changed", incident, unit)
     return incident
@@ -122,7 +126,9 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
     return incident
 
 
-async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -> Incident:
+async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps,
+                  public_text: str | None = None) -> Incident:
+    """A published incident also gets its public "Resolved" entry (``public_text``, else a default)."""
     await require_commander(incident, actor, deps)
     old = Status(incident.status)
     check_status_change(incident, Status.RESOLVED)
@@ -134,6 +140,7 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps) -
         await _record_status(incident.id, old, Status.RESOLVED, actor, now, session=session, text=summary)
         incident = await repo.get_incident(incident.id, session=session)
         await plan_resolved(plan, incident, now, session=session)
+        await status_page.post_resolved(unit, incident, public_text, actor=actor)
         await _announce(incident, "resolved", unit, actor=actor, text=summary, previous=old)
         await webhooks.owe("status_changed", incident, unit)
         await webhooks.owe("resolved", incident, unit)

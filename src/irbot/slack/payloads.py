@@ -20,7 +20,7 @@ def input_value(view: Mapping[str, Any], block_id: str) -> Any:
     if kind == "static_select" or kind == "radio_buttons":
         option = state.get("selected_option") or {}
         return option.get("value")
-    if kind == "checkboxes":
+    if kind in ("checkboxes", "multi_static_select"):
         return [o.get("value") for o in state.get("selected_options") or []]
     if kind == "users_select":
         return state.get("selected_user")

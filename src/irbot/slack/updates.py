@@ -12,7 +12,8 @@ from irbot.deps import Deps
 from irbot.domain.durations import parse_duration
 from irbot.domain.severities import match_severity
 from irbot.domain.status import Status, TransitionError, parse_status
-from irbot.services import surfaces
+from irbot.domain.status_page import StatusRefused
+from irbot.services import status_page, surfaces
 from irbot.services.updates import (
     NotAllowed, Update, change_severity, change_status, post_update, require_commander, resolve,
     status_choices,
@@ -38,17 +39,29 @@ async def open_form(deps: Deps, trigger_id: str, view: dict[str, Any], channel: 
         await tell(deps, channel, user, deps.renderer.part("ephemeral.j2", "modal_failed"))
 
 
-def _update_form(deps: Deps, incident: Incident) -> dict[str, Any]:
+def _update_form(deps: Deps, incident: Incident, *, public: bool = False) -> dict[str, Any]:
     return blocks.update_modal(deps.renderer, statuses=status_choices(Status(incident.status)),
-                               current=incident.status, metadata={"incident": incident.id})
+                               current=incident.status, metadata={"incident": incident.id}, public=public)
+
+
+async def _open_update_form(deps: Deps, trigger_id: str, incident: Incident, channel: str | None, user: str) -> None:
+    """The form offers "Also post on the status page" while the incident is on it, to those who may publish."""
+    public = await status_page.offers_public_update(incident, user, deps)
+    await open_form(deps, trigger_id, _update_form(deps, incident, public=public), channel, user)
+
+
+async def _open_resolve(deps: Deps, trigger_id: str, incident: Incident, channel: str | None, user: str) -> None:
+    public = await status_page.publication(incident.id, deps) is not None
+    await open_form(deps, trigger_id, blocks.resolve_modal(deps.renderer, metadata={"incident": incident.id},
+                                                           public=public), channel, user)
 
 
 @handles("update")
 @in_incident
 async def update_command(ctx: CommandContext, incident: Incident) -> str | None:
     if ctx.trigger_id:
-        ctx.deps.tasks.spawn(open_form(ctx.deps, ctx.trigger_id, _update_form(ctx.deps, incident),
-                                       ctx.channel, ctx.user), name="open-update-form")
+        ctx.deps.tasks.spawn(_open_update_form(ctx.deps, ctx.trigger_id, incident, ctx.channel, ctx.user),
+                             name="open-update-form")
     return None
 
 
@@ -64,8 +77,8 @@ async def _open_resolve_form(ctx: CommandContext, incident: Incident) -> str | N
     except NotAllowed as exc:
         return refusal_text(ctx.deps.renderer, exc)
     if Status(incident.status) != Status.RESOLVED and ctx.trigger_id:
-        view = blocks.resolve_modal(ctx.deps.renderer, metadata={"incident": incident.id})
-        ctx.deps.tasks.spawn(open_form(ctx.deps, ctx.trigger_id, view, ctx.channel, ctx.user), name="open-resolve")
+        ctx.deps.tasks.spawn(_open_resolve(ctx.deps, ctx.trigger_id, incident, ctx.channel, ctx.user),
+                             name="open-resolve")
         return None
     return refusal_text(ctx.deps.renderer, TransitionError("already_resolved", ref=surfaces.facts_of(incident).ref))
 
@@ -121,6 +134,24 @@ async def _incident_from(deps: Deps, view: dict[str, Any]) -> Incident | None:
     return await incident_with_id(deps, metadata(view).get("incident"))
 
 
+async def _public_text(deps: Deps, incident: Incident, view: dict[str, Any],
+                       actor: str) -> tuple[str | None, str | None]:
+    """The update's text for the status page when "Also post on the status page" is ticked (its own
+    text, required: the internal text is never published), and what is wrong with it, if anything."""
+    if "public" not in (input_value(view, Block.UPDATE_PUBLIC) or []):
+        return None, None
+    text = text_value(view, Block.UPDATE_PUBLIC_TEXT).strip()[:status_page.PUBLIC_TEXT_MAX]
+    if not text:
+        return None, deps.renderer.part("status_page.j2", "error_public_text_empty")
+    if await status_page.publication(incident.id, deps) is None:
+        return None, deps.renderer.part("status_page.j2", "error_not_published")
+    try:
+        await status_page.check_publisher(incident, actor, deps)
+    except StatusRefused as exc:
+        return None, refusal_text(deps.renderer, exc)[:2000]
+    return text, None
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(Callback.UPDATE)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -131,8 +162,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={
                 Block.UPDATE_TEXT: deps.renderer.part("update_modal.j2", "error_text_empty")})
             return
+        public, problem = await _public_text(deps, incident, view, user_id(body) or "")
+        if problem:
+            await ack(response_action="errors", errors={Block.UPDATE_PUBLIC_TEXT: problem})
+            return
         update = Update(text=text, status=status, next_update=_next_update(view, deps),
-                        source_key=f"view:{view.get('id')}")
+                        source_key=f"view:{view.get('id')}", public_text=public)
         try:  # stored before the form closes: what the person wrote is never lost
             await post_update(incident, update, actor=user_id(body) or "", deps=deps)
         except (NotAllowed, TransitionError) as exc:
@@ -149,7 +184,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 Block.RESOLUTION: deps.renderer.part("update_modal.j2", "error_resolution_empty")})
             return
         try:  # stored before the form closes
-            await resolve(incident, summary, actor=user_id(body) or "", deps=deps)
+            await resolve(incident, summary, actor=user_id(body) or "", deps=deps,
+                          public_text=text_value(view, Block.RESOLUTION_PUBLIC).strip()[:status_page.PUBLIC_TEXT_MAX])
         except (NotAllowed, TransitionError) as exc:
             await ack(response_action="errors", errors={Block.RESOLUTION: refusal_text(deps.renderer, exc)[:2000]})
             return
@@ -160,8 +196,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         incident = await incident_in_channel(deps, channel_id(body))
         if incident is not None and body.get("trigger_id"):
-            deps.tasks.spawn(open_form(deps, body["trigger_id"], _update_form(deps, incident), channel_id(body),
-                                       user_id(body) or ""), name="open-update-form")
+            deps.tasks.spawn(_open_update_form(deps, body["trigger_id"], incident, channel_id(body),
+                                               user_id(body) or ""), name="open-update-form")
 
     @app.action(Action.SEVERITY_CHANGE)
     async def severity_picked(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -264,3 +264,31 @@ class ChannelRoster(SQLModel, table=True):
     __tablename__ = "channel_roster"
     channel_id: str = Field(primary_key=True)
     loaded_at: datetime = _when(nullable=False)
+
+
+class StatusPublication(SQLModel, table=True):
+    """An incident on the public status page: only the words chosen for the public, never the
+    incident's own title, people or channel. ``unpublished_at`` set: off the page and the feed."""
+
+    __tablename__ = "status_publication"
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    title: str
+    impact: str  # irbot.domain.status_page.Impact
+    components: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    published_at: datetime = _when(nullable=False)
+    resolved_at: datetime | None = _when(nullable=True)  # when its public "Resolved" entry was posted
+    unpublished_at: datetime | None = _when(nullable=True, index=True)
+
+
+class StatusEntry(SQLModel, table=True):
+    """One public update of a published incident (one Atom entry); ``kind`` is published, update or resolved."""
+
+    __tablename__ = "status_entry"
+    __table_args__ = (UniqueConstraint("incident_id", "dedupe_key", name="uq_status_entry_dedupe"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str
+    text: str
+    impact: str
+    at: datetime = _when(nullable=False)
+    dedupe_key: str | None = None  # the form's view id: a form submitted twice posts once

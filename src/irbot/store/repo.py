@@ -39,3 +39,7 @@ from irbot.store.outbox import (  # noqa: F401
     add_outbox, outbox_subject, release_outbox, claim_outbox, outbox_step_done, renew_outbox,
     finish_outbox, outbox_due, outbox_counts, forget_delivered_outbox,
 )
+from irbot.store.status_page import (  # noqa: F401
+    bump_status_version, status_version, publication_of, save_publication, add_status_entry, mark_publication,
+    published_rows, published_by_number, status_entries, status_entry_counts,
+)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
+from irbot.domain.status_page import StatusRefused
 from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
@@ -26,4 +27,4 @@ def refusal_text(renderer: Renderer, refused: Refused) -> str:
 
 # The template whose macros word each kind of refusal (a refusal's reason is the macro's name).
 _TEMPLATE_OF: dict[type[Refused], str] = {TransitionError: "status.j2", NotAllowed: "updates.j2",
-                                          ClockRefused: "clocks.j2"}
+                                          ClockRefused: "clocks.j2", StatusRefused: "status_page.j2"}

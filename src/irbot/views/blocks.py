@@ -190,7 +190,8 @@ NEXT_UPDATE_CHOICES = ("15m", "30m", "1h", "2h", "4h", "1d")
 
 
 def update_modal(renderer: Renderer, *, statuses: Sequence[tuple[str, str]], current: str,
-                 metadata: Mapping[str, Any]) -> dict[str, Any]:
+                 metadata: Mapping[str, Any], public: bool = False) -> dict[str, Any]:
+    """``public``: the incident is on the status page, so the form offers to post there too."""
     def part(name: str) -> str:
         return renderer.part("update_modal.j2", name)
 
@@ -208,11 +209,24 @@ def update_modal(renderer: Renderer, *, statuses: Sequence[tuple[str, str]], cur
                         placeholder=PlainTextObject(text=part("placeholder_text")))),
                     _input(BlockId.UPDATE_NEXT, part("label_next"), StaticSelectElement(
                         action_id=Action.INPUT, options=next_options), optional=True, hint=part("hint_next")),
+                    *(_public_update_inputs(renderer) if public else []),
                 ])
     return view.to_dict()
 
 
-def resolve_modal(renderer: Renderer, *, metadata: Mapping[str, Any]) -> dict[str, Any]:
+def _public_update_inputs(renderer: Renderer) -> list[InputBlock]:
+    def part(name: str) -> str:
+        return renderer.part("status_page.j2", name)
+
+    also = Option(value="public", text=PlainTextObject(text=part("option_also_public")))
+    return [_input(BlockId.UPDATE_PUBLIC, part("label_also_public"),
+                   CheckboxesElement(action_id=Action.INPUT, options=[also]), optional=True),
+            _input(BlockId.UPDATE_PUBLIC_TEXT, part("label_public_text"), PlainTextInputElement(
+                action_id=Action.INPUT, multiline=True, max_length=2000), optional=True,
+                hint=part("hint_public_text"))]
+
+
+def resolve_modal(renderer: Renderer, *, metadata: Mapping[str, Any], public: bool = False) -> dict[str, Any]:
     def part(name: str) -> str:
         return renderer.part("update_modal.j2", name)
 
@@ -222,6 +236,10 @@ def resolve_modal(renderer: Renderer, *, metadata: Mapping[str, Any]) -> dict[st
                     _input(BlockId.RESOLUTION, part("label_resolution"), PlainTextInputElement(
                         action_id=Action.INPUT, max_length=300,
                         placeholder=PlainTextObject(text=part("placeholder_resolution")))),
+                    *([_input(BlockId.RESOLUTION_PUBLIC, renderer.part("status_page.j2", "label_public_resolution"),
+                              PlainTextInputElement(action_id=Action.INPUT, multiline=True, max_length=2000),
+                              optional=True, hint=renderer.part("status_page.j2", "hint_public_resolution"))]
+                      if public else []),
                 ])
     return view.to_dict()
 

@@ -10,6 +10,7 @@ class Callback(StrEnum):
     UPDATE = "incident.update"
     RESOLVE = "incident.resolve"
     ASSESS = "incident.assess"
+    STATUS_PUBLISH = "incident.status.publish"
 
 
 class Block(StrEnum):
@@ -27,6 +28,13 @@ class Block(StrEnum):
     UPDATE_NEXT = "update.next"
     RESOLUTION = "resolve.summary"
     ASSESS_PREFIX = "assess."  # + factor name
+    STATUS_TITLE = "status.title"
+    STATUS_IMPACT = "status.impact"
+    STATUS_COMPONENTS = "status.components"
+    STATUS_MESSAGE = "status.message"
+    UPDATE_PUBLIC = "update.public"
+    UPDATE_PUBLIC_TEXT = "update.public_text"
+    RESOLUTION_PUBLIC = "resolve.public_text"
 
 
 class Action(StrEnum):
