@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from feedgen.feed import FeedGenerator
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from slack_sdk.models.blocks import (
@@ -68,6 +67,9 @@ _KIND_TITLES = {"published": "Published", "update": "Update", "resolved": "Resol
 def atom_feed(state: "PageState", entries: Sequence[tuple["PublicIncident", "PublicEntry"]], base: str) -> bytes:
     """One Atom entry per public update, newest first; ids stay the same for as long as the entry exists."""
     settings = state.settings
+    from feedgen.feed import FeedGenerator  # here, not at import: feedgen brings lxml, ~10 MiB a
+    # server that nobody asks for a feed would keep for nothing
+
     feed = FeedGenerator()
     feed.id(f"{base}/status")
     feed.title(settings.title)
