@@ -39,3 +39,6 @@ from irbot.store.outbox import (  # noqa: F401
     add_outbox, outbox_subject, release_outbox, claim_outbox, outbox_step_done, renew_outbox,
     finish_outbox, outbox_due, outbox_counts, forget_delivered_outbox,
 )
+from irbot.store.pages import (  # noqa: F401
+    page_of, pages_of, open_page, close_pages, acknowledge_page, page_sent, page_refused,
+)
