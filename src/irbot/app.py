@@ -21,7 +21,7 @@ from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.views.render import Renderer
-from irbot.services import alerts, paging
+from irbot.services import alerts, paging, responders
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
@@ -196,7 +196,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, paging):  # what each kind of owed work's steps do
+    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, paging, responders):  # what each kind of owed work's steps do
         owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,

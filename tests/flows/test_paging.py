@@ -269,3 +269,32 @@ async def test_the_webhook_is_not_served_without_a_secret(start_harness, pagerdu
     async with aiohttp.ClientSession() as session:
         async with session.post(webhook_url(harness), data=b"{}") as response:
             assert response.status == 404
+
+
+RESPONDERS = """
+[[responders]]
+usergroup = "S0DBAS"
+types = ["outage"]
+severities = ["SEV-1"]
+[[responders]]
+users = ["U0ERIN"]
+services = ["postgres"]
+"""
+
+
+async def test_responders_by_rule_are_invited_at_declare_and_when_severity_rises_into_the_rule(
+        start_harness, pagerduty) -> None:  # noqa: ANN001
+    harness = await start_harness(settings=settings(pagerduty) + RESPONDERS)
+    harness.fake.usergroups.append({"id": "S0DBAS", "team_id": harness.fake.team_id, "handle": "dbas",
+                                    "name": "DBAs", "is_usergroup": True, "date_delete": 0,
+                                    "users": ["U0CAROL", "U0DAVE"], "user_count": 2})
+    members = lambda channel: set(harness.fake.channel(channel).members)  # noqa: E731
+    quiet = await declare(harness, "Slow reports", severity="SEV-2", **{"Affected services": "Postgres, reports"})
+    assert "U0ERIN" in members(quiet), "services match by word, case-insensitively"
+    assert not {"U0CAROL", "U0DAVE"} & members(quiet), "the DBA rule is for SEV-1 only"
+    await harness.slack.command(harness.user("alice"), "/incident", "severity 1", channel=quiet)
+    await harness.settle()
+    assert {"U0CAROL", "U0DAVE"} <= members(quiet), "raised into the rule: the group's members are invited"
+    loud = await declare(harness, "Everything down", severity="SEV-1")
+    assert {"U0CAROL", "U0DAVE"} <= members(loud) and "U0ERIN" not in members(loud)
+    assert any(c[0] == "usergroups.users.list" for c in harness.fake.calls)

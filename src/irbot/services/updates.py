@@ -17,7 +17,7 @@ from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.views.render import Mrkdwn
-from irbot.services import outbox, paging, surfaces, webhooks
+from irbot.services import outbox, paging, responders, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, change, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
@@ -123,6 +123,7 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
         await webhooks.owe("severity_changed", incident, unit)
         if is_upgrade(old, severity):
             await paging.owe_severity_raised(incident, unit)
+            await responders.owe_invites(incident, unit, previous_severity=old.key)
     return incident
 
 
@@ -153,6 +154,7 @@ async def open_for_business(incident: Incident, unit: UnitOfWork) -> None:
     await plan_declared(plan, incident, session=unit.session)
     await webhooks.owe("declared", incident, unit)
     await paging.owe_declared(incident, unit)
+    await responders.owe_invites(incident, unit)
 
 
 async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001
