@@ -77,6 +77,8 @@ class FakePagerDuty:
         self._faults: list[Fault] = []
         self._throttle_every = 0
         self._lose_next = 0
+        self._holds: list[tuple[float, bool]] = []
+        self.held = 0  # held calls that have arrived
         self._runner: web.AppRunner | None = None
         self.url = ""
         self._webhook_seq = 0
@@ -115,6 +117,11 @@ class FakePagerDuty:
         """Every ``n``-th call is answered 429 (0: never)."""
         self._throttle_every = n
 
+    def hold_next(self, seconds: float, *, lands: bool = True) -> None:
+        """The next call waits ``seconds``; then PagerDuty takes the event (``lands``) or the
+        connection drops without it (as if the sender died before its request was complete)."""
+        self._holds.append((seconds, lands))
+
     def lose_next_answer(self, count: int = 1) -> None:
         """Take the next event(s), then drop the connection: the sender never hears the 202."""
         self._lose_next += count
@@ -130,8 +137,17 @@ class FakePagerDuty:
     # ---- the Events API v2 ---------------------------------------------------------------------------
     async def _enqueue(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
+        raw = await request.read()  # before any wait: a sender that dies meanwhile has sent it all
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self._holds:
+            seconds, lands = self._holds.pop(0)
+            self.held += 1
+            await asyncio.sleep(seconds)
+            if not lands:
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)
         if self._faults:
             fault = self._faults[0]
             fault.count -= 1
@@ -141,7 +157,7 @@ class FakePagerDuty:
         if self._throttle_every and self.calls % self._throttle_every == 0:
             return _fault(429)
         try:
-            event = json.loads(await request.read())
+            event = json.loads(raw)
         except ValueError:
             return _invalid(["Event object is not valid JSON"])
         errors = self._check(event)
@@ -153,8 +169,8 @@ class FakePagerDuty:
         self._apply(event)
         if self._lose_next:
             self._lose_next -= 1
-            assert request.transport is not None
-            request.transport.close()  # the event is taken; the answer never arrives
+            if request.transport is not None:
+                request.transport.close()  # the event is taken; the answer never arrives
             return web.Response(status=202)
         return web.json_response({"status": "success", "message": "Event processed", "dedup_key": dedup},
                                  status=202)
