@@ -242,7 +242,7 @@ async def _tell_paged(unit: UnitOfWork, incident: Incident, step: Step, pagerdut
     name = target_name(pagerduty, target)
     now = unit.deps.clock()
     await repo.add_event(incident.id, "paged", actor_id=step.get("actor"), at=now, session=unit.session,
-                         text=step.get("message") or "", data={"dedup_key": key, "target": target, "name": name})
+                         text=step.get("message") or "", data={"dedup_key": key, "target": target, "name": name, "by": step.get("actor")})
     text = unit.deps.renderer.part("paging.j2", "paged", incident=surfaces.facts_of(incident), name=name,
                                    actor=step.get("actor"), message=step.get("message"), escalation=target == ESCALATION)
     await outbox.owe_message(unit, incident, "paged", text, redraw=True)
