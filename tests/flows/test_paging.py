@@ -16,6 +16,8 @@ from irbot.fakepagerduty.fake import post_webhook
 from irbot.fakeslack.harness import FakeClock, Harness
 from irbot.services.incidents import incident_in_channel
 from irbot.services.postmortem import compile_postmortem
+from irbot.services.report import incident_rows
+from irbot.domain.report import Period
 from irbot.store.models import Page
 
 SECRET = "pd-webhook-secret-for-tests"
@@ -192,6 +194,9 @@ async def test_webhook_acknowledgement_is_told_once_and_counts_as_time_to_acknow
     incident = await incident_in_channel(harness.irbot.deps, channel)
     compiled = await compile_postmortem(incident, harness.irbot.deps, online=False)
     assert compiled.metrics.time_to_acknowledge == timedelta(minutes=3)
+    async with harness.irbot.deps.db.reader() as session:
+        [row] = await incident_rows(Period(None, clock() + timedelta(days=1)), session=session)
+    assert row.acknowledge == 180.0, "irbot report counts the first acknowledgement too"
 
 
 async def test_bad_or_missing_signatures_are_refused_and_nothing_is_stored(paged) -> None:  # noqa: ANN001
