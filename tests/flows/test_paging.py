@@ -53,7 +53,7 @@ routing_key = "{'p' * 32}"
 async def paged(start_harness, pagerduty: FakePagerDuty) -> tuple[Harness, FakePagerDuty, FakeClock]:  # noqa: ANN001
     clock = FakeClock()
     harness = await start_harness(settings=settings(pagerduty), clock=clock)
-    harness.irbot.deps.webhook_retry_delays = (0.05, 0.1, 0.2)
+    harness.irbot.deps.page_retry_delays = (0.05, 0.1, 0.2)
     return harness, pagerduty, clock
 
 

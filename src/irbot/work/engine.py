@@ -107,11 +107,14 @@ class RetryPolicy:
         return timedelta(seconds=self.delays[min(attempts, len(self.delays)) - 1])
 
 
-def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...]) -> RetryPolicy:
+def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...],
+                 page_delays: tuple[float, ...] | None = None) -> RetryPolicy:
     """A set-up is never given up (the incident is stored; people wait for its channel); a webhook
     follows its own delays, then gives up; Slack work backs off 5, 10, 20, 40, 80 s, then gives up."""
     if what == SETUP:
         return RetryPolicy(setup_delays, None, True)
+    if what.startswith(PAGE) and page_delays:
+        return RetryPolicy(page_delays, len(page_delays) + 1, True)
     if what.startswith(OUTSIDE):
         return RetryPolicy(webhook_delays, len(webhook_delays) + 1, True)
     return RetryPolicy(None, MAX_ATTEMPTS, False)
@@ -305,7 +308,7 @@ class Engine:
             item.what != SETUP and any(step["do"] in POSTING for step in steps))
 
     def _policy(self, what: str) -> RetryPolicy:
-        return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
+        return retry_policy(what, setup_delays=self.deps.setup_retry_delays, page_delays=self.deps.page_retry_delays,
                             webhook_delays=self.deps.webhook_retry_delays)
 
     async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
