@@ -303,3 +303,15 @@ async def test_responders_by_rule_are_invited_at_declare_and_when_severity_rises
     loud = await declare(harness, "Everything down", severity="SEV-1")
     assert {"U0CAROL", "U0DAVE"} <= members(loud) and "U0ERIN" not in members(loud)
     assert any(c[0] == "usergroups.users.list" for c in harness.fake.calls)
+
+
+async def test_a_pagerduty_that_keeps_failing_is_given_up_and_the_channel_told(paged) -> None:  # noqa: ANN001
+    harness, pd, clock = paged
+    pd.fail_next(503, count=20)
+    channel = await declare(harness, "PagerDuty is down too")
+    for _ in range(6):
+        clock.advance(timedelta(seconds=1))
+        await harness.deliver_owed()
+    assert pd.events == [] and pd.calls == 4, "three retries after the first try, then given up"
+    told = [t for t in harness.bot_messages(channel) if "could not reach PagerDuty" in t]
+    assert len(told) == 1 and "Page the on-call people another way" in told[0]

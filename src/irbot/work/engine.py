@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from irbot.domain.incident import incident_ref
 from irbot.outbound.errors import Refused
-from irbot.store import repo
+from irbot.store import outbox as outbox_kinds, repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.tasks import renew_every
 
@@ -51,7 +51,7 @@ SWEEP_SECONDS = 2.0
 MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not change a service's mind
 SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
 WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Slack: no need to wait for Slack
-PAGE = "page"  # PagerDuty events: outside Slack too, retried and given up like webhooks
+PAGE = outbox_kinds.PAGE  # PagerDuty events: outside Slack, never behind Slack work, their own back-off
 OUTSIDE = (WEBHOOK, PAGE)
 RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
 
