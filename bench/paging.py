@@ -56,6 +56,7 @@ class Results:
     resolves_per_key: Counter
     incidents: int
     calls: int
+    committed_in: float  # until the last of the resolutions had committed (the 100 transactions)
 
 
 def timed_pagerduty(latency: float) -> Any:
@@ -128,6 +129,7 @@ async def run(args: argparse.Namespace, database_url: str, folder: Path) -> Resu
         pagerduty.throttle_every(5)
         started = time.perf_counter()
         await asyncio.gather(*(resolve(incident, "Bench", actor=alice.id, deps=deps) for incident in incidents))
+        committed_in = time.perf_counter() - started
         keys = {("resolve", f"irbot-INC-{i.number}") for i in incidents}
         try:
             await wait_for(lambda: keys <= set(pagerduty.taken), limit=60.0)
@@ -145,7 +147,7 @@ async def run(args: argparse.Namespace, database_url: str, folder: Path) -> Resu
     finally:
         await harness.fake.stop()
         await pagerduty.stop()
-    return Results(to_page, trips, resolved_in, per_key, len(incidents), pagerduty.calls)
+    return Results(to_page, trips, resolved_in, per_key, len(incidents), pagerduty.calls, committed_in)
 
 
 def render(args: argparse.Namespace, r: Results, database: str, command: str, load: float) -> str:
@@ -163,7 +165,8 @@ def render(args: argparse.Namespace, r: Results, database: str, command: str, lo
         f"| Slack round trips until the card is posted | {min(r.card_trips)}–{max(r.card_trips)} | "
         f"≤ 2: {aim(max(r.card_trips) <= 2)} |",
         f"| {r.incidents} incidents resolved at once, 429 to every fifth call ({r.calls} calls) | "
-        f"all {len(r.resolves_per_key)} resolve events in {r.resolved_in:.2f} s, {doubled} keys sent twice | "
+        f"all {len(r.resolves_per_key)} resolve events in {r.resolved_in:.2f} s (the resolutions themselves "
+        f"committed within {r.committed_in:.2f} s), {doubled} keys sent twice | "
         f"100 events, none doubled, ≤ 10 s: {aim(len(r.resolves_per_key) == r.incidents and doubled == 0 and r.resolved_in <= 10)} |",
     ])
 
