@@ -502,6 +502,12 @@ def _text(value: Any) -> str:
         return f"{weights}; {thresholds}"
     if isinstance(value, Playbook):
         return f"{value.type} ({len(value.steps)} steps)"
+    if isinstance(value, PagerDuty):  # routing keys and the webhook secret are never shown
+        return (f"{urlsplit(value.events_url).hostname}; page_on {' '.join(value.page_on)}; "
+                f"escalation {'on' if value.escalation_routing_key else 'off'}; "
+                f"webhook {'on' if value.webhook_secret else 'off'}; services {' '.join(s.key for s in value.services) or '(none)'}")
+    if isinstance(value, Responders):
+        return " + ".join(filter(None, [value.usergroup, " ".join(value.users)]))
     if hasattr(value, "key"):
         return str(value.key)
     return f"({type(value).__name__})"
