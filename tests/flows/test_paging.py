@@ -315,3 +315,15 @@ async def test_a_pagerduty_that_keeps_failing_is_given_up_and_the_channel_told(p
     assert pd.events == [] and pd.calls == 4, "three retries after the first try, then given up"
     told = [t for t in harness.bot_messages(channel) if "could not reach PagerDuty" in t]
     assert len(told) == 1 and "Page the on-call people another way" in told[0]
+
+
+async def test_no_escalation_once_someone_took_command_nor_for_severities_that_do_not_page(paged) -> None:  # noqa: ANN001
+    harness, pd, clock = paged
+    alice = harness.user("alice")
+    commanded = await declare(harness, "Handled")
+    await harness.slack.command(alice, "/incident", f"assign commander <@{alice.id}>", channel=commanded)
+    await declare(harness, "Minor", severity="SEV-3")
+    await harness.settle()
+    clock.advance(timedelta(hours=5))
+    await harness.fire_due_reminders()
+    assert not [e for e in pd.events if e["dedup_key"].endswith("-escalation")]
