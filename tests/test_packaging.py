@@ -52,6 +52,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "pins.add": ("pins:write",),
     "users.info": ("users:read",),
+    "usergroups.users.list": ("usergroups:read",),
     "users.list": ("users:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),

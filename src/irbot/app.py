@@ -21,7 +21,7 @@ from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.views.render import Renderer
-from irbot.services import alerts
+from irbot.services import alerts, paging, responders
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
@@ -31,6 +31,7 @@ from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates
 from irbot.slack import status_page as status_page_commands
 from irbot.status_http import status_routes
+from irbot.slack import paging as paging_command
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -197,7 +198,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps):  # what each kind of owed work's steps do
+    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, paging, responders):  # what each kind of owed work's steps do
         owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     # Bolt does not check signatures again: intake has checked each one over the raw body before
@@ -205,7 +206,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, request_verification_enabled=False,
                     client=client, process_before_response=True, name="irbot")
     for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
-                    status_page_commands):
+                    status_page_commands, paging_command):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))
@@ -215,6 +216,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
         web.get("/metrics", _metrics(irbot)),
         web.post("/alerts/alertmanager", _alertmanager(irbot)),
         *status_routes(irbot),  # the public status page (404 without a [status_page] section)
+        web.post("/pagerduty/webhook", _pagerduty_webhook(irbot)),
     ])
     return irbot
 
@@ -276,6 +278,22 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
         outcome = await alerts.receive(notification, irbot.deps)
         irbot.metrics.alerts_received.labels(action=outcome.action).inc()
         return web.json_response({"action": outcome.action, "incident": outcome.incident})
+    return handle
+
+
+def _pagerduty_webhook(irbot: Irbot):  # noqa: ANN202
+    async def handle(request: web.Request) -> web.Response:
+        """PagerDuty's V3 webhooks: checked against ``webhook_secret`` over the exact bytes first."""
+        pagerduty = irbot.settings.pagerduty
+        if pagerduty is None or not pagerduty.webhook_secret:
+            raise web.HTTPNotFound()
+        raw = await request.read()
+        if not paging.signature_ok(raw, request.headers.get("X-PagerDuty-Signature", ""), pagerduty.webhook_secret):
+            return web.json_response({"error": "bad or missing X-PagerDuty-Signature"}, status=401)
+        if not irbot.startup.done:
+            return _starting()  # PagerDuty sends it again
+        outcome = await paging.receive_webhook(raw, request.headers, irbot.deps)
+        return web.json_response({"action": outcome.action}, status=outcome.status)
     return handle
 
 

@@ -61,6 +61,8 @@ class Settings:
                                                        ("warning", "SEV-3"), ("info", "SEV-4"))
     alert_limits: AlertLimits = field(default_factory=AlertLimits)
     status_page: StatusPageSettings | None = None  # [status_page]; None: the /status routes answer 404
+    pagerduty: PagerDuty | None = None
+    responders: tuple[Responders, ...] = ()
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -84,7 +86,7 @@ class Settings:
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
     "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
-    "webhooks", "alerts", "status_page",
+    "webhooks", "alerts", "status_page", "pagerduty", "responders",
 }
 WEBHOOK_EVENTS = ("declared", "severity_changed", "status_changed", "role_changed", "resolved")
 
@@ -157,6 +159,10 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
             data["alerts"], changes.get("severities", settings.severities))
     if "status_page" in data:
         changes["status_page"] = _status_page(data["status_page"])
+    if "pagerduty" in data:
+        changes["pagerduty"] = _pagerduty(data["pagerduty"], changes.get("severities", settings.severities))
+    if "responders" in data:
+        changes["responders"] = _responders(data["responders"], changes.get("severities", settings.severities))
     return replace(settings, **changes)
 
 
@@ -180,6 +186,7 @@ def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
         if not folder.is_dir():
             raise ConfigError(f"IRBOT_TEMPLATES: {folder} is not a folder")
         changes["templates_dir"] = folder
+    settings = _pagerduty_env(settings, env)
     for name, prefix in (("slack_bot_token", "xoxb-"), ("slack_app_token", "xapp-")):
         value = changes[name]
         if value and not value.startswith(prefix):
@@ -539,6 +546,149 @@ def _text(value: Any) -> str:
         return f"{value.type} ({len(value.steps)} steps)"
     if isinstance(value, StatusPageSettings):
         return f"{value.title} ({len(value.components)} components)"
+    if isinstance(value, PagerDuty):  # routing keys and the webhook secret are never shown
+        return (f"{urlsplit(value.events_url).hostname}; page_on {' '.join(value.page_on)}; "
+                f"escalation {'on' if value.escalation_routing_key else 'off'}; "
+                f"webhook {'on' if value.webhook_secret else 'off'}; services {' '.join(s.key for s in value.services) or '(none)'}")
+    if isinstance(value, Responders):
+        return " + ".join(filter(None, [value.usergroup, " ".join(value.users)]))
     if hasattr(value, "key"):
         return str(value.key)
     return f"({type(value).__name__})"
+
+
+# --- paging: [pagerduty] and [[responders]] -------------------------------------------------------------
+
+DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+_PAGERDUTY_KEYS = {"events_url", "routing_key", "page_on", "escalation_routing_key", "webhook_secret", "services"}
+_PAGER_SERVICE_KEYS = {"key", "name", "routing_key"}
+_RESPONDER_KEYS = {"usergroup", "users", "types", "severities", "services"}
+INCIDENT_TYPES = ("security", "outage", "performance", "data", "third-party", "operational")
+
+
+@dataclass(frozen=True)
+class PagerService:
+    key: str
+    name: str
+    routing_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PagerDuty:
+    """The paging door's settings. ``routing_key`` is the default on-call service's integration key."""
+
+    routing_key: str = field(repr=False)
+    events_url: str = DEFAULT_EVENTS_URL
+    page_on: tuple[str, ...] = ("SEV-1", "SEV-2")
+    escalation_routing_key: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    services: tuple[PagerService, ...] = ()
+
+    def service(self, key: str) -> PagerService | None:
+        return next((s for s in self.services if s.key == key.lower()), None)
+
+
+@dataclass(frozen=True)
+class Responders:
+    """People invited to matching incidents; an empty filter matches any incident."""
+
+    usergroup: str | None = None
+    users: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+def _pagerduty(value: Any, severities: tuple[Severity, ...]) -> PagerDuty:
+    """Parsed from the file; the routing key may still come from the environment (checked then)."""
+    if not isinstance(value, dict):
+        raise ConfigError("settings file: [pagerduty] must be a table")
+    unknown = sorted(set(value) - _PAGERDUTY_KEYS)
+    if unknown:
+        raise ConfigError(f"settings file: pagerduty: unknown key {unknown[0]!r}")
+    url = value.get("events_url", DEFAULT_EVENTS_URL)
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError("settings file: pagerduty.events_url must be an http(s) URL")
+    page_on = value.get("page_on", ["SEV-1", "SEV-2"])
+    known = {s.key for s in severities}
+    if not isinstance(page_on, list) or any(not isinstance(k, str) or k not in known for k in page_on):
+        raise ConfigError(f"settings file: pagerduty.page_on must list configured severities ({', '.join(sorted(known))})")
+    secrets = {}
+    for key in ("routing_key", "escalation_routing_key", "webhook_secret"):
+        if key in value:
+            secrets[key] = _string(f"pagerduty.{key}", value[key])
+    services = value.get("services", [])
+    if services:
+        services = _entries("pagerduty.services", services, _PAGER_SERVICE_KEYS)
+    parsed = []
+    for index, entry in enumerate(services):
+        if not isinstance(entry.get("routing_key"), str) or not entry["routing_key"].strip():
+            raise ConfigError(f"settings file: pagerduty.services[{index}] ({entry['key']}): routing_key is required")
+        if not all(ch.isalnum() or ch in "-_" for ch in entry["key"]):
+            raise ConfigError(f"settings file: pagerduty.services[{index}]: key must be letters, digits, - or _")
+        name = entry.get("name", entry["key"])
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"settings file: pagerduty.services[{index}] ({entry['key']}): name must be text")
+        parsed.append(PagerService(entry["key"].lower(), name.strip(), entry["routing_key"].strip()))
+    return PagerDuty(routing_key=secrets.get("routing_key", ""), events_url=url, page_on=tuple(page_on),
+                     escalation_routing_key=secrets.get("escalation_routing_key"),
+                     webhook_secret=secrets.get("webhook_secret"), services=tuple(parsed))
+
+
+def _pagerduty_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """IRBOT_PAGERDUTY_ROUTING_KEY (alone, it turns paging on with the defaults) and
+    IRBOT_PAGERDUTY_WEBHOOK_SECRET win over the file; a [pagerduty] section needs a routing key."""
+    pagerduty = settings.pagerduty
+    routing_key = env.get("IRBOT_PAGERDUTY_ROUTING_KEY") or None
+    webhook_secret = env.get("IRBOT_PAGERDUTY_WEBHOOK_SECRET") or None
+    if pagerduty is None and routing_key:
+        pagerduty = PagerDuty(routing_key=routing_key)
+    if pagerduty is None:
+        if webhook_secret:
+            raise ConfigError("IRBOT_PAGERDUTY_WEBHOOK_SECRET is set but paging is off: "
+                              "set IRBOT_PAGERDUTY_ROUTING_KEY or add a [pagerduty] section")
+        return settings
+    if routing_key:
+        pagerduty = replace(pagerduty, routing_key=routing_key)
+    if webhook_secret:
+        pagerduty = replace(pagerduty, webhook_secret=webhook_secret)
+    if not pagerduty.routing_key:
+        raise ConfigError("pagerduty: routing_key is required (the settings file's pagerduty.routing_key "
+                          "or IRBOT_PAGERDUTY_ROUTING_KEY)")
+    return replace(settings, pagerduty=pagerduty)
+
+
+def _responders(value: Any, severities: tuple[Severity, ...]) -> tuple[Responders, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError("settings file: [[responders]] must be a list of tables")
+    known = {s.key for s in severities}
+    result = []
+    for index, entry in enumerate(value):
+        where = f"settings file: responders[{index}]"
+        unknown = sorted(set(entry) - _RESPONDER_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+        group = entry.get("usergroup")
+        if group is not None and (not isinstance(group, str) or not group.startswith("S")):
+            raise ConfigError(f"{where}.usergroup must be a user group ID (S…)")
+        users = _words(f"{where}.users", entry.get("users", []))
+        if any(not u.startswith(("U", "W")) for u in users):
+            raise ConfigError(f"{where}.users must list Slack user IDs (U…)")
+        if not group and not users:
+            raise ConfigError(f"{where}: give a usergroup or users")
+        types = tuple(t.lower() for t in _words(f"{where}.types", entry.get("types", [])))
+        if any(t not in INCIDENT_TYPES for t in types):
+            raise ConfigError(f"{where}.types must list some of {', '.join(INCIDENT_TYPES)}")
+        levels = _words(f"{where}.severities", entry.get("severities", []))
+        if any(s not in known for s in levels):
+            raise ConfigError(f"{where}.severities must list configured severities ({', '.join(sorted(known))})")
+        result.append(Responders(usergroup=group, users=users, types=types, severities=levels,
+                                 services=tuple(s.lower() for s in _words(f"{where}.services",
+                                                                          entry.get("services", [])))))
+    return tuple(result)
+
+
+def _words(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{key} must be a list of strings")
+    return tuple(v.strip() for v in value)

@@ -18,6 +18,7 @@ from typing import Any
 
 from irbot.config import ConfigError
 from irbot.demo_status_page import STATUS_PAGE, show_status_page
+from irbot.fakepagerduty.demo import DemoPagerDuty
 from irbot.fakeslack.harness import FakeClock, Harness
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
@@ -77,11 +78,13 @@ async def run_demo(out: str | None = None) -> int:
     scratch = _scratch_folder(folder)
     try:
         clock = FakeClock()
-        harness = await Harness(database_url=_url(scratch / DATABASE), clock=clock).start()
+        pager = await DemoPagerDuty().start(scratch)
+        harness = await Harness(database_url=_url(scratch / DATABASE), clock=clock, env=pager.env).start()
         try:
-            await _play(harness, clock, Transcript(harness), scratch)
+            await _play(harness, clock, Transcript(harness), scratch, pager)
         finally:
             await harness.stop()
+            await pager.stop()
         harness.fake.assert_no_violations()
         _replace(scratch, folder)
     finally:
@@ -133,7 +136,7 @@ def _followups(database_url: str) -> list[str]:
             f"{prefix} export INC-1 {where}", f"{prefix} report {where}"]
 
 
-async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> None:
+async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path, pager: DemoPagerDuty) -> None:
     slack, fake = h.slack, h.fake
     alice, bob, carol, dave, erin = (h.user(n) for n in ("alice", "bob", "carol", "dave", "erin"))
     print("irbot demo: a fake Slack workspace with alice, bob, carol, dave and erin; irbot runs for real.")
@@ -151,6 +154,7 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     t.show_channel(channel.id)
     t.show_new()
     card = h.pinned(channel.id)[0]["ts"]
+    await pager.play(h, t)
 
     t.step("bob", f"joins #{channel.name} and clicks “Take Incident Commander” on the card")
     await fake.join(bob, channel.id)

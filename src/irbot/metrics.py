@@ -32,6 +32,9 @@ class Metrics:
         self.outbox_items = Gauge(
             "irbot_outbox_items", "Slack work owed by committed changes: pending (not yet delivered) and "
             "failed (given up)", ["state"], registry=self.registry)
+        self.pagerduty_events = Counter(
+            "irbot_pagerduty_events", "PagerDuty Events API v2 calls by action and outcome", ["action", "outcome"],
+            registry=self.registry)
         self.alerts_received = Counter(
             "irbot_alerts_received", "Alertmanager notifications by what irbot did", ["action"],
             registry=self.registry)

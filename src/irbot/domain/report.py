@@ -5,7 +5,8 @@ leave as a :class:`Report` that templates and :func:`write_csv` turn into docume
 
 Each incident contributes the durations it has reached: time to detect (impact start →
 declared, only when the impact start was given), to acknowledge (declared → first Incident
-Commander), to mitigate (declared → first "mitigating") and to resolve (declared → resolved).
+Commander or first page acknowledged in PagerDuty), to mitigate (declared → first "mitigating") and to
+resolve (declared → resolved).
 Means and medians skip incidents that never reached the moment; ``n`` says how many did.
 """
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 KEY_KINDS = ("declared", "role_changed", "status_changed", "severity_changed", "update", "note", "key_message",
-             "resolved", "status_page")
+             "resolved", "status_page", "paged", "page_acknowledged")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def count_messages(log: Sequence[LogEntry]) -> int:
 
 @dataclass(frozen=True)
 class ResponseMetrics:
-    time_to_acknowledge: timedelta | None  # declared → first commander
+    time_to_acknowledge: timedelta | None  # declared → first commander or first page acknowledged
     time_to_mitigate: timedelta | None  # declared → first "mitigating"
     time_to_resolve: timedelta | None  # declared → resolved
     duration: timedelta  # declared → resolved (or now, while open)
@@ -100,7 +100,8 @@ def response_metrics(records: Sequence[Record], *, declared_at: datetime, resolv
         return moment - declared_at if moment else None
 
     return ResponseMetrics(
-        time_to_acknowledge=first(lambda r: r.kind == "role_changed" and r.data.get("role") == "commander"),
+        time_to_acknowledge=first(lambda r: r.kind == "page_acknowledged"
+                                  or (r.kind == "role_changed" and r.data.get("role") == "commander")),
         time_to_mitigate=first(lambda r: r.kind == "status_changed" and r.data.get("to") == "mitigating"),
         time_to_resolve=first(lambda r: r.kind == "status_changed" and r.data.get("to") == "resolved"),
         duration=(resolved_at or now) - declared_at,

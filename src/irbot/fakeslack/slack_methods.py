@@ -84,6 +84,7 @@ METHODS: dict[str, MethodSpec] = {
         _m("bookmarks.add", ("channel_id", "title", "type"), "Tier2", newer=True),
         _m("bookmarks.edit", ("channel_id", "bookmark_id"), "Tier2", newer=True),
         _m("usergroups.list", (), "Tier2"),
+        _m("usergroups.users.list", ("usergroup",), "Tier2"),
         # Socket Mode; takes the app-level token (xapp-), not the bot's. Not in the 2020 spec.
         _m("apps.connections.open", (), "Tier1", newer=True),
     )

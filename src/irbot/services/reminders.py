@@ -14,7 +14,7 @@ from irbot.deps import Deps
 from irbot.domain.reminders import REVIEW_NUDGE_AFTER, REVIEW_WITHIN, ReminderKind, repeats, still_applies
 from irbot.domain.roles import COMMANDER
 from irbot.domain.status import Status
-from irbot.services import outbox, surfaces
+from irbot.services import outbox, paging, surfaces
 from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
@@ -162,6 +162,8 @@ async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due
                                   review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
         message = blocks.reminder(text, with_update_button=reminder == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
         owed = await owe_reminder(incident, message, due, unit)
+        if reminder == ReminderKind.RESPONSE_TARGET:
+            await paging.owe_escalation(incident, unit)
     return Fired(owed, _next_due(reminder, incident, deps, now) if repeats(reminder) else None)
 
 

@@ -13,7 +13,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, false, func, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.deps import Deps
@@ -29,12 +29,19 @@ incident, event = INCIDENTS.c, EVENTS.c
 action = ActionItem.__table__.c  # type: ignore[attr-defined]
 
 # The event kinds the report reads; the join skips every other record (messages are most of them).
-_KINDS = ("role_changed", "status_changed")
+_KINDS = ("role_changed", "status_changed", "page_acknowledged")
 
 
 def _first(kind: str, key: str, value: str, label: str) -> Any:
     """The earliest time of a ``kind`` event whose ``data[key]`` is ``value``."""
     matches = and_(event.kind == kind, event.data[key].as_string() == value)
+    return func.min(case((matches, event.at)), type_=UTCDateTime()).label(label)
+
+
+def _first_acknowledged(label: str) -> Any:
+    """The earliest commander taken or page acknowledged in PagerDuty: whichever came first."""
+    matches = or_(and_(event.kind == "role_changed", event.data["role"].as_string() == "commander"),
+                  event.kind == "page_acknowledged")
     return func.min(case((matches, event.at)), type_=UTCDateTime()).label(label)
 
 
@@ -61,7 +68,7 @@ def incident_query(period: Period) -> Select[Any]:
     return (
         select(incident.id, incident.number, incident.title, incident.severity, incident.type, incident.private,
                incident.services, incident.declared_at, incident.impact_started_at, incident.resolved_at,
-               _first("role_changed", "role", "commander", "acknowledged_at"),
+               _first_acknowledged("acknowledged_at"),
                _first("status_changed", "to", "mitigating", "mitigated_at"),
                _first("status_changed", "to", "resolved", "resolved_event_at"),
                _action_count(last_day, completed=False).label("actions_due"),

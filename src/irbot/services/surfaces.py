@@ -44,11 +44,15 @@ async def holders_and_clocks(incident_id: int, deps: Deps) -> tuple[dict[str, st
 async def card_message(incident: Incident, holders: dict[str, str | None], deps: Deps,
                        clocks: list | None = None) -> blocks.Message:
     settings = deps.settings
-    if clocks is None:
+    pages: list = []
+    if clocks is None or (settings.pagerduty is not None and incident.setup == "open"):
         async with deps.db.reader() as session:
-            clocks = await repo.clocks_of(incident.id, session=session)
+            if clocks is None:
+                clocks = await repo.clocks_of(incident.id, session=session)
+            if settings.pagerduty is not None:  # the pages PagerDuty has, open or acknowledged
+                pages = await repo.pages_of(incident.id, session=session)
     return blocks.incident_card(deps.renderer, facts_of(incident), settings.severity(incident.severity),
-                                settings.roles, holders, settings.severities, clocks)
+                                settings.roles, holders, settings.severities, clocks, pages=pages)
 
 
 def announcement_message(incident: Incident, holders: dict[str, str | None], deps: Deps) -> blocks.Message:

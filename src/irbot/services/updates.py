@@ -17,7 +17,7 @@ from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
 from irbot.views.render import Mrkdwn
-from irbot.services import outbox, status_page, surfaces, webhooks
+from irbot.services import outbox, paging, responders, status_page, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, change, plan_declared, plan_resolved, summary_due_after, update_due_after,
 )
@@ -97,6 +97,8 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
             await _replan_updates(plan, incident, since=now, session=session)
         await _announce(incident, "status_changed", unit, actor=actor, previous=old)
         await webhooks.owe("status_changed", incident, unit)
+        if old == Status.RESOLVED and new == Status.INVESTIGATING:
+            await paging.owe_reopened(incident, unit)
     return incident
 
 
@@ -123,6 +125,9 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
         await _announce(incident, "severity_changed", unit, actor=actor, old_severity=old, reason=reason,
                         group=deps.settings.escalation_usergroup if escalate else None)
         await webhooks.owe("severity_changed", incident, unit)
+        if is_upgrade(old, severity):
+            await paging.owe_severity_raised(incident, unit)
+            await responders.owe_invites(incident, unit, previous_severity=old.key)
     return incident
 
 
@@ -144,6 +149,7 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps,
         await _announce(incident, "resolved", unit, actor=actor, text=summary, previous=old)
         await webhooks.owe("status_changed", incident, unit)
         await webhooks.owe("resolved", incident, unit)
+        await paging.owe_resolved(incident, unit)
     return incident
 
 
@@ -154,6 +160,8 @@ async def open_for_business(incident: Incident, unit: UnitOfWork) -> None:
     unit.after_commit(plan.apply)
     await plan_declared(plan, incident, session=unit.session)
     await webhooks.owe("declared", incident, unit)
+    await paging.owe_declared(incident, unit)
+    await responders.owe_invites(incident, unit)
 
 
 async def _set_status(incident_id: int, old: Status, new: Status, *, session, **values: object) -> None:  # noqa: ANN001

@@ -292,3 +292,21 @@ class StatusEntry(SQLModel, table=True):
     impact: str
     at: datetime = _when(nullable=False)
     dedupe_key: str | None = None  # the form's view id: a form submitted twice posts once
+class Page(SQLModel, table=True):
+    """A page irbot sent to PagerDuty for an incident, one row per dedup key (``irbot-INC-12``,
+    ``irbot-INC-12-payments``, ``irbot-INC-12-escalation``). ``state``: triggered (a trigger is owed or
+    sent), acknowledged, resolved (a resolve is owed or sent), refused (PagerDuty answered 400)."""
+
+    __tablename__ = "page"
+
+    dedup_key: str = Field(primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    target: str  # "default", "escalation" or a [[pagerduty.services]] key
+    name: str  # who was paged, as people read it
+    state: str = "triggered"
+    triggered_at: datetime = _when(nullable=False)
+    triggered_by: str | None = None
+    acknowledged_at: datetime | None = _when(nullable=True)
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = _when(nullable=True)
+    triggers: int = 0  # trigger events PagerDuty accepted for this key (a reopen triggers again)

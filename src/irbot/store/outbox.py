@@ -13,6 +13,8 @@ from sqlmodel import col, select
 
 from irbot.store.models import Incident, OutboxItem
 
+PAGE = "page"  # items whose ``what`` is ``page:…`` are PagerDuty events (irbot.services.paging)
+
 
 async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     session.add(item)
@@ -23,10 +25,14 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
 
 async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str, bool] | None:
     """The item's incident, what the item is (``setup``, ``role_changed`` …), and whether an older
-    item of the same incident is still pending (then this one should not overtake it)."""
+    item of the same incident is still pending (then this one should not overtake it). PagerDuty
+    events (``page:…``) keep their order among themselves but never wait behind Slack work: a
+    page must go out even while Slack is slow or down."""
     other = aliased(OutboxItem)
+    paging = col(OutboxItem.what).like(f"{PAGE}:%")
     older = select(other.id).where(other.incident_id == col(Incident.id), other.state == "pending",
-                                   other.id < item_id).exists()
+                                   other.id < item_id,
+                                   or_(~paging, col(other.what).like(f"{PAGE}:%"))).exists()
     query = select(Incident, OutboxItem.what, older) \
         .join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)).where(col(OutboxItem.id) == item_id)
     row = (await session.execute(query)).first()

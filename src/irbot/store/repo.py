@@ -43,3 +43,6 @@ from irbot.store.status_page import (  # noqa: F401
     bump_status_version, status_version, publication_of, save_publication, add_status_entry, mark_publication,
     published_rows, published_by_number, status_entries, status_entry_counts,
 )
+from irbot.store.pages import (  # noqa: F401
+    page_of, pages_of, open_page, close_pages, acknowledge_page, page_sent, page_refused,
+)

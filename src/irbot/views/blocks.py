@@ -125,7 +125,7 @@ def _fields(rendered: str) -> list[MarkdownTextObject]:
 
 def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, roles: Sequence[Role],
                   holders: Mapping[str, str | None], severities: Sequence[Severity],
-                  clocks: Sequence[Any] = ()) -> Message:
+                  clocks: Sequence[Any] = (), *, pages: Sequence[Any] = ()) -> Message:
     def part(name: str, **extra: Any) -> str:
         return renderer.part("card.j2", name, incident=facts, severity=severity, **extra)
 
@@ -148,6 +148,9 @@ def incident_card(renderer: Renderer, facts: IncidentFacts, severity: Severity, 
             line.accessory = ButtonElement(action_id=Action.CLOCK_NOTIFIED, value=clock.regime,
                                            text=PlainTextObject(text=renderer.part("clocks.j2", "notified_button")))
         blocks.append(line)
+    shown_pages = [p for p in pages if p.state in ("triggered", "acknowledged", "refused")]
+    if shown_pages:
+        blocks.append(_section(renderer.part("paging.j2", "card_pages", pages=shown_pages[:10])))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(part("footer"), 3000))]))
     return Message(text=part("fallback"), blocks=_dicts(blocks))
 

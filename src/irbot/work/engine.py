@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from irbot.domain.incident import incident_ref
 from irbot.outbound.errors import Refused
-from irbot.store import repo
+from irbot.store import outbox as outbox_kinds, repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.tasks import renew_every
 
@@ -51,6 +51,8 @@ SWEEP_SECONDS = 2.0
 MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not change a service's mind
 SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
 WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Slack: no need to wait for Slack
+PAGE = outbox_kinds.PAGE  # PagerDuty events: outside Slack, never behind Slack work, their own back-off
+OUTSIDE = (WEBHOOK, PAGE)
 RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
 
 Step = dict[str, Any]
@@ -105,12 +107,15 @@ class RetryPolicy:
         return timedelta(seconds=self.delays[min(attempts, len(self.delays)) - 1])
 
 
-def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...]) -> RetryPolicy:
+def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...],
+                 page_delays: tuple[float, ...] | None = None) -> RetryPolicy:
     """A set-up is never given up (the incident is stored; people wait for its channel); a webhook
     follows its own delays, then gives up; Slack work backs off 5, 10, 20, 40, 80 s, then gives up."""
     if what == SETUP:
         return RetryPolicy(setup_delays, None, True)
-    if what.startswith(WEBHOOK):
+    if what.startswith(PAGE) and page_delays:
+        return RetryPolicy(page_delays, len(page_delays) + 1, True)
+    if what.startswith(OUTSIDE):
         return RetryPolicy(webhook_delays, len(webhook_delays) + 1, True)
     return RetryPolicy(None, MAX_ATTEMPTS, False)
 
@@ -122,6 +127,7 @@ class Engine:
         self.deps = deps
         self._handlers: dict[str, Handler] = {}
         self._first_refusal: dict[str, RefusalHook] = {}
+        self._given_up: dict[str, RefusalHook] = {}
         self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
 
     def handle(self, action: str, handler: Handler) -> None:
@@ -130,6 +136,10 @@ class Engine:
     def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
         """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
         self._first_refusal[what] = hook
+
+    def on_give_up(self, kind: str, hook: RefusalHook) -> None:
+        """Tell someone when an item whose ``what`` is ``kind`` or ``kind:…`` is given up."""
+        self._given_up[kind] = hook
 
     # ---- owing -------------------------------------------------------------------------------
     async def record(self, incident_id: int, what: str, steps: list[Step], *, session: Any,
@@ -221,7 +231,7 @@ class Engine:
         if subject is None:
             return None, False
         incident, what, behind = subject
-        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
+        if what == SETUP or what.startswith(OUTSIDE) or (incident.setup == "open" and incident.channel_id):
             return incident, behind
         return None, behind
 
@@ -298,7 +308,7 @@ class Engine:
             item.what != SETUP and any(step["do"] in POSTING for step in steps))
 
     def _policy(self, what: str) -> RetryPolicy:
-        return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
+        return retry_policy(what, setup_delays=self.deps.setup_retry_delays, page_delays=self.deps.page_retry_delays,
                             webhook_delays=self.deps.webhook_retry_delays)
 
     async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
@@ -311,6 +321,8 @@ class Engine:
             await self._finish(item, state="failed", error=code)
             if item.what.startswith(WEBHOOK):
                 self.deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
+            if (hook := self._given_up.get(item.what.partition(":")[0])) is not None:
+                await hook(incident, code, self.deps)
             return
         delay = policy.delay(item.attempts)
         log.warning("%s: %s was refused (%s); retrying in %gs", ref, _outside_side(item.what), code,
@@ -340,6 +352,8 @@ class Engine:
 
 
 def _outside_side(what: str) -> str:
+    if what.startswith(PAGE):
+        return f"the PagerDuty event of {what.partition(':')[2] or what}"
     return f"the webhook delivery of {what.partition(':')[2] or what}" if what.startswith(WEBHOOK) \
         else f"the Slack side of {what}"
 

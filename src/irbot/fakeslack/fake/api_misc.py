@@ -41,6 +41,15 @@ def usergroups_list(fake: FakeSlack, args: Json) -> Json:
     return {"usergroups": groups}
 
 
+@handles("usergroups.users.list")
+def usergroups_users_list(fake: FakeSlack, args: Json) -> Json:
+    """The group's members; a disabled group only with ``include_disabled``."""
+    group = next((g for g in fake.usergroups if g["id"] == str(args["usergroup"])), None)
+    if group is None or (group.get("date_delete") and not truthy(args.get("include_disabled", False))):
+        raise SlackError("no_such_subteam")
+    return {"users": list(group.get("users", []))}
+
+
 @handles("pins.add")
 def pins_add(fake: FakeSlack, args: Json) -> Json:
     ch = fake.visible_channel(str(args["channel"]))
