@@ -29,6 +29,7 @@ from irbot.services.timeline import backfill_recent
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates
+from irbot.slack import home as home_tab, shortcuts
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -200,7 +201,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates):
+    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
+                    shortcuts, home_tab):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))

@@ -54,3 +54,26 @@ def parse_local_time(text: str, tz: str) -> datetime | None:
 def normalise_users(text: str) -> str:
     digits = text.replace(",", "").replace("_", "").strip()
     return f"{int(digits):,}" if digits.isdigit() else ""
+
+
+# --- declaring from a message (a message shortcut) -------------------------------------------------
+SHORTCUT_TITLE_MAX = 80
+METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
+
+
+def title_from_message(text: str, limit: int = SHORTCUT_TITLE_MAX) -> str:
+    """The message's first non-empty line, at most ``limit`` characters (cut with an ellipsis)."""
+    line = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
+def fit_text(meta: dict, key: str, encode, limit: int = METADATA_MAX) -> dict:  # noqa: ANN001
+    """``meta`` with ``meta[key]`` (a text) cut until ``encode(meta)`` fits in ``limit`` characters;
+    ``meta["cut"]`` says whether it was cut."""
+    text = str(meta.get(key) or "")
+    fitted = {**meta, key: text, "cut": False}
+    while len(encode(fitted)) > limit and text:
+        overflow = len(encode(fitted)) - limit
+        text = text[:max(0, len(text) - max(overflow, 16))]
+        fitted = {**meta, key: text, "cut": True}
+    return fitted

@@ -153,6 +153,14 @@ class FakeSlack(Workspace):
         """The view as Slack includes it in payloads (id, hash, state, metadata...)."""
         return api_views.view_out(self, self.views[view_id])
 
+    def view_out_of(self, rec: ViewRecord) -> Json:
+        return api_views.view_out(self, rec)
+
+    def home_view(self, user: str | User) -> Json | None:
+        """The person's Home tab as last published (None before any)."""
+        rec = self.home_views.get(self.user_id(user))
+        return self.view_out_of(rec) if rec else None
+
     def close_view(self, view_id: str, *, clear: bool = False) -> None:
         rec = self.views[view_id]
         targets = api_views.stack(self, rec) if clear else [rec]

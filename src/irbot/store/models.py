@@ -78,6 +78,11 @@ class Incident(SQLModel, table=True):
     # The containment checklist as posted (settings may change later; ticks refer to these steps).
     playbook: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     playbook_ts: str | None = None
+    # Declared from a message (its permalink and ts, in origin_channel_id), or in a channel that
+    # already existed (converted: irbot did not create the channel, so it never renames or archives it).
+    origin_permalink: str | None = None
+    origin_ts: str | None = None
+    converted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class IncidentRole(SQLModel, table=True):
@@ -264,3 +269,11 @@ class ChannelRoster(SQLModel, table=True):
     __tablename__ = "channel_roster"
     channel_id: str = Field(primary_key=True)
     loaded_at: datetime = _when(nullable=False)
+
+
+class HomeTab(SQLModel, table=True):
+    """Each person whose Home tab irbot publishes: when it last did (refreshes are throttled by it)."""
+
+    __tablename__ = "home_tab"
+    user_id: str = Field(primary_key=True)
+    published_at: datetime | None = _when(nullable=True)

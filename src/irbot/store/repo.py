@@ -39,3 +39,6 @@ from irbot.store.outbox import (  # noqa: F401
     add_outbox, outbox_subject, release_outbox, claim_outbox, outbox_step_done, renew_outbox,
     finish_outbox, outbox_due, outbox_counts, forget_delivered_outbox,
 )
+from irbot.store.home import (  # noqa: F401
+    roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published,
+)

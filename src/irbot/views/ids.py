@@ -10,6 +10,15 @@ class Callback(StrEnum):
     UPDATE = "incident.update"
     RESOLVE = "incident.resolve"
     ASSESS = "incident.assess"
+    ADD_TO_TIMELINE = "incident.add_to_timeline"
+    HOME = "incident.home"
+
+
+class Shortcut(StrEnum):
+    """Callback ids of the shortcuts declared in manifest.yml."""
+    DECLARE = "incident.shortcut.declare"  # global
+    DECLARE_FROM_MESSAGE = "incident.shortcut.declare_from_message"
+    ADD_TO_TIMELINE = "incident.shortcut.add_to_timeline"
 
 
 class Block(StrEnum):
@@ -27,6 +36,8 @@ class Block(StrEnum):
     UPDATE_NEXT = "update.next"
     RESOLUTION = "resolve.summary"
     ASSESS_PREFIX = "assess."  # + factor name
+    LINK_INCIDENT = "link.incident"
+    LINK_NOTE = "link.note"
 
 
 class Action(StrEnum):
@@ -40,3 +51,4 @@ class Action(StrEnum):
     CLOCK_NOTIFIED = "incident.clock.notified"
     ASSESS_APPLY = "incident.assess.apply"
     ASSESS_DECLARE = "incident.assess.declare"
+    HOME_DECLARE = "incident.home.declare"
