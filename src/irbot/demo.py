@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from irbot.config import ConfigError
+from irbot.demo_declare import play_declare_from_message
 from irbot.fakeslack.harness import FakeClock, Harness
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
@@ -244,3 +245,4 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
     (folder / POSTMORTEM).write_bytes(document)
     print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name} "
           "and bookmarked there.")
+    await play_declare_from_message(h, t)

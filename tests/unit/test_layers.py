@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("irbot.work", "irbot.deps")),
     ("services", ("irbot.services", "irbot.scheduler", "irbot.heartbeat", "irbot.offline")),
     ("listeners", ("irbot.slack", "irbot.socket_mode")),
-    ("application", ("irbot.app", "irbot.cli", "irbot.logs", "irbot.demo", "irbot.__main__", "irbot.fakeslack",
+    ("application", ("irbot.app", "irbot.cli", "irbot.logs", "irbot.demo", "irbot.demo_declare", "irbot.__main__", "irbot.fakeslack",
                      "irbot.message_templates")),
 ]
 
