@@ -159,3 +159,15 @@ async def test_the_same_message_declared_twice_gives_two_incidents_but_one_reply
     assert [i.number for i in incidents] == [1, 2]
     replies = [m for m in fake.thread("general", ts) if m["ts"] != ts]
     assert len(replies) == 2
+
+
+async def test_a_repeated_shortcut_opens_one_form_and_says_nothing(harness: Harness) -> None:
+    alice = harness.user("alice")
+    ts = await harness.fake.say("bob", "general", "Webhooks delayed")
+    async with harness.slack.duplicated():
+        await harness.slack.message_shortcut(alice, "general", ts, Shortcut.DECLARE_FROM_MESSAGE)
+    async with harness.slack.duplicated():
+        await harness.slack.global_shortcut(alice, Shortcut.DECLARE)
+    await harness.settle()
+    assert len(harness.fake.open_views(alice)) == 2
+    assert harness.fake.ephemerals(alice) == [] and harness.fake.dms_to(alice) == []

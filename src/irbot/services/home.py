@@ -55,6 +55,11 @@ async def visible_open_incidents(deps: Deps, viewer: str) -> tuple[list[Incident
 
 async def home_of(deps: Deps, viewer: str) -> dict[str, Any]:
     """The person's Home view, from the database."""
+    return render(deps, await home_data(deps, viewer))
+
+
+async def home_data(deps: Deps, viewer: str) -> dict[str, Any]:
+    """What the Home view shows, read from the database (the view's arguments, rendering aside)."""
     incidents, _ = await visible_open_incidents(deps, viewer)
     ids = [i.id for i in incidents if i.id is not None]
     async with deps.db.reader() as session:
@@ -74,8 +79,12 @@ async def home_of(deps: Deps, viewer: str) -> dict[str, Any]:
                                   channel_id=channel, due=item.due, overdue=bool(item.due and item.due < today),
                                   status=item.status)
              for item, number, private, channel in actions[:MAX_ACTIONS]]
-    return home_view.home_view(deps.renderer, incidents=shown, more_incidents=len(incidents) - len(shown),
-                               actions=items, more_actions=len(actions) > MAX_ACTIONS, now=now)
+    return {"incidents": shown, "more_incidents": len(incidents) - len(shown), "actions": items,
+            "more_actions": len(actions) > MAX_ACTIONS, "now": now}
+
+
+def render(deps: Deps, data: dict[str, Any]) -> dict[str, Any]:
+    return home_view.home_view(deps.renderer, **data)
 
 
 async def publish(deps: Deps, viewer: str) -> None:

@@ -33,6 +33,8 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
     try:
         await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
     except SlackCallError as exc:
+        if exc.code == "exchanged_trigger_id":
+            return  # a repeat of the request whose form is open already
         log.warning("views.open failed: %s", exc.code)
         if origin_channel:
             text = deps.renderer.part("ephemeral.j2", "modal_failed")

@@ -68,6 +68,8 @@ async def _open_link_form(deps: Deps, body: dict[str, Any]) -> None:
     try:
         await deps.slack.call("views.open", trigger_id=body["trigger_id"], view=view)
     except SlackCallError as exc:
+        if exc.code == "exchanged_trigger_id":
+            return  # a repeat of the request whose form is open already
         log.warning("views.open failed: %s", exc.code)
         await tell(deps, channel, person, deps.renderer.part("ephemeral.j2", "modal_failed"))
 
