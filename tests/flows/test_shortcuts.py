@@ -171,3 +171,18 @@ async def test_a_repeated_shortcut_opens_one_form_and_says_nothing(harness: Harn
     await harness.settle()
     assert len(harness.fake.open_views(alice)) == 2
     assert harness.fake.ephemerals(alice) == [] and harness.fake.dms_to(alice) == []
+
+
+async def test_a_long_message_is_kept_to_what_a_form_can_carry(harness: Harness) -> None:
+    text = "Outage report\n" + "the queue is stuck again " * 400
+    ts = await harness.fake.say("bob", "general", text)
+    view = await shortcut_form(harness, "alice", "general", ts)
+    assert "cut to fit" in context_text(view)
+    summary = initial(view, "declare.summary")
+    assert summary and text.startswith(summary.rstrip("…")[:100]) and len(summary) <= 2500
+    await harness.slack.submit_view(harness.user("alice"), view["id"], {})
+    await harness.settle()
+    [incident] = await stored(harness)
+    first = (await timeline(harness, incident))[0]
+    assert first.kind == "linked_message" and first.data["cut"] and text.startswith(first.text)
+    assert first.data["permalink"], "the link has the whole text"

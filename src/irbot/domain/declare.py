@@ -72,8 +72,9 @@ def fit_text(meta: dict, key: str, encode, limit: int = METADATA_MAX) -> dict:  
     ``meta["cut"]`` says whether it was cut."""
     text = str(meta.get(key) or "")
     fitted = {**meta, key: text, "cut": False}
-    while len(encode(fitted)) > limit and text:
-        overflow = len(encode(fitted)) - limit
-        text = text[:max(0, len(text) - max(overflow, 16))]
+    while (size := len(encode(fitted))) > limit and text:
+        # Escapes make the encoded text longer than the text: cut in proportion, then by steps.
+        keep = min(len(text) - 16, int(len(text) * (1 - (size - limit) / max(size, 1))) - 16)
+        text = text[:max(0, keep)]
         fitted = {**meta, key: text, "cut": True}
     return fitted

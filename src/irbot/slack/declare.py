@@ -53,7 +53,8 @@ def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", sev
             title = title or title_from_message(source.get("text") or "")
             summary = source.get("text") or ""
             notes.append(deps.renderer.part("shortcuts.j2", "from_message", author=source.get("user"),
-                                            channel=source.get("channel")))
+                                            channel=source.get("channel"))
+                         + (deps.renderer.part("shortcuts.j2", "cut_note") if source.get("cut") else ""))
         else:
             notes.append(deps.renderer.part("shortcuts.j2", "unreadable", channel=source.get("channel")))
     if convert is not None:
