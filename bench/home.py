@@ -22,7 +22,7 @@ server, Bolt, database and engine as in ``irbot serve``, and the fake Slack answ
 call after ``--latency`` s (50 ms). The incidents are written straight into the database (their
 Slack set-up is not the subject). Ack latency: over HTTP, the signed POST sent → the whole answer
 read; over Socket Mode, the envelope sent → the ack received (the fake's measure). Each shortcut
-opens a form after its ack, so later acks share the loop with earlier shortcuts' Slack work.
+opens a form after its ack; the next shortcut is sent once that form is open (one person after another).
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ async def acks(harness: Any, n: int) -> dict[str, list[float]]:
             assert resp.status == 200, resp.body
             if i >= 10:
                 out[kind].append(resp.elapsed * 1000)
+            await harness.settle()  # the person's form is open before the next shortcut
         await harness.settle()
         for view in list(fake.views.values()):
             view.open = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,7 +14,7 @@ from irbot.domain.incident import incident_ref
 from irbot.domain.types import INCIDENT_TYPES, is_private
 from irbot.services.people import note_person
 from irbot.services.declare import record_declaration
-from irbot.views import blocks
+from irbot.views import blocks, declare_form
 from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
@@ -60,11 +61,23 @@ def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", sev
     if convert is not None:
         metadata["convert"] = convert
         notes.append(deps.renderer.part("shortcuts.j2", "convert_note", channel=convert.get("channel")))
-    return blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
-                                announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
-                                metadata=metadata, drill=drill, timezone=deps.settings.timezone,
-                                regulations=[(r.key, r.name) for r in deps.settings.regulations],
-                                summary=summary, notes=notes)
+    return declare_form.filled(_empty_form(deps, severity, drill), title=title, summary=summary, notes=notes,
+                               metadata=metadata)
+
+
+_forms: weakref.WeakKeyDictionary[object, dict[tuple[str | None, bool], dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _empty_form(deps: Deps, severity: str | None, drill: bool) -> dict[str, Any]:
+    """Built and validated once per app (its settings and templates are fixed at start)."""
+    forms = _forms.setdefault(deps.renderer, {})
+    if (severity, drill) not in forms:
+        forms[(severity, drill)] = blocks.declare_modal(
+            deps.renderer, severities=deps.settings.severities, title="", severity=severity, metadata={},
+            announce=f"#{deps.settings.announce_channel.lstrip('#')}", drill=drill, timezone=deps.settings.timezone,
+            regulations=[(r.key, r.name) for r in deps.settings.regulations])
+    return forms[(severity, drill)]
 
 
 def form_from_view(view: dict[str, Any]) -> DeclareForm:

@@ -69,9 +69,7 @@ def severity_option(severity: Severity) -> Option:
 
 def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: str, announce: str,
                   metadata: Mapping[str, Any], severity: str | None = None, drill: bool = False,
-                  regulations: Sequence[tuple[str, str]] = (), timezone: str = "UTC", summary: str = "",
-                  notes: Sequence[str] = ()) -> dict[str, Any]:
-    """``summary`` prefills the summary; ``notes`` (mrkdwn) say where the incident comes from."""
+                  regulations: Sequence[tuple[str, str]] = (), timezone: str = "UTC") -> dict[str, Any]:
     def _part(renderer: Renderer, name: str, **context: Any) -> str:
         return renderer.part("declare_modal.j2", name, drill=drill, **context)
 
@@ -90,7 +88,7 @@ def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: 
         _input(BlockId.TYPE, _part(renderer, "label_type"), StaticSelectElement(
             action_id=Action.INPUT, options=type_options, initial_option=type_options[0])),
         _input(BlockId.SUMMARY, _part(renderer, "label_summary"), PlainTextInputElement(
-            action_id=Action.INPUT, multiline=True, max_length=2500, initial_value=truncate(summary, 2500) or None,
+            action_id=Action.INPUT, multiline=True, max_length=2500,
             placeholder=PlainTextObject(text=_part(renderer, "placeholder_summary"))), optional=True),
         _input(BlockId.SERVICES, _part(renderer, "label_services"), PlainTextInputElement(
             action_id=Action.INPUT, max_length=300,
@@ -106,7 +104,6 @@ def declare_modal(renderer: Renderer, *, severities: Sequence[Severity], title: 
             action_id=Action.INPUT, options=flags, initial_options=[flags[1]] if drill else None),
             optional=True, hint=_part(renderer, "hint_private")),
     ]
-    blocks[1:1] = [ContextBlock(elements=[MarkdownTextObject(text=truncate(note, 3000))]) for note in notes]
     if regulations:
         blocks.append(_input(BlockId.REGIMES, _part(renderer, "label_regimes"), CheckboxesElement(
             action_id=Action.INPUT, options=[Option(value=key, text=PlainTextObject(text=truncate(name, 75)))
