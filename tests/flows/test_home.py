@@ -90,3 +90,15 @@ async def test_home_is_republished_when_their_incident_changes_paced(harness: Ha
     await harness.settle()
     assert all(c[1].get("user_id") != harness.user("bob").id for c in fake.calls_to("views.publish")), \
         "only people with a Home tab who are part of the incident"
+
+
+async def test_an_action_item_given_to_someone_reaches_their_home(harness: Harness) -> None:
+    channel = await harness.declare("alice", "Flaky deploys")
+    await open_home(harness, "carol")
+    assert "No open action items" in home_text(harness, "carol")
+    carol = harness.user("carol")
+    await harness.slack.command(harness.user("alice"), "/incident", f"action add Pin the base image <@{carol.id}>",
+                                channel=channel.id)
+    await harness.settle()
+    text = home_text(harness, "carol")
+    assert "Pin the base image" in text and "no due date" in text
