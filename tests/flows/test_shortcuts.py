@@ -3,6 +3,7 @@ incident keeps of that message. Over HTTP and Socket Mode, against the fake Slac
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -186,3 +187,24 @@ async def test_a_long_message_is_kept_to_what_a_form_can_carry(harness: Harness)
     first = (await timeline(harness, incident))[0]
     assert first.kind == "linked_message" and first.data["cut"] and text.startswith(first.text)
     assert first.data["permalink"], "the link has the whole text"
+
+
+async def test_a_retried_set_up_tells_the_declarer_once(harness: Harness) -> None:
+    fake = harness.fake
+    people = [harness.user(n).id for n in ("alice", "bob")]
+    fake.add_channel("team-infra", members=people, creator=people[0])
+    ts = await fake.say("bob", "team-infra", "Builds time out")
+    view = await shortcut_form(harness, "alice", "team-infra", ts)
+    fake.fail_next("pins.add", error="internal_error")  # refused: the set-up is retried
+    await harness.slack.submit_view(harness.user("alice"), view["id"], {})
+    await harness.settle()
+    for _ in range(40):
+        [incident] = await stored(harness)
+        if incident.setup == "open":
+            break
+        await asyncio.sleep(0.1)
+        await harness.settle()
+    assert incident.setup == "open" and len(harness.pinned(incident.channel_id)) == 1
+    assert len(fake.calls_to("pins.add")) == 2, "the set-up was retried"
+    told = [m for m in fake.dms_to("alice") if "could not reply" in fake.text_of(m)]
+    assert len(told) == 1

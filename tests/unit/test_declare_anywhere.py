@@ -37,4 +37,4 @@ def test_setup_steps_for_each_way_of_declaring() -> None:
     assert "capture_history" in converted and converted[-1] == "opened"
     from_message = setup_steps(_incident(origin_channel_id="C9", origin_ts="1.000001"))
     reply = next(s for s in from_message if s["do"] == "reply_to_origin")
-    assert reply["wave"] == 2 and from_message[-1]["do"] == "opened"
+    assert reply["wave"] == 3 and from_message[-1] == {"do": "opened", "wave": 4}, "a wave of its own"

@@ -127,9 +127,13 @@ def setup_steps(incident: Incident) -> list[Step]:
     if incident.converted:
         steps[0] = {"do": "join_channel", "wave": 0, "checkpoint": True}
         extra.append({"do": "capture_history", "wave": 2})
+    opened = steps[-1]
     if incident.origin_ts and incident.origin_channel_id:
-        extra.append({"do": "reply_to_origin", "wave": 2})
-    return steps[:-1] + extra + steps[-1:]
+        # A wave of its own, after the rest: a refused pin or topic retried never repeats the DM
+        # that stands in for a reply where irbot may not post (a DM cannot be looked for).
+        extra.append({"do": "reply_to_origin", "wave": 3})
+        opened = {**opened, "wave": 4}
+    return steps[:-1] + extra + [opened]
 
 
 async def owe_setup(incident: Incident, *, session, deps: Deps, held: bool = True) -> OutboxItem:  # noqa: ANN001
