@@ -37,9 +37,10 @@ SHOWN_CHANGES = frozenset({"action_added", "action_status"})
 
 async def visible_open_incidents(deps: Deps, viewer: str) -> tuple[list[Incident], set[int]]:
     """Open incidents the person may see (private ones only to their members, role holders and
-    admins), and the ids of those where they hold a role; read from what is stored, no Slack call."""
+    admins), and the ids of those where they hold a role; read from what is stored, no Slack call.
+    They are read-only rows with an Incident's attributes."""
     async with deps.db.reader() as session:
-        incidents = await repo.open_incidents(session=session)
+        incidents = await repo.open_incident_rows(session=session)
         private = [i.id for i in incidents if i.private and i.id is not None]
         holding = await repo.roles_held_by(viewer, private, session=session)
     channels = await membership.visible_channels(deps, viewer, [i.channel_id for i in incidents

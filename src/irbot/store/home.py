@@ -4,7 +4,7 @@ Keyword-only ``session``; callers commit."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,3 +64,18 @@ async def home_published(user_id: str, at: datetime, *, session: AsyncSession) -
         session.add(HomeTab(user_id=user_id, published_at=at))
     else:
         row.published_at = at
+
+
+async def open_incident_rows(*, session: AsyncSession) -> list[Any]:
+    """Open incidents as plain rows (attribute access like an Incident, without the ORM's per-row
+    cost): a Home tab reads them all to decide which the viewer may see."""
+    table = Incident.__table__  # type: ignore[attr-defined]
+    # What the incident's facts show and who may see it; not its JSON playbook (decoding it per row
+    # was half the cost).
+    columns = [table.c[name] for name in _FACT_COLUMNS]
+    query = select(*columns).where(table.c.status.not_in(("resolved", "closed"))).order_by(table.c.number)
+    return list((await session.execute(query)).all())
+
+
+_FACT_COLUMNS = ("id", "number", "title", "severity", "type", "status", "private", "drill", "summary", "services",
+                 "affected_users", "declarer_id", "channel_id", "declared_at", "resolved_at", "origin_permalink")

@@ -40,5 +40,5 @@ from irbot.store.outbox import (  # noqa: F401
     finish_outbox, outbox_due, outbox_counts, forget_delivered_outbox,
 )
 from irbot.store.home import (  # noqa: F401
-    roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published,
+    roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published, open_incident_rows,
 )
