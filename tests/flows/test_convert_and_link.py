@@ -165,3 +165,26 @@ async def test_no_open_incident_is_said_plainly(harness: Harness) -> None:
     await harness.settle()
     assert harness.slack.open_view(harness.user("bob")) is None
     assert "no open incident" in last_ephemeral(harness, "bob", "general")
+
+
+async def test_the_post_mortem_shows_linked_messages_and_the_converted_channels_day(harness: Harness) -> None:
+    from tests.flows.test_timeline import upload_text
+    fake, alice = harness.fake, harness.user("alice")
+    people = [harness.user(n).id for n in ("alice", "bob")]
+    room = fake.add_channel("ops-room", members=[*people, fake.bot_user_id], creator=people[0])
+    await fake.say("bob", "ops-room", "the nightly job never finished")
+    await harness.slack.command(alice, "/incident", "convert Nightly job stuck", channel="ops-room")
+    await harness.settle()
+    await harness.slack.submit_view(alice, harness.slack.open_view(alice)["id"], {})
+    await harness.settle()
+    elsewhere = await fake.say("bob", "general", "Same thing in staging <https://x.example|dashboard> a|b")
+    await harness.slack.message_shortcut(alice, "general", elsewhere, Shortcut.ADD_TO_TIMELINE)
+    await harness.settle()
+    await harness.slack.submit_view(alice, harness.slack.open_view(alice)["id"], {"Incident": "INC-1"})
+    await harness.settle()
+    await harness.slack.command(alice, "/incident", "postmortem", channel=room.id)
+    await harness.settle()
+    document = upload_text(harness, room.id)
+    key = document.split("## Key timeline", 1)[1].split("\n## ", 1)[0]
+    assert "🔗 Message by" in key and "Same thing in staging" in key and "a\\|b" in key
+    assert "the nightly job never finished" in document, "the channel's day before is in the log"
