@@ -38,3 +38,11 @@ def test_setup_steps_for_each_way_of_declaring() -> None:
     from_message = setup_steps(_incident(origin_channel_id="C9", origin_ts="1.000001"))
     reply = next(s for s in from_message if s["do"] == "reply_to_origin")
     assert reply["wave"] == 3 and from_message[-1] == {"do": "opened", "wave": 4}, "a wave of its own"
+
+
+def test_a_message_prefills_the_form_as_people_read_it() -> None:
+    from irbot.domain.declare import plain_text
+    text = ("<@U0BOB> says <https://status.example.com|the status page> is red &amp; "
+            "<#C0OPS|ops> knows; a &lt;b&gt; <!here> <@U0NEW>")
+    assert plain_text(text, {"U0BOB": "Bob Baker"}) == \
+        "@Bob Baker says the status page is red & #ops knows; a <b> @here @U0NEW"

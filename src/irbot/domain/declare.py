@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Mapping
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -78,3 +80,31 @@ def fit_text(meta: dict, key: str, encode, limit: int = METADATA_MAX) -> dict:  
         text = text[:max(0, keep)]
         fitted = {**meta, key: text, "cut": True}
     return fitted
+
+
+_SLACK_TOKEN = re.compile(r"<([^<>]+)>")
+_MENTIONED = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+
+
+def mentioned_people(text: str) -> list[str]:
+    return _MENTIONED.findall(text or "")
+
+
+def plain_text(text: str, names: Mapping[str, str]) -> str:
+    """A message's Slack markup as a person reads it, for a plain-text field (a title, a summary):
+    mentions become @names (``names``: user id → name), links their label (or URL), and Slack's
+    escapes (&lt; &gt; &amp;) the characters they stand for."""
+    def readable(match: re.Match[str]) -> str:
+        target, _, label = match.group(1).partition("|")
+        if target.startswith("@"):
+            return "@" + (names.get(target[1:]) or label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!subteam^"):
+            return label or "@group"
+        if target.startswith("!date^"):
+            return label
+        if target.startswith("!"):
+            return "@" + target[1:]
+        return label or target
+    return _SLACK_TOKEN.sub(readable, text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from irbot.deps import Deps
-from irbot.domain.declare import fit_text
+from irbot.domain.declare import fit_text, mentioned_people
 from irbot.domain.timeline import ts_to_datetime
 from irbot.outbound.slack import SlackCallError
 from irbot.services import surfaces
@@ -49,6 +49,15 @@ async def read_source(deps: Deps, channel_id: str, message: dict[str, Any], *, r
             log.warning("chat.getPermalink failed: %s; the incident keeps no link", exc.code)
     source["text"] = str(message.get("text") or "") if source["readable"] else ""
     return fit_text(source, "text", lambda meta: json.dumps(meta, ensure_ascii=False), limit=room)
+
+
+async def names_in(source: dict, deps: Deps) -> dict[str, str]:
+    """The names irbot knows of the people the message mentions (for showing it as people read it)."""
+    people = mentioned_people(source.get("text") or "")
+    if not people:
+        return {}
+    async with deps.db.reader() as session:
+        return await repo.people_named(people, session=session)
 
 
 def source_time(source: dict) -> datetime:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any
+from typing import Any, Mapping
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from irbot.deps import Deps
-from irbot.domain.declare import DeclareForm, form_problems, title_from_message, TITLE_MAX
+from irbot.domain.declare import DeclareForm, form_problems, plain_text, title_from_message, TITLE_MAX
 from irbot.domain.incident import incident_ref
 from irbot.domain.types import INCIDENT_TYPES, is_private
 from irbot.services.people import note_person
@@ -28,9 +28,10 @@ _FIELD_BLOCKS = {"title": Block.TITLE, "severity": Block.SEVERITY, "type": Block
 
 async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_channel: str | None,
                              title: str = "", severity: str | None = None, drill: bool = False,
-                             source: dict | None = None, convert: dict | None = None) -> None:
+                             source: dict | None = None, convert: dict | None = None,
+                             names: Mapping[str, str] | None = None) -> None:
     view = declare_view(deps, origin_channel=origin_channel, title=title, severity=severity, drill=drill,
-                        source=source, convert=convert)
+                        source=source, convert=convert, names=names)
     try:
         await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
     except SlackCallError as exc:
@@ -43,16 +44,18 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
 
 
 def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", severity: str | None = None,
-                 drill: bool = False, source: dict | None = None, convert: dict | None = None) -> dict[str, Any]:
-    """``source``: the message it is declared from (prefills title and summary, and travels in the
-    form's metadata); ``convert``: the existing channel it will use."""
+                 drill: bool = False, source: dict | None = None, convert: dict | None = None,
+                 names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``source``: the message it is declared from (prefills title and summary as a person reads
+    them, mentions as ``names``, and travels in the form's metadata); ``convert``: the existing
+    channel it will use."""
     metadata: dict[str, Any] = {"origin": origin_channel}
     summary, notes = "", []
     if source is not None:
         metadata["message"] = source
         if source.get("readable"):
-            title = title or title_from_message(source.get("text") or "")
-            summary = source.get("text") or ""
+            summary = plain_text(source.get("text") or "", names or {})
+            title = title or title_from_message(summary)
             notes.append(deps.renderer.part("shortcuts.j2", "from_message", author=source.get("user"),
                                             channel=source.get("channel"))
                          + (deps.renderer.part("shortcuts.j2", "cut_note") if source.get("cut") else ""))

@@ -51,7 +51,7 @@ async def _declare_from_message(deps: Deps, body: dict[str, Any]) -> None:
     channel = body["channel"]["id"]
     source = await origin.read_source(deps, channel, body["message"])
     await open_declare_modal(deps, trigger_id=body["trigger_id"], user=user_id(body) or "", origin_channel=channel,
-                             source=source)
+                             source=source, names=await origin.names_in(source, deps))
 
 
 async def _open_link_form(deps: Deps, body: dict[str, Any]) -> None:
