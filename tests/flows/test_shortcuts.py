@@ -208,3 +208,18 @@ async def test_a_retried_set_up_tells_the_declarer_once(harness: Harness) -> Non
     assert len(fake.calls_to("pins.add")) == 2, "the set-up was retried"
     told = [m for m in fake.dms_to("alice") if "could not reply" in fake.text_of(m)]
     assert len(told) == 1
+
+
+async def test_declared_from_a_thread_reply_answers_in_that_thread(harness: Harness) -> None:
+    fake = harness.fake
+    parent = await fake.say("carol", "general", "Deploy 42 is rolling out")
+    reply = await fake.say("bob", "general", "Error rate doubled after it", thread_ts=parent)
+    view = await shortcut_form(harness, "alice", "general", reply)
+    assert initial(view, "declare.title") == "Error rate doubled after it"
+    await harness.slack.submit_view(harness.user("alice"), view["id"], {})
+    await harness.settle()
+    [incident] = await stored(harness)
+    assert incident.origin_ts == reply and incident.origin_thread_ts == parent
+    answers = [m for m in fake.thread("general", parent) if m.get("bot_id")]
+    assert len(answers) == 1 and answers[0]["thread_ts"] == parent
+    assert (await timeline(harness, incident))[0].data["ts"] == reply

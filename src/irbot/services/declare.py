@@ -106,7 +106,8 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
 def _origin_fields(source: dict | None, convert: dict | None) -> dict:
     fields: dict = {}
     if source:
-        fields.update(origin_permalink=source.get("permalink"), origin_ts=source["ts"])
+        fields.update(origin_permalink=source.get("permalink"), origin_ts=source["ts"],
+                      origin_thread_ts=source.get("thread_ts"))
     if convert:
         fields.update(channel_id=convert["channel"], channel_name=convert.get("name"), converted=True)
     return fields

@@ -39,6 +39,8 @@ async def read_source(deps: Deps, channel_id: str, message: dict[str, Any], *, r
     ts = str(message.get("ts") or "")
     source: dict[str, Any] = {"channel": channel_id, "ts": ts, "user": message.get("user"),
                               "permalink": None, "readable": True}
+    if message.get("thread_ts") and message.get("thread_ts") != ts:
+        source["thread_ts"] = str(message["thread_ts"])  # a reply: irbot answers under its parent
     try:
         answer = await deps.slack.call("chat.getPermalink", channel=channel_id, message_ts=ts)
         source["permalink"] = answer.get("permalink")
@@ -93,7 +95,7 @@ async def reply_to_origin(step: Step, job: Job) -> Facts | None:
     mark = surfaces.incident_mark(REPLY_EVENT, incident.id)
     try:
         await surfaces.post_once(incident.origin_channel_id, blocks.text_message(text), mark, deps,
-                                 thread_ts=incident.origin_ts,
+                                 thread_ts=incident.origin_thread_ts or incident.origin_ts,
                                  look_since=incident.declared_at if job.look_first else None)
     except SlackCallError as exc:
         if exc.code not in NOT_HERE:

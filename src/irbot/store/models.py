@@ -82,6 +82,7 @@ class Incident(SQLModel, table=True):
     # already existed (converted: irbot did not create the channel, so it never renames or archives it).
     origin_permalink: str | None = None
     origin_ts: str | None = None
+    origin_thread_ts: str | None = None  # the thread the message is in (a reply goes under its parent)
     converted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
