@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
-from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,32 +88,27 @@ def render(deps: Deps, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def publish(deps: Deps, viewer: str) -> None:
-    """Render and publish the person's Home tab (one Slack call), and note when."""
-    view = await home_of(deps, viewer)
-    await deps.slack.call("views.publish", user_id=viewer, view=view)
-    async with deps.db.session() as session:
-        await repo.home_published(viewer, deps.clock(), session=session)
-        await session.commit()
+    """Render and publish the person's Home tab (one Slack call)."""
+    await deps.slack.call("views.publish", user_id=viewer, view=await home_of(deps, viewer))
 
 
 # --- refreshing when an incident changes -------------------------------------------------------
+# Pacing is in real time (not the app's clock, which tests may stop) and in the database, so that
+# replicas sharing PostgreSQL take turns: a publish first claims the viewer's slot (the last one is
+# at least REFRESH_EVERY old); a process that cannot waits until the slot frees and tries again.
 
-@dataclass
-class _Pacer:
-    last: dict[str, float] = field(default_factory=dict)  # viewer → monotonic time of the last publish
-    waiting: set[str] = field(default_factory=set)      # viewers with a publish already planned
-
-
-_pacers: weakref.WeakKeyDictionary[object, _Pacer] = weakref.WeakKeyDictionary()
+_waiting: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
 
 
-def _pacer(deps: Deps) -> _Pacer:
-    return _pacers.setdefault(deps.db, _Pacer())
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 async def opened(deps: Deps, viewer: str) -> None:
     """The person opened the tab: publish now (and count it for the pacing)."""
-    _pacer(deps).last[viewer] = time.monotonic()
+    async with deps.db.session() as session:
+        await repo.home_published(viewer, _now(), session=session)
+        await session.commit()
     await _publish_quietly(deps, viewer)
 
 
@@ -123,23 +117,29 @@ async def incident_changed(incident: Incident, deps: Deps) -> None:
     incident it is (declarer, role holders, action item owners) who have one, paced per person."""
     async with deps.db.reader() as session:
         viewers = await repo.home_viewers_of(incident, session=session)
-    pacer = _pacer(deps)
+    waiting = _waiting.setdefault(deps.db, set())
     for viewer in viewers:
-        if viewer in pacer.waiting:
-            continue  # a publish is planned: it will read the latest state
-        wait = pacer.last.get(viewer, 0.0) + REFRESH_EVERY - time.monotonic()
-        pacer.waiting.add(viewer)
-        deps.tasks.spawn(_publish_after(deps, viewer, max(0.0, wait)), name="home-refresh")
+        if viewer in waiting:
+            continue  # a publish is planned here: it will read the latest state
+        waiting.add(viewer)
+        deps.tasks.spawn(_paced_publish(deps, viewer), name="home-refresh")
 
 
-async def _publish_after(deps: Deps, viewer: str, wait: float) -> None:
-    pacer = _pacer(deps)
+async def _paced_publish(deps: Deps, viewer: str) -> None:
+    waiting = _waiting.setdefault(deps.db, set())
     try:
-        if wait:
+        for _ in range(3):  # another replica may take the slot first; it then shows the latest state
+            async with deps.db.session() as session:
+                wait = await repo.claim_home_slot(viewer, now=_now(), every=timedelta(seconds=REFRESH_EVERY),
+                                                  session=session)
+                await session.commit()
+            if wait is None:
+                break
             await asyncio.sleep(wait)
+        else:
+            return
     finally:
-        pacer.waiting.discard(viewer)
-    pacer.last[viewer] = time.monotonic()
+        waiting.discard(viewer)  # changes from here on plan another publish
     await _publish_quietly(deps, viewer)
 
 
@@ -150,4 +150,3 @@ async def _publish_quietly(deps: Deps, viewer: str) -> None:
         await publish(deps, viewer)
     except SlackCallError as exc:
         log.warning("could not publish the Home tab of %s: %s", viewer, exc.code)
-

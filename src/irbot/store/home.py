@@ -3,10 +3,10 @@ Keyword-only ``session``; callers commit."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -64,6 +64,19 @@ async def home_published(user_id: str, at: datetime, *, session: AsyncSession) -
         session.add(HomeTab(user_id=user_id, published_at=at))
     else:
         row.published_at = at
+
+
+async def claim_home_slot(user_id: str, *, now: datetime, every: timedelta, session: AsyncSession) -> float | None:
+    """Take the person's publish slot (None: publish now) unless their Home tab was published less
+    than ``every`` ago; then the seconds until it frees."""
+    taken = await session.execute(
+        update(HomeTab).where(col(HomeTab.user_id) == user_id,
+                              or_(col(HomeTab.published_at).is_(None), col(HomeTab.published_at) <= now - every))
+        .values(published_at=now))
+    if taken.rowcount == 1:
+        return None
+    last = (await session.execute(select(HomeTab.published_at).where(col(HomeTab.user_id) == user_id))).scalar()
+    return max(0.05, ((last or now) + every - now).total_seconds())
 
 
 async def open_incident_rows(*, session: AsyncSession) -> list[Any]:

@@ -41,4 +41,5 @@ from irbot.store.outbox import (  # noqa: F401
 )
 from irbot.store.home import (  # noqa: F401
     roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published, open_incident_rows,
+    claim_home_slot,
 )
