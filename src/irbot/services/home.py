@@ -2,9 +2,11 @@
 
 Published with ``views.publish`` when the person opens the tab (one round trip: everything else
 is read from the database), and again when one of their incidents changes: the engine's redraw of
-an incident (``services.outbox``'s refresh step, and the end of a set-up) asks for it here, and
-this process publishes to each person at most once every ``REFRESH_EVERY`` (a burst of changes
-gives one publish now and one when the interval has passed, showing the latest state).
+an incident (``services.outbox``'s refresh step, posts about action items, and the end of a
+set-up) asks for it here, and each person's tab is published at most once every ``REFRESH_EVERY``
+across processes (a burst of changes gives one publish now and one when the interval has passed,
+showing the latest state). The planned publish lives in the process that planned it: a crash
+loses it, and the next change or the next opening of the tab publishes again.
 """
 
 from __future__ import annotations
