@@ -59,6 +59,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.info": ("files:read",),
     "bookmarks.add": ("bookmarks:write",),
     "bookmarks.edit": ("bookmarks:write",),
+    "chat.getPermalink": (),  # "Requires scope: none" (Slack's OpenAPI spec)
+    "views.publish": (),      # the Home tab; "Requires scope: none"
 }
 
 # Events API subscription → the scopes Slack requires to deliver it (docs.slack.dev/reference/events).
@@ -70,6 +72,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "member_joined_channel": ("channels:read", "groups:read"),
     "member_left_channel": ("channels:read", "groups:read"),
     "pin_added": ("pins:read",),
+    "app_home_opened": (),  # needs no scope; the Home tab must be enabled
 }
 
 # The scope a slash command needs.

@@ -32,6 +32,7 @@ from irbot.slack import clocks, commands, declare, errors, framework, membership
 from irbot.slack import status_page as status_page_commands
 from irbot.status_http import status_routes
 from irbot.slack import paging as paging_command
+from irbot.slack import home as home_tab, shortcuts
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -206,7 +207,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, request_verification_enabled=False,
                     client=client, process_before_response=True, name="irbot")
     for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
-                    status_page_commands, paging_command):
+                    status_page_commands, paging_command, shortcuts, home_tab):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))

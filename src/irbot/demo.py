@@ -19,6 +19,7 @@ from typing import Any
 from irbot.config import ConfigError
 from irbot.demo_status_page import STATUS_PAGE, show_status_page
 from irbot.fakepagerduty.demo import DemoPagerDuty
+from irbot.demo_declare import play_declare_from_message
 from irbot.fakeslack.harness import FakeClock, Harness
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
@@ -250,4 +251,5 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path, pager
     (folder / POSTMORTEM).write_bytes(document)
     print(f"\n  The post-mortem ({len(document.splitlines())} lines) is uploaded to #{channel.name} "
           "and bookmarked there.")
+    await play_declare_from_message(h, t)
     await show_status_page(h, t, channel.id, folder)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("irbot.services", "irbot.scheduler", "irbot.heartbeat", "irbot.offline")),
     ("listeners", ("irbot.slack", "irbot.socket_mode")),
     ("application", ("irbot.app", "irbot.cli", "irbot.logs", "irbot.demo", "irbot.__main__", "irbot.fakeslack",
-                     "irbot.message_templates", "irbot.status_http", "irbot.demo_status_page",
+                     "irbot.message_templates", "irbot.status_http", "irbot.demo_status_page", "irbot.demo_declare",
                      "irbot.fakepagerduty")),
 ]
 

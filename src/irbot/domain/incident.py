@@ -42,6 +42,7 @@ class IncidentFacts:
     channel_id: str | None
     declared_at: datetime
     resolved_at: datetime | None
+    origin_permalink: str | None = None  # declared from this message
 
     @property
     def ref(self) -> str:

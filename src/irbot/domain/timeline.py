@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 KEY_KINDS = ("declared", "role_changed", "status_changed", "severity_changed", "update", "note", "key_message",
-             "resolved", "status_page", "paged", "page_acknowledged")
+             "resolved", "status_page", "paged", "page_acknowledged", "linked_message")
 
 
 @dataclass(frozen=True)

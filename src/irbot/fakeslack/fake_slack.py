@@ -147,11 +147,22 @@ class FakeSlack(Workspace):
         return issue_response_url(self, user, channel, message_ts=message_ts, is_ephemeral=is_ephemeral)
 
     def view(self, view_id: str) -> ViewRecord:
-        return self.views[view_id]
+        """A modal, or a person's Home tab (people click in both)."""
+        if view_id in self.views:
+            return self.views[view_id]
+        return next(rec for rec in self.home_views.values() if rec.id == view_id)
 
     def view_payload(self, view_id: str) -> Json:
         """The view as Slack includes it in payloads (id, hash, state, metadata...)."""
-        return api_views.view_out(self, self.views[view_id])
+        return api_views.view_out(self, self.view(view_id))
+
+    def view_out_of(self, rec: ViewRecord) -> Json:
+        return api_views.view_out(self, rec)
+
+    def home_view(self, user: str | User) -> Json | None:
+        """The person's Home tab as last published (None before any)."""
+        rec = self.home_views.get(self.user_id(user))
+        return self.view_out_of(rec) if rec else None
 
     def close_view(self, view_id: str, *, clear: bool = False) -> None:
         rec = self.views[view_id]

@@ -27,7 +27,8 @@ import aiohttp
 
 from .fake import validation
 from .fake.events import signed_headers
-from .fake.interactions import ElementMatch, block_actions_payload, find_element, view_submission_state
+from .fake.interactions import (ElementMatch, block_actions_payload, find_element, message_action_payload,
+                                shortcut_payload, view_submission_state)
 from .fake.model import Json, User
 from .fake_slack import FakeSlack
 
@@ -300,6 +301,36 @@ class SlackClient:
                    "token": self.fake.verification_token, "view": self.fake.view_payload(view_id),
                    "is_cleared": False, "is_enterprise_install": False}
         return await self._post_payload(payload)
+
+    # ---- shortcuts and the Home tab -------------------------------------------------
+    async def global_shortcut(self, user: str | User, callback_id: str) -> Response:
+        """The person picks the app's global shortcut (from search or the composer)."""
+        resp = await self._post_payload(shortcut_payload(self.fake, self._user(user), callback_id))
+        self._check_ack_time(f"shortcut {callback_id}", resp)
+        return resp
+
+    async def message_shortcut(self, user: str | User, channel: str, message_ts: str, callback_id: str) -> Response:
+        """The person picks the app's shortcut from a message's menu. Slack offers it on any message
+        the person can see, in channels the app is not in too; the payload carries the message."""
+        person, ch = self._user(user), self.fake.channel(channel)
+        if person.id not in ch.members:
+            raise AssertionError(f"{person.name} cannot see messages in #{ch.name}")
+        message = {k: v for k, v in self.fake.message(ch.id, message_ts).items() if k not in ("source", "is_ephemeral")}
+        payload = message_action_payload(self.fake, person, {"id": ch.id, "name": ch.name or "directmessage"},
+                                         message, callback_id)
+        resp = await self._post_payload(payload)
+        self._check_ack_time(f"message_action {callback_id}", resp)
+        return resp
+
+    async def open_home(self, user: str | User) -> None:
+        """The person opens the app's Home tab: Slack sends ``app_home_opened`` (with the view last
+        published for them, if any). Delivered like every event; wait with ``fake.events_delivered``."""
+        person = self._user(user)
+        event: Json = {"type": "app_home_opened", "user": person.id, "channel": self.fake.dm_channel(person.id).id,
+                       "tab": "home", "event_ts": self.fake.next_ts()}
+        if person.id in self.fake.home_views:
+            event["view"] = self.fake.view_out_of(self.fake.home_views[person.id])
+        self.fake.events.emit(event)
 
     # ---- Events API -----------------------------------------------------------
     async def event(self, event: Json, *, event_id: str | None = None, retry_num: int | None = None,

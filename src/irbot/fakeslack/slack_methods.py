@@ -76,6 +76,7 @@ METHODS: dict[str, MethodSpec] = {
         # views.update takes `view_id` or `external_id`: checked in the handler.
         _m("views.update", ("view",), "Tier4"),
         _m("views.push", ("trigger_id", "view"), "Tier4"),
+        _m("views.publish", ("user_id", "view"), "Tier4"),
         _m("users.info", ("user",), "Tier4"),
         _m("users.list", (), "Tier2"),
         _m("files.info", ("file",), "Tier4"),
@@ -104,6 +105,7 @@ MISSING_ARG_ERROR: dict[str, str] = {
     "reactions.add:name": "invalid_name",
     "topic": "invalid_arguments",
     "trigger_id": "invalid_trigger_id",
+    "views.publish:user_id": "invalid_arguments",
 }
 
 

@@ -23,7 +23,7 @@ from irbot.domain.naming import channel_name, with_suffix
 from irbot.domain.status import Status
 from irbot.domain.types import is_private
 from irbot.domain.clocks import match_regulation
-from irbot.services import surfaces
+from irbot.services import converting, home, origin, surfaces
 from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
 from irbot.services.updates import open_for_business
@@ -57,20 +57,28 @@ class Declared(NamedTuple):
 
 
 async def record_declaration(form: DeclareForm, *, declarer_id: str | None, origin_channel_id: str | None,
-                             source_key: str | None, deps: Deps) -> Declared:
+                             source_key: str | None, deps: Deps, source: dict | None = None,
+                             convert: dict | None = None) -> Declared:
     """Store the incident (state "opening") and owe its set-up; the same form submitted twice gives
-    the same incident. Deliver ``Declared.setup`` after the ack."""
+    the same incident. Deliver ``Declared.setup`` after the ack.
+
+    ``source``: the message it was declared from (``services.origin.read_source``); it starts the
+    timeline at its own time. ``convert``: {"channel", "name", "private"}: the incident uses that
+    existing channel instead of a new one."""
     async with deps.db.session() as session:
         if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
             return Declared(existing, False, None)
         incident = Incident(
             number=0, title=form.title.strip(), severity=form.severity, type=form.type,
-            status=Status.INVESTIGATING.value, private=is_private(form.type, form.private), drill=form.drill,
+            status=Status.INVESTIGATING.value, drill=form.drill,
+            private=is_private(form.type, form.private) or bool(convert and convert.get("private")),
             summary=form.summary.strip(), services=form.services.strip(),
             affected_users=normalise_users(form.affected_users), declarer_id=declarer_id,
-            origin_channel_id=origin_channel_id, source_key=source_key, declared_at=deps.clock(),
+            origin_channel_id=source["channel"] if source else origin_channel_id, source_key=source_key,
+            declared_at=deps.clock(),
             impact_started_at=parse_local_time(form.impact_started, deps.settings.timezone)
             if form.impact_started.strip() else None,
+            **_origin_fields(source, convert),
         )
         try:
             await repo.add_incident(incident, [r.key for r in deps.settings.roles], session=session)
@@ -78,7 +86,10 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
                                  text=incident.title, dedupe_key="declared", at=incident.declared_at,
                                  data={"severity": incident.severity, "type": incident.type,
                                        "private": incident.private})
-            setup = await owe_setup(incident.id, session=session, deps=deps)
+            if source:
+                await origin.record_source(incident.id, source, added_by=declarer_id, session=session,
+                                           unreadable_text=deps.renderer.part("shortcuts.j2", "unreadable_text"))
+            setup = await owe_setup(incident, session=session, deps=deps)
             await session.commit()
         except IntegrityError:
             await session.rollback()
@@ -92,15 +103,43 @@ async def record_declaration(form: DeclareForm, *, declarer_id: str | None, orig
     return Declared(incident, True, setup)
 
 
+def _origin_fields(source: dict | None, convert: dict | None) -> dict:
+    fields: dict = {}
+    if source:
+        fields.update(origin_permalink=source.get("permalink"), origin_ts=source["ts"],
+                      origin_thread_ts=source.get("thread_ts"))
+    if convert:
+        fields.update(channel_id=convert["channel"], channel_name=convert.get("name"), converted=True)
+    return fields
+
+
 def register(engine: Engine) -> None:
-    for step in SETUP_STEPS:
-        engine.handle(step["do"], _SETUP_HANDLERS[step["do"]])
+    for name, handler in _SETUP_HANDLERS.items():
+        engine.handle(name, handler)
     engine.on_first_refusal(SETUP, _tell_declarer_of_failure)
 
 
-async def owe_setup(incident_id: int, *, session, deps: Deps, held: bool = True) -> OutboxItem:  # noqa: ANN001
-    return await deps.work.record(incident_id, SETUP, [dict(step) for step in SETUP_STEPS], session=session,
-                                  held=held)
+def setup_steps(incident: Incident) -> list[Step]:
+    """The set-up of this incident: a converted one joins its existing channel instead of creating
+    one, and starts its timeline with the channel's last day; one declared from a message tells
+    that message's thread where the incident is."""
+    steps = [dict(step) for step in SETUP_STEPS]
+    extra: list[Step] = []
+    if incident.converted:
+        steps[0] = {"do": "join_channel", "wave": 0, "checkpoint": True}
+        extra.append({"do": "capture_history", "wave": 2})
+    opened = steps[-1]
+    if incident.origin_ts and incident.origin_channel_id:
+        # A wave of its own, after the rest: a refused pin or topic retried never repeats the DM
+        # that stands in for a reply where irbot may not post (a DM cannot be looked for).
+        extra.append({"do": "reply_to_origin", "wave": 3})
+        opened = {**opened, "wave": 4}
+    return steps[:-1] + extra + [opened]
+
+
+async def owe_setup(incident: Incident, *, session, deps: Deps, held: bool = True) -> OutboxItem:  # noqa: ANN001
+    assert incident.id is not None
+    return await deps.work.record(incident.id, SETUP, setup_steps(incident), session=session, held=held)
 
 
 async def _create_channel(step: Step, job: Job) -> Facts | None:
@@ -216,6 +255,7 @@ async def _opened(step: Step, job: Job) -> Facts | None:
         await open_for_business(incident, unit)
 
     job.on_finish(start_reminders_and_tell_webhooks)  # with the set-up's own last write: one transaction
+    await home.incident_changed(incident, deps)
     deps.metrics.incidents_declared.labels(severity=incident.severity, drill=str(incident.drill).lower()).inc()
     log.info("%s is open in Slack", incident_ref(incident.number))
     return {"setup": "open"}
@@ -223,7 +263,8 @@ async def _opened(step: Step, job: Job) -> Facts | None:
 
 _SETUP_HANDLERS = {"create_channel": _create_channel, "invite_declarer": _invite_declarer, "post_card": _post_card,
                    "pin_card": _pin_card, "set_topic": _set_topic, "announce": _announce, "checklist": _checklist,
-                   "opened": _opened}
+                   "opened": _opened, "join_channel": converting.join_channel,
+                   "capture_history": converting.capture_history, "reply_to_origin": origin.reply_to_origin}
 
 
 async def reconcile_surfaces(deps: Deps) -> int:
@@ -252,7 +293,7 @@ async def resume_unfinished(deps: Deps) -> int:
         orphans = await repo.incidents_in_setup_owing_nothing(session=session)
         for incident in orphans:
             assert incident.id is not None
-            await owe_setup(incident.id, session=session, deps=deps, held=False)
+            await owe_setup(incident, session=session, deps=deps, held=False)
         await session.commit()
     await reconcile_surfaces(deps)
     return len(orphans)

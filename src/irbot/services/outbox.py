@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from irbot.deps import Deps
-from irbot.services import surfaces
+from irbot.services import home, surfaces
 from irbot.views import blocks
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
@@ -100,6 +100,7 @@ async def _refresh(step: Step, job: Job) -> Facts | None:
     async with job.deps.db.reader() as session:
         latest = await repo.get_incident(job.item.incident_id, session=session)
     await surfaces.refresh_surfaces(latest or job.incident, job.deps)
+    await home.incident_changed(latest or job.incident, job.deps)  # the Home tabs it shows on (paced)
     return None
 
 
@@ -118,4 +119,6 @@ async def _post(step: Step, job: Job) -> Facts | None:
     can_look = to in (CHANNEL, STAKEHOLDERS)
     await surfaces.post_once(channel, blocks.Message(**step["message"]), mark, job.deps, thread_ts=thread_ts,
                              look_since=job.item.created_at if job.look_first and can_look else None)
+    if job.item.what in home.SHOWN_CHANGES:
+        await home.incident_changed(incident, job.deps)
     return None

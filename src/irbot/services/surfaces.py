@@ -23,7 +23,7 @@ def facts_of(incident: Incident) -> IncidentFacts:
         type=incident.type, status=incident.status, private=incident.private, drill=incident.drill,
         summary=incident.summary, services=incident.services, affected_users=incident.affected_users,
         declarer_id=incident.declarer_id, channel_id=incident.channel_id, declared_at=incident.declared_at,
-        resolved_at=incident.resolved_at,
+        resolved_at=incident.resolved_at, origin_permalink=incident.origin_permalink,
     )
 
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import weakref
+from typing import Any, Mapping
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from irbot.deps import Deps
-from irbot.domain.declare import DeclareForm, form_problems, TITLE_MAX
-from irbot.domain.types import INCIDENT_TYPES
+from irbot.domain.declare import DeclareForm, form_problems, plain_text, title_from_message, TITLE_MAX
+from irbot.domain.incident import incident_ref
+from irbot.domain.types import INCIDENT_TYPES, is_private
 from irbot.services.people import note_person
 from irbot.services.declare import record_declaration
-from irbot.views import blocks
+from irbot.views import blocks, declare_form
 from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Block, Callback
-from irbot.slack.incident_context import tell
+from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import input_value, metadata, text_value, user_id
 
 log = logging.getLogger(__name__)
@@ -25,11 +27,16 @@ _FIELD_BLOCKS = {"title": Block.TITLE, "severity": Block.SEVERITY, "type": Block
 
 
 async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_channel: str | None,
-                             title: str = "", severity: str | None = None, drill: bool = False) -> None:
-    view = declare_view(deps, origin_channel=origin_channel, title=title, severity=severity, drill=drill)
+                             title: str = "", severity: str | None = None, drill: bool = False,
+                             source: dict | None = None, convert: dict | None = None,
+                             names: Mapping[str, str] | None = None) -> None:
+    view = declare_view(deps, origin_channel=origin_channel, title=title, severity=severity, drill=drill,
+                        source=source, convert=convert, names=names)
     try:
         await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
     except SlackCallError as exc:
+        if exc.code == "exchanged_trigger_id":
+            return  # a repeat of the request whose form is open already
         log.warning("views.open failed: %s", exc.code)
         if origin_channel:
             text = deps.renderer.part("ephemeral.j2", "modal_failed")
@@ -37,11 +44,43 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
 
 
 def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", severity: str | None = None,
-                 drill: bool = False) -> dict[str, Any]:
-    return blocks.declare_modal(deps.renderer, severities=deps.settings.severities, title=title,
-                                announce=f"#{deps.settings.announce_channel.lstrip('#')}", severity=severity,
-                                metadata={"origin": origin_channel}, drill=drill, timezone=deps.settings.timezone,
-                                regulations=[(r.key, r.name) for r in deps.settings.regulations])
+                 drill: bool = False, source: dict | None = None, convert: dict | None = None,
+                 names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``source``: the message it is declared from (prefills title and summary as a person reads
+    them, mentions as ``names``, and travels in the form's metadata); ``convert``: the existing
+    channel it will use."""
+    metadata: dict[str, Any] = {"origin": origin_channel}
+    summary, notes = "", []
+    if source is not None:
+        metadata["message"] = source
+        if source.get("readable"):
+            summary = plain_text(source.get("text") or "", names or {})
+            title = title or title_from_message(summary)
+            notes.append(deps.renderer.part("shortcuts.j2", "from_message", author=source.get("user"),
+                                            channel=source.get("channel"))
+                         + (deps.renderer.part("shortcuts.j2", "cut_note") if source.get("cut") else ""))
+        else:
+            notes.append(deps.renderer.part("shortcuts.j2", "unreadable", channel=source.get("channel")))
+    if convert is not None:
+        metadata["convert"] = convert
+        notes.append(deps.renderer.part("shortcuts.j2", "convert_note", channel=convert.get("channel")))
+    return declare_form.filled(_empty_form(deps, severity, drill), title=title, summary=summary, notes=notes,
+                               metadata=metadata)
+
+
+_forms: weakref.WeakKeyDictionary[object, dict[tuple[str | None, bool], dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _empty_form(deps: Deps, severity: str | None, drill: bool) -> dict[str, Any]:
+    """Built and validated once per app (its settings and templates are fixed at start)."""
+    forms = _forms.setdefault(deps.renderer, {})
+    if (severity, drill) not in forms:
+        forms[(severity, drill)] = blocks.declare_modal(
+            deps.renderer, severities=deps.settings.severities, title="", severity=severity, metadata={},
+            announce=f"#{deps.settings.announce_channel.lstrip('#')}", drill=drill, timezone=deps.settings.timezone,
+            regulations=[(r.key, r.name) for r in deps.settings.regulations])
+    return forms[(severity, drill)]
 
 
 def form_from_view(view: dict[str, Any]) -> DeclareForm:
@@ -67,11 +106,29 @@ def register(app: AsyncApp, deps: Deps) -> None:
                       for field, macro in problems.items()}
             await ack(response_action="errors", errors=errors)
             return
+        meta = metadata(view)
+        convert = meta.get("convert") if isinstance(meta.get("convert"), dict) else None
+        source = meta.get("message") if isinstance(meta.get("message"), dict) and meta["message"].get("ts") else None
+        if convert is not None:
+            refusal = await conversion_problem(deps, form, convert)
+            if refusal is not None:
+                await ack(response_action="errors", errors={refusal[0]: refusal[1]})
+                return
         # Stored before the ack closes the form: from here on nothing the responder typed is lost.
         declared = await record_declaration(
-            form, declarer_id=user_id(body), origin_channel_id=metadata(view).get("origin"),
-            source_key=view.get("id"), deps=deps)
+            form, declarer_id=user_id(body), origin_channel_id=meta.get("origin"),
+            source_key=view.get("id"), deps=deps, source=source, convert=convert)
         await ack()
         if declared.setup is not None:
             note_person(declared.incident.declarer_id, deps)
             deps.work.deliver_soon(declared.setup, incident=declared.incident)
+
+
+async def conversion_problem(deps: Deps, form: DeclareForm, convert: dict[str, Any]) -> tuple[str, str] | None:
+    """Why this form cannot convert its channel (the input block to mark and the text), or None."""
+    taken = await incident_in_channel(deps, convert.get("channel"))
+    if taken is not None:
+        return Block.TITLE, deps.renderer.part("shortcuts.j2", "error_convert_taken", ref=incident_ref(taken.number))
+    if is_private(form.type, form.private) and not convert.get("private"):
+        return Block.PRIVATE, deps.renderer.part("shortcuts.j2", "error_convert_public")
+    return None

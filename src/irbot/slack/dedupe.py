@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 def delivery_key(body: dict[str, Any]) -> str | None:
     if body.get("type") == "event_callback":
         return None  # idempotent by their own keys (above)
+    if body.get("type") in ("shortcut", "message_action"):
+        return None  # they only open a form, and a trigger_id opens one form: a repeat opens nothing
     if body.get("command") and only_answers(str(body.get("text") or "")):
         return None  # answers only: a repeat is harmless, and a burst writes nothing before its acks
     if body.get("trigger_id"):

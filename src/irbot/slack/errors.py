@@ -58,7 +58,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 def failure_teller(deps: Deps, payload: dict[str, Any]) -> Callable[[BaseException], None] | None:
     """For clicks and commands: what tells the person when the work started after the ack fails
     (see ``irbot.tasks.failure_reporter``), as ``on_error`` tells them of a failure before it."""
-    if "command" not in payload and payload.get("type") != "block_actions":
+    if "command" not in payload and payload.get("type") not in ("block_actions", "shortcut", "message_action"):
         return None
     return lambda error: _spawn_tell(deps, payload, error)
 

@@ -109,6 +109,29 @@ class ViewSubmission(_Loose):
     view: _View
 
 
+class Shortcut(_Loose):
+    type: Literal["shortcut"]
+    user: _Id
+    callback_id: str
+    trigger_id: str
+
+
+class _ShortcutMessage(_Loose):
+    ts: SlackTs
+    user: str | None = None
+    text: str | None = None
+    thread_ts: SlackTs | None = None
+
+
+class MessageAction(_Loose):
+    type: Literal["message_action"]
+    user: _Id
+    callback_id: str
+    trigger_id: str
+    channel: _Id
+    message: _ShortcutMessage
+
+
 class _File(_Loose):
     name: str | None = None
     title: str | None = None
@@ -170,6 +193,7 @@ class UrlVerification(_Loose):
 _SHAPES: dict[str, type[BaseModel]] = {
     "block_actions": BlockActions, "view_submission": ViewSubmission, "view_closed": ViewSubmission,
     "event_callback": EventCallback, "url_verification": UrlVerification,
+    "shortcut": Shortcut, "message_action": MessageAction,
 }
 
 

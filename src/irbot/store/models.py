@@ -78,6 +78,12 @@ class Incident(SQLModel, table=True):
     # The containment checklist as posted (settings may change later; ticks refer to these steps).
     playbook: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     playbook_ts: str | None = None
+    # Declared from a message (its permalink and ts, in origin_channel_id), or in a channel that
+    # already existed (converted: irbot did not create the channel, so it never renames or archives it).
+    origin_permalink: str | None = None
+    origin_ts: str | None = None
+    origin_thread_ts: str | None = None  # the thread the message is in (a reply goes under its parent)
+    converted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class IncidentRole(SQLModel, table=True):
@@ -292,6 +298,8 @@ class StatusEntry(SQLModel, table=True):
     impact: str
     at: datetime = _when(nullable=False)
     dedupe_key: str | None = None  # the form's view id: a form submitted twice posts once
+
+
 class Page(SQLModel, table=True):
     """A page irbot sent to PagerDuty for an incident, one row per dedup key (``irbot-INC-12``,
     ``irbot-INC-12-payments``, ``irbot-INC-12-escalation``). ``state``: triggered (a trigger is owed or
@@ -310,3 +318,11 @@ class Page(SQLModel, table=True):
     acknowledged_by: str | None = None
     resolved_at: datetime | None = _when(nullable=True)
     triggers: int = 0  # trigger events PagerDuty accepted for this key (a reopen triggers again)
+
+
+class HomeTab(SQLModel, table=True):
+    """Each person whose Home tab irbot publishes: when it last did (refreshes are throttled by it)."""
+
+    __tablename__ = "home_tab"
+    user_id: str = Field(primary_key=True)
+    published_at: datetime | None = _when(nullable=True)

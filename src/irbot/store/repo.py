@@ -46,3 +46,7 @@ from irbot.store.status_page import (  # noqa: F401
 from irbot.store.pages import (  # noqa: F401
     page_of, pages_of, open_page, close_pages, acknowledge_page, page_sent, page_refused,
 )
+from irbot.store.home import (  # noqa: F401
+    roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published, open_incident_rows,
+    claim_home_slot,
+)

@@ -11,6 +11,15 @@ class Callback(StrEnum):
     RESOLVE = "incident.resolve"
     ASSESS = "incident.assess"
     STATUS_PUBLISH = "incident.status.publish"
+    ADD_TO_TIMELINE = "incident.add_to_timeline"
+    HOME = "incident.home"
+
+
+class Shortcut(StrEnum):
+    """Callback ids of the shortcuts declared in manifest.yml."""
+    DECLARE = "incident.shortcut.declare"  # global
+    DECLARE_FROM_MESSAGE = "incident.shortcut.declare_from_message"
+    ADD_TO_TIMELINE = "incident.shortcut.add_to_timeline"
 
 
 class Block(StrEnum):
@@ -35,6 +44,8 @@ class Block(StrEnum):
     UPDATE_PUBLIC = "update.public"
     UPDATE_PUBLIC_TEXT = "update.public_text"
     RESOLUTION_PUBLIC = "resolve.public_text"
+    LINK_INCIDENT = "link.incident"
+    LINK_NOTE = "link.note"
 
 
 class Action(StrEnum):
@@ -48,3 +59,4 @@ class Action(StrEnum):
     CLOCK_NOTIFIED = "incident.clock.notified"
     ASSESS_APPLY = "incident.assess.apply"
     ASSESS_DECLARE = "incident.assess.declare"
+    HOME_DECLARE = "incident.home.declare"

@@ -96,3 +96,43 @@ def _top_view(fake: FakeSlack, user: str, view_id: str | None) -> ViewRecord | N
     else:
         open_views = [v for v in fake.views.values() if v.user == user and v.open]
     return open_views[-1] if open_views else None
+
+
+# ---- the Home tab (views.publish) -----------------------------------------------------------------
+# A Home view belongs to one person; publishing replaces it (a new hash each time). Slack's rules:
+# type "home", no submit/close (those are for modals), 1–100 blocks; a stale `hash` is refused.
+
+def check_home_view(view: Json) -> list[str]:
+    if not isinstance(view, dict):
+        return [f"view must be an object, got {type(view).__name__}"]
+    problems = []
+    if view.get("type") != "home":
+        problems.append(f"views.publish takes a view of type home, got {view.get('type')!r}")
+    for key in ("submit", "close"):
+        if view.get(key):
+            problems.append(f"a Home tab view may not have `{key}`")
+    return problems
+
+
+@handles("views.publish")
+def publish(fake: FakeSlack, args: Json) -> Json:
+    user = str(args["user_id"])
+    if user not in fake.users or fake.users[user].is_bot:
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `user_id`"]})
+    view = args["view"]
+    home_problems = check_home_view(view)
+    if home_problems:
+        for p in home_problems:
+            fake.violation(f"views.publish: {p}")
+        raise SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in home_problems]})
+    check_view_content(fake, "views.publish", view)
+    current = fake.home_views.get(user)
+    if args.get("hash") and current is not None and args["hash"] != current.hash:
+        raise SlackError("hash_conflict")
+    if current is None:
+        vid = fake.new_id("V")
+        current = ViewRecord(vid, user, copy.deepcopy(view), new_hash(fake), root_view_id=vid)
+        fake.home_views[user] = current
+    else:
+        replace_view(fake, current, view)
+    return {"view": view_out(fake, current)}

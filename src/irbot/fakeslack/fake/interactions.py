@@ -141,3 +141,28 @@ def _pick(element: Json, wanted: Any) -> Json:
             return opt
     shown = [(o.get("text") or {}).get("text") for o in options]
     raise AssertionError(f"no option {wanted!r} among {shown}")
+
+
+# ---- shortcuts (Slack's "Shortcuts interaction payloads") ----------------------------------------
+# Global shortcuts send `type: shortcut` with no channel; message shortcuts send `type:
+# message_action` with the channel, the message (its full structure) and a response_url.
+
+def _shortcut_user(fake: FakeSlack, person: User) -> Json:
+    return {"id": person.id, "username": person.name, "name": person.name, "team_id": fake.team_id}
+
+
+def shortcut_payload(fake: FakeSlack, person: User, callback_id: str) -> Json:
+    return {"type": "shortcut", "token": fake.verification_token, "action_ts": fake.next_ts(),
+            "team": {"id": fake.team_id, "domain": fake.team_domain}, "user": _shortcut_user(fake, person),
+            "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
+            "trigger_id": fake.issue_trigger(person.id)}
+
+
+def message_action_payload(fake: FakeSlack, person: User, channel: Json, message: Json, callback_id: str) -> Json:
+    """``channel``: {id, name} as Slack gives it (a DM's name is "directmessage")."""
+    return {"type": "message_action", "token": fake.verification_token, "action_ts": fake.next_ts(),
+            "team": {"id": fake.team_id, "domain": fake.team_domain}, "user": _shortcut_user(fake, person),
+            "channel": channel, "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id,
+            "trigger_id": fake.issue_trigger(person.id),
+            "response_url": fake.issue_response_url(person.id, channel["id"]),
+            "message_ts": message["ts"], "message": {"type": "message", **message}}

@@ -32,6 +32,7 @@ class Workspace:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.views: dict[str, ViewRecord] = {}
+        self.home_views: dict[str, ViewRecord] = {}  # each person's Home tab, as last published
         self.triggers: dict[str, Trigger] = {}
         self.files: dict[str, UploadedFile] = {}
         self.ephemeral_store: list[Json] = []

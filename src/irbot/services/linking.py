@@ -1,0 +1,46 @@
+""""Add to incident timeline": a message from any channel joins an open incident's timeline at its
+own time, as a key event (author, time, text, permalink) in the evidence log; the incident's
+channel is told."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from irbot.deps import Deps
+from irbot.domain.status import Status
+from irbot.services import outbox, surfaces
+from irbot.services.home import visible_open_incidents
+from irbot.services.origin import record_source, source_time
+from irbot.store import repo
+from irbot.store.models import Incident
+from irbot.work.unit import UnitOfWork
+
+
+class Linked(Enum):
+    ADDED = "added"
+    ALREADY = "already"  # on that timeline already
+    STALE = "stale"      # the incident was resolved since the form opened
+    GONE = "gone"        # no such incident, or not one the person may see
+
+
+async def link_message(incident_id: int, source: dict, *, actor: str, note: str,
+                       deps: Deps) -> tuple[Linked, Incident | None]:
+    async with deps.db.reader() as session:
+        incident = await repo.get_incident(incident_id, session=session)
+    if incident is None:
+        return Linked.GONE, None
+    if not Status(incident.status).is_open:
+        return Linked.STALE, incident
+    visible, _ = await visible_open_incidents(deps, actor)
+    if incident.id not in {i.id for i in visible}:
+        return Linked.GONE, incident
+    async with UnitOfWork(deps) as unit:
+        added = await record_source(incident_id, source, added_by=actor, note=note.strip(), session=unit.session,
+                                    unreadable_text=deps.renderer.part("shortcuts.j2", "unreadable_text"))
+        if added and incident.channel_id:
+            text = deps.renderer.part("shortcuts.j2", "linked", adder=actor, author=source.get("user"),
+                                      at=source_time(source), permalink=source.get("permalink"),
+                                      text=source.get("text") or deps.renderer.part("shortcuts.j2", "unreadable_text"),
+                                      note=note.strip(), incident=surfaces.facts_of(incident))
+            await outbox.owe_message(unit, incident, "message_linked", text)
+    return (Linked.ADDED if added else Linked.ALREADY), incident
