@@ -21,7 +21,7 @@ from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.views.render import Renderer
-from irbot.services import alerts
+from irbot.services import alerts, followups, tracker_inbound
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
@@ -195,7 +195,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps):  # what each kind of owed work's steps do
+    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, followups):  # what each kind of owed work's steps do
         owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
@@ -209,6 +209,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
         web.get("/healthz", _healthz(irbot)),
         web.get("/metrics", _metrics(irbot)),
         web.post("/alerts/alertmanager", _alertmanager(irbot)),
+        web.post("/tracker/webhook", _tracker_webhook(irbot)),
     ])
     return irbot
 
@@ -270,6 +271,18 @@ def _alertmanager(irbot: Irbot):  # noqa: ANN202
         outcome = await alerts.receive(notification, irbot.deps)
         irbot.metrics.alerts_received.labels(action=outcome.action).inc()
         return web.json_response({"action": outcome.action, "incident": outcome.incident})
+    return handle
+
+
+def _tracker_webhook(irbot: Irbot):  # noqa: ANN202
+    async def handle(request: web.Request) -> web.Response:
+        """401 for a bad signature (nothing changed); 200 for issues irbot did not make (ignored)."""
+        if irbot.settings.tracker is None:
+            raise web.HTTPNotFound()
+        if not irbot.startup.done:
+            return _starting()  # the tracker delivers again
+        answer = await tracker_inbound.receive(request.headers, await request.read(), irbot.deps)
+        return web.json_response({"outcome": answer.outcome}, status=answer.status)
     return handle
 
 

@@ -24,6 +24,7 @@ from irbot.domain.durations import Duration, DurationError, parse_duration
 from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import COMMANDER, DEFAULT_ROLES, ROLES_WITH_POWERS, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
+from irbot.config_tracker import TrackerProblem, TrackerSettings, parse_tracker, tracker_from_env
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,7 @@ class Settings:
     alert_severity_map: tuple[tuple[str, str], ...] = (("critical", "SEV-1"), ("error", "SEV-2"),
                                                        ("warning", "SEV-3"), ("info", "SEV-4"))
     alert_limits: AlertLimits = field(default_factory=AlertLimits)
+    tracker: TrackerSettings | None = None  # [tracker]: action items become GitHub or Jira issues
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -83,6 +85,7 @@ _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
     "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
     "webhooks", "alerts",
+    "tracker",
 }
 WEBHOOK_EVENTS = ("declared", "severity_changed", "status_changed", "role_changed", "resolved")
 
@@ -153,6 +156,8 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
     if "alerts" in data:
         changes["alert_severity_map"], changes["alert_limits"] = _alerts(
             data["alerts"], changes.get("severities", settings.severities))
+    if "tracker" in data:
+        changes["tracker"] = _tracker(lambda: parse_tracker(data["tracker"]))
     return replace(settings, **changes)
 
 
@@ -176,6 +181,7 @@ def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
         if not folder.is_dir():
             raise ConfigError(f"IRBOT_TEMPLATES: {folder} is not a folder")
         changes["templates_dir"] = folder
+    changes["tracker"] = _tracker(lambda: tracker_from_env(settings.tracker, env))
     for name, prefix in (("slack_bot_token", "xoxb-"), ("slack_app_token", "xapp-")):
         value = changes[name]
         if value and not value.startswith(prefix):
@@ -497,3 +503,12 @@ def _text(value: Any) -> str:
     if hasattr(value, "key"):
         return str(value.key)
     return f"({type(value).__name__})"
+
+
+def _tracker(parse: Any) -> TrackerSettings | None:
+    """``[tracker]`` is checked in ``config_tracker``; its problem becomes the one line at start."""
+    try:
+        result: TrackerSettings | None = parse()
+    except TrackerProblem as exc:
+        raise ConfigError(f"settings file: {exc}" if str(exc).startswith(("tracker", "[tracker")) else str(exc)) from None
+    return result

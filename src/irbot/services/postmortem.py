@@ -66,6 +66,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         records = [Record(*row) for row in await repo.timeline_rows(incident.id, session=session)]
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
+        issues = await repo.issues_of(incident.id, session=session)
         head = await repo.head_hash(incident.id, session=session)
         clocks = await repo.clocks_of(incident.id, session=session)
     people = await _names(incident, records, holders, actions, deps, online=online)
@@ -77,6 +78,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         metrics=response_metrics(records, declared_at=incident.declared_at, resolved_at=incident.resolved_at,
                                  now=deps.clock(), impact_started_at=incident.impact_started_at),
     )
+    pm.extra["issues"] = {item_id: {"key": i.key, "url": i.url} for item_id, i in issues.items()}
     pm.roles = [{"name": role.name, "holder": pm.name(holders[role.key].user_id) if role.key in holders
                  and holders[role.key].user_id else None} for role in deps.settings.roles]
     role_names = {role.key: role.name for role in deps.settings.roles}

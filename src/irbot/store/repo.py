@@ -39,3 +39,6 @@ from irbot.store.outbox import (  # noqa: F401
     add_outbox, outbox_subject, release_outbox, claim_outbox, outbox_step_done, renew_outbox,
     finish_outbox, outbox_due, outbox_counts, forget_delivered_outbox,
 )
+from irbot.store.followups import (  # noqa: F401
+    record_issue, issue_of_item, issues_of, issue_by_key, get_action, open_items, claim_digest, digest_sent,
+)

@@ -123,9 +123,14 @@ class Engine:
         self._handlers: dict[str, Handler] = {}
         self._first_refusal: dict[str, RefusalHook] = {}
         self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
+        self._policies: dict[str, RetryPolicy] = {}  # by the prefix of ``what``, for work outside Slack
 
     def handle(self, action: str, handler: Handler) -> None:
         self._handlers[action] = handler
+
+    def retry_as(self, prefix: str, policy: RetryPolicy) -> None:
+        """Work whose ``what`` starts with ``prefix:`` follows ``policy`` (a tracker's own back-off)."""
+        self._policies[prefix] = policy
 
     def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
         """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
@@ -221,7 +226,8 @@ class Engine:
         if subject is None:
             return None, False
         incident, what, behind = subject
-        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
+        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id) \
+                or what.partition(":")[0] in self._policies:
             return incident, behind
         return None, behind
 
@@ -260,14 +266,14 @@ class Engine:
         return True
 
     async def _run_wave(self, group: list[int], item: OutboxItem, incident: Incident, retried: bool,
-                        memo: dict[str, Any]) -> tuple[Facts, str | None]:
+                        memo: dict[str, Any]) -> tuple[Facts, Refused | None]:
         """Run one wave's steps together; returns the facts they learned and the first refusal."""
         jobs = [Job(item=item, incident=incident, index=i, deps=self.deps, look_first=retried, memo=memo)
                 for i in group]
         results = await asyncio.gather(*(self._step(item.steps[job.index], job) for job in jobs),
                                        return_exceptions=True)
         facts: Facts = {}
-        refused: str | None = None
+        refused: Refused | None = None
         for index, result in zip(group, results):
             step = item.steps[index]
             if isinstance(result, Refused):
@@ -275,7 +281,7 @@ class Engine:
                     log.warning("outbox item %s (%s): skipped a %s step: %s", item.id, item.what, step["do"],
                                 result.code)
                 elif refused is None:
-                    refused = result.code
+                    refused = result
             elif isinstance(result, BaseException):
                 raise result
             elif result:
@@ -298,26 +304,33 @@ class Engine:
             item.what != SETUP and any(step["do"] in POSTING for step in steps))
 
     def _policy(self, what: str) -> RetryPolicy:
+        if (own := self._policies.get(what.partition(":")[0])) is not None:
+            return own
         return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
                             webhook_delays=self.deps.webhook_retry_delays)
 
-    async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
-        """A step was refused: retry later with back-off, or give up as the item's policy says."""
-        ref, policy = incident_ref(incident.number), self._policy(item.what)
-        if item.attempts == 1 and (hook := self._first_refusal.get(item.what)) is not None:
+    async def _give_back(self, item: OutboxItem, incident: Incident, refusal: Refused) -> None:
+        """A step was refused: retry later with back-off (not sooner than the service's Retry-After),
+        or give up as the item's policy says (at once when the refusal is final)."""
+        ref, policy, code = incident_ref(incident.number), self._policy(item.what), refusal.code
+        if (item.attempts == 1 or refusal.final) and (hook := self._first_refusal.get(item.what)) is not None:
             await hook(incident, code, self.deps)
-        if policy.give_up_after is not None and item.attempts >= policy.give_up_after:
-            log.error("%s: gave up on %s after %d attempts: %s", ref, _outside_side(item.what), item.attempts, code)
+        if refusal.final or (policy.give_up_after is not None and item.attempts >= policy.give_up_after):
+            log.error("%s: gave up on %s after %d attempts: %s", ref, self._side(item.what), item.attempts, code)
             await self._finish(item, state="failed", error=code)
             if item.what.startswith(WEBHOOK):
                 self.deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
             return
-        delay = policy.delay(item.attempts)
-        log.warning("%s: %s was refused (%s); retrying in %gs", ref, _outside_side(item.what), code,
+        delay = max(policy.delay(item.attempts), timedelta(seconds=refusal.retry_after or 0))
+        log.warning("%s: %s was refused (%s); retrying in %gs", ref, self._side(item.what), code,
                     delay.total_seconds())
         await self._finish(item, state="pending", error=code, retry_at=self.deps.clock() + delay)
         if policy.timed_here and delay.total_seconds() <= RETRY_HERE_WITHIN:
             self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
+
+    def _side(self, what: str) -> str:
+        kind, _, name = what.partition(":")
+        return f"the {kind} side of {name}" if kind in self._policies else _outside_side(what)
 
     async def _retry_after(self, item_id: int | None, seconds: float) -> None:
         assert item_id is not None
