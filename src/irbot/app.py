@@ -29,6 +29,8 @@ from irbot.services.timeline import backfill_recent
 from irbot.scheduler import ReminderScheduler
 from irbot.services.reminders import fire_reminder
 from irbot.slack import clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates
+from irbot.slack import followups as followups_command
+from irbot.services.overdue import DigestLoop
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -66,6 +68,7 @@ class Irbot:
     _socket: SocketModeConnection | None = None
     startup: StartUp = field(default_factory=StartUp)
     _finishing: asyncio.Task[None] | None = None
+    digests: DigestLoop | None = None  # the overdue follow-ups DM, once a business day
 
     async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True,
                     socket_mode: bool = False, wait: bool = True) -> int:
@@ -141,6 +144,8 @@ class Irbot:
             self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
             self.outbox.start()  # work that changes committed before a crash still owe
             await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
+            self.digests = DigestLoop(self.deps)
+            self.digests.start()
         except (DBAPIError, PoolTimeout, OSError) as exc:  # the database went away while Slack was awaited
             raise ConfigError(database_problem(self.settings.database_url, exc)) from None
         if self.socket_mode:
@@ -170,6 +175,8 @@ class Irbot:
             await self._socket.close_async()
             self._socket = None
         await self.deps.scheduler.stop()
+        if self.digests is not None:
+            await self.digests.stop()
         await self.outbox.stop()
         await self.deps.tasks.cancel_all()
         if self.heartbeat.running:
@@ -200,7 +207,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret,
                     client=client, process_before_response=True, name="irbot")
-    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates):
+    for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
+                    followups_command):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))
