@@ -18,8 +18,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @dataclass
 class Fault:
-    status: int  # 429, 500, 503 …; 0: do the work, then drop the connection (the answer is lost)
+    status: int  # 429, 500, 503 …; 0: do the work, then drop the connection (the answer is lost); -1: held
     retry_after: float | None = None
+    delay: float = 0.0  # held: answer this late (the caller may have died meanwhile) …
+    lands: bool = True  # … and then do the work (True) or never do it (False)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class FakeServer:
     port: int | None = None
     _runner: web.AppRunner | None = None
     _sending: set[asyncio.Task[None]] = field(default_factory=set)
+    _holding: int = 0
 
     @property
     def api_url(self) -> str:
@@ -51,6 +54,15 @@ class FakeServer:
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: float | None = None) -> None:
         self.faults.extend(Fault(status, retry_after) for _ in range(times))
+
+    def hold_next(self, seconds: float, *, lands: bool = True) -> None:
+        """The next request waits ``seconds`` before it takes effect (``lands``) or is dropped unanswered."""
+        self.faults.append(Fault(-1, delay=seconds, lands=lands))
+
+    @property
+    def holding(self) -> int:
+        """Requests being held right now."""
+        return self._holding
 
     def lose_next_answer(self, times: int = 1) -> None:
         """The next requests are done, but their answers never arrive (the connection drops)."""
@@ -84,6 +96,18 @@ class FakeServer:
         fault = self.faults.pop(0) if self.faults else None
         if fault is None:
             return await handler(request)
+        if fault.status == -1:
+            await request.read()  # the request has arrived whole; its sender may die from now on
+            self._holding += 1
+            try:
+                await asyncio.sleep(fault.delay)
+            finally:
+                self._holding -= 1
+            if fault.lands:
+                return await handler(request)
+            assert request.transport is not None
+            request.transport.close()
+            raise ConnectionResetError("dropped (fault injected)")
         if fault.status == 0:
             await handler(request)  # the work is done …
             assert request.transport is not None
