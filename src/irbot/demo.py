@@ -18,6 +18,7 @@ from typing import Any
 
 from irbot.config import ConfigError
 from irbot.fakeslack.harness import FakeClock, Harness
+from irbot.faketracker.demo import play_followups
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
 DATABASE = "irbot-demo.db"  # not irbot.db: `--out .` must never touch a real irbot's database there
@@ -209,6 +210,7 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path) -> No
                                           "due 2026-12-14 priority high", channel=channel.id)
     await h.settle()
     t.show_new()
+    await play_followups(h, t, channel.id)  # the action item becomes a GitHub issue, closed from GitHub
 
     t.step("(time)", "61 minutes pass without an update")
     clock.advance(timedelta(minutes=61))
