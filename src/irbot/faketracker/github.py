@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from irbot.faketracker.base import FakeServer
+from irbot.outbound.tracker import has_marker
 
 DOCS = "https://docs.github.com/rest/issues/issues"
 
@@ -54,7 +55,7 @@ class FakeGitHub(FakeServer):
         return f"https://github.com/{self.repository}/issues/{number}"
 
     def with_marker(self, marker: str) -> list[dict[str, Any]]:
-        return [i for i in self.issues.values() if marker in (i["body"] or "")]
+        return [i for i in self.issues.values() if has_marker(i["body"] or "", marker)]
 
     async def _create(self, request: web.Request) -> web.Response:
         if (refused := self._check(request)) is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from irbot.faketracker.base import FakeServer
+from irbot.outbound.tracker import has_marker
 
 # The simplified workflow of a team-managed project: To Do → In Progress → Done, any to any.
 STATUSES = {"10000": ("To Do", "new"), "10001": ("In Progress", "indeterminate"), "10002": ("Done", "done")}
@@ -62,7 +63,7 @@ class FakeJira(FakeServer):
         return request.headers.get("Authorization", "") == f"Basic {expected}"
 
     def with_marker(self, marker: str) -> list[dict[str, Any]]:
-        return [i for i in self.issues.values() if marker in _text(i["fields"]["description"])]
+        return [i for i in self.issues.values() if has_marker(_text(i["fields"]["description"]), marker)]
 
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

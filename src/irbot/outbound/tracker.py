@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +59,11 @@ class Tracker(Protocol):
     async def find(self, marker: str, since: datetime) -> Issue | None: ...
     async def create(self, issue: NewIssue) -> Issue: ...
     async def set_done(self, remote_id: str, done: bool) -> None: ...
+
+
+def has_marker(text: str, marker: str) -> bool:
+    """``irbot:INC-1#1`` is in ``text`` on its own (not as the start of ``irbot:INC-1#12``)."""
+    return re.search(re.escape(marker) + r"(?![0-9])", text) is not None
 
 
 def tracker_for(settings: TrackerSettings) -> Tracker:
@@ -123,7 +129,7 @@ class GitHub:
                 "state": "all", "since": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "per_page": "100",
                 "page": str(page), "sort": "created", "direction": "asc"})
             for data in found or []:
-                if marker in (data.get("body") or "") and "pull_request" not in data:
+                if has_marker(data.get("body") or "", marker) and "pull_request" not in data:
                     return self._issue(data)
             if len(found or []) < 100:
                 return None
@@ -176,7 +182,7 @@ class Jira:
                 params["nextPageToken"] = token
             found = await self.http.call("GET", "/rest/api/3/search/jql", params=params) or {}
             for data in found.get("issues", []):
-                if marker in adf_text((data.get("fields") or {}).get("description")):
+                if has_marker(adf_text((data.get("fields") or {}).get("description")), marker):
                     return self._issue(data["key"])
             token = found.get("nextPageToken")
             if not token:

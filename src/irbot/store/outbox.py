@@ -21,12 +21,14 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     return item.id
 
 
-async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str, bool] | None:
+async def outbox_subject(item_id: int, *, session: AsyncSession,
+                         apart: tuple[str, ...] = ()) -> tuple[Incident, str, bool] | None:
     """The item's incident, what the item is (``setup``, ``role_changed`` …), and whether an older
-    item of the same incident is still pending (then this one should not overtake it)."""
+    item of the same incident is still pending (then this one should not overtake it). Items whose
+    ``what`` starts with one of ``apart`` (``tracker`` → ``tracker:…``) keep no order with the rest."""
     other = aliased(OutboxItem)
     older = select(other.id).where(other.incident_id == col(Incident.id), other.state == "pending",
-                                   other.id < item_id).exists()
+                                   other.id < item_id, *(~col(other.what).startswith(f"{p}:") for p in apart)).exists()
     query = select(Incident, OutboxItem.what, older) \
         .join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)).where(col(OutboxItem.id) == item_id)
     row = (await session.execute(query)).first()

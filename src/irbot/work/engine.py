@@ -222,12 +222,13 @@ class Engine:
     async def _subject(self, item_id: int) -> tuple[Incident | None, bool]:
         """:meth:`_ready`'s answer, and whether older work of the same incident is still owed."""
         async with self.deps.db.reader() as session:
-            subject = await repo.outbox_subject(item_id, session=session)
+            subject = await repo.outbox_subject(item_id, session=session, apart=tuple(self._policies))
         if subject is None:
             return None, False
         incident, what, behind = subject
-        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id) \
-                or what.partition(":")[0] in self._policies:
+        if what.partition(":")[0] in self._policies:
+            return incident, False  # work for another service than Slack: no order to keep with Slack's
+        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
             return incident, behind
         return None, behind
 
