@@ -46,8 +46,7 @@ async def owe_issue(unit: UnitOfWork, incident: Incident, item: ActionItem) -> N
     if unit.deps.settings.tracker is None:
         return
     assert incident.id is not None and item.id is not None
-    await unit.owe(incident.id, CREATE, [{"do": "tracker_create", "item": item.id, "checkpoint": True},
-                                         {"do": "tracker_tell", "item": item.id}])
+    await unit.owe(incident.id, CREATE, [{"do": "tracker_create", "item": item.id}])
 
 
 async def owe_state(unit: UnitOfWork, incident: Incident, item: ActionItem) -> None:
@@ -66,7 +65,6 @@ async def owe_state(unit: UnitOfWork, incident: Incident, item: ActionItem) -> N
 def register(engine: Engine) -> None:
     engine.retry_as("tracker", POLICY)
     engine.handle("tracker_create", _create)
-    engine.handle("tracker_tell", _tell)
     engine.handle("tracker_state", _state)
     engine.on_first_refusal(CREATE, _refused)
     engine.on_first_refusal(STATE, _refused)
@@ -77,13 +75,23 @@ def _settings(deps: Deps) -> TrackerSettings | None:
 
 
 async def _create(step: Step, job: Job) -> Facts | None:
+    """Find (after a lost answer) or make the issue, record it, then show its link in the channel.
+    One step, so the whole costs two writes: recording the issue, and the engine's finish."""
     deps, incident = job.deps, job.incident
     settings = _settings(deps)
     async with deps.db.reader() as session:
         item = await repo.get_action(step["item"], session=session)
         issue = await repo.issue_of_item(step["item"], session=session)
-    if settings is None or item is None or issue is not None:
-        return None  # no tracker any more, or already made and recorded
+    if settings is None or item is None:
+        return None  # no tracker any more, or no item
+    if issue is None:
+        issue = await _make(item, incident, settings, job)
+    await _tell(item, issue, job)
+    return None
+
+
+async def _make(item: ActionItem, incident: Incident, settings: TrackerSettings, job: Job) -> TrackerIssue:
+    deps = job.deps
     tracker = door.tracker_for(settings)
     mark = marker(incident, item)
     found = await tracker.find(mark, job.item.created_at - LOOK_BACK) if job.look_first else None
@@ -93,11 +101,12 @@ async def _create(step: Step, job: Job) -> Facts | None:
             action_item_id=item.id, incident_id=incident.id, kind=tracker.kind, key=made.key, url=made.url,
             remote_id=made.remote_id), session=session)
         await session.commit()
-        latest = await repo.get_action(step["item"], session=session)
+    async with deps.db.reader() as session:
+        latest = await repo.get_action(item.id, session=session)
     deps.metrics.tracker_issues.labels(outcome="found" if found else "created").inc()
     if latest is not None and latest.status == "completed":  # done in Slack before the issue existed
         await tracker.set_done(recorded.remote_id, True)
-    return None
+    return recorded
 
 
 def _new_issue(incident: Incident, item: ActionItem, settings: TrackerSettings, mark: str) -> door.NewIssue:
@@ -114,18 +123,14 @@ def _new_issue(incident: Incident, item: ActionItem, settings: TrackerSettings, 
                          priority=item.priority, assignee=settings.assignee(item.owner_id), due=item.due)
 
 
-async def _tell(step: Step, job: Job) -> Facts | None:
+async def _tell(item: ActionItem, issue: TrackerIssue, job: Job) -> None:
     deps, incident = job.deps, job.incident
-    async with deps.db.reader() as session:
-        item = await repo.get_action(step["item"], session=session)
-        issue = await repo.issue_of_item(step["item"], session=session)
-    if item is None or issue is None or not incident.channel_id:
-        return None
+    if not incident.channel_id:
+        return
     text = deps.renderer.part("followups.j2", "issue_created", item=item, issue=issue, kind=issue.kind)
     mark = {"event_type": ISSUE_MARK, "event_payload": {"item": item.id}}
     await surfaces.post_once(incident.channel_id, surfaces.message_for(incident, text, deps), mark, deps,
                              look_since=job.item.created_at if job.look_first else None)
-    return None
 
 
 async def _state(step: Step, job: Job) -> Facts | None:

@@ -85,11 +85,17 @@ async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | 
     return result.rowcount == 1
 
 
-async def outbox_due(*, now: datetime, incident_id: int | None = None, session: AsyncSession) -> list[int]:
-    """Pending items nobody holds (of one incident, or all), oldest first."""
+async def outbox_due(*, now: datetime, incident_id: int | None = None, session: AsyncSession,
+                     only: str | None = None, skip: tuple[str, ...] = ()) -> list[int]:
+    """Pending items nobody holds (of one incident, or all), oldest first; ``only``: those whose
+    ``what`` starts with ``only:``; ``skip``: not those starting with one of these (and ``:``)."""
     query = select(OutboxItem.id).where(_outbox_free(now)).order_by(OutboxItem.id)
     if incident_id is not None:
         query = query.where(col(OutboxItem.incident_id) == incident_id)
+    if only is not None:
+        query = query.where(col(OutboxItem.what).startswith(f"{only}:"))
+    for prefix in skip:
+        query = query.where(~col(OutboxItem.what).startswith(f"{prefix}:"))
     return list((await session.execute(query)).scalars().all())
 
 

@@ -52,6 +52,11 @@ MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not ch
 SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
 WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Slack: no need to wait for Slack
 RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
+# A service with its own policy (retry_as) is gated: once it fails (5xx, 429, timeout), one item
+# probes it at the policy's pace while the rest wait without touching the database; when the probe
+# gets through, the rest are delivered at once, this many at a time.
+PROBE_WINDOW = timedelta(seconds=12)  # a probe's outcome is awaited this long before another may try
+FLUSH_AT_ONCE = 8
 
 Step = dict[str, Any]
 Facts = dict[str, Any]
@@ -93,6 +98,12 @@ def waves(steps: list[Step], start: int = 0) -> list[list[int]]:
     return groups
 
 
+@dataclass
+class _Gate:
+    closed_until: datetime | None = None  # no new tries before then (a probe may be under way)
+    failures: int = 0  # in a row, across the service's items
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     delays: tuple[float, ...] | None  # seconds before the 2nd, 3rd … attempt (the last repeats); None: 5·2ⁿ s
@@ -124,6 +135,7 @@ class Engine:
         self._first_refusal: dict[str, RefusalHook] = {}
         self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
         self._policies: dict[str, RetryPolicy] = {}  # by the prefix of ``what``, for work outside Slack
+        self._gates: dict[str, _Gate] = {}  # per prefix in _policies: is that service known to be failing?
 
     def handle(self, action: str, handler: Handler) -> None:
         self._handlers[action] = handler
@@ -131,6 +143,7 @@ class Engine:
     def retry_as(self, prefix: str, policy: RetryPolicy) -> None:
         """Work whose ``what`` starts with ``prefix:`` follows ``policy`` (a tracker's own back-off)."""
         self._policies[prefix] = policy
+        self._gates[prefix] = _Gate()
 
     def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
         """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
@@ -204,8 +217,10 @@ class Engine:
                 self._turns.pop(incident_id, None)
 
     async def _deliver_due(self, incident_id: int | None) -> int:
+        now = self.deps.clock()
+        closed = tuple(p for p, gate in self._gates.items() if gate.closed_until and now < gate.closed_until)
         async with self.deps.db.reader() as session:
-            due = await repo.outbox_due(now=self.deps.clock(), incident_id=incident_id, session=session)
+            due = await repo.outbox_due(now=now, incident_id=incident_id, skip=closed, session=session)
         finished = 0
         for item_id in due:
             finished += await self.deliver(item_id)
@@ -226,8 +241,8 @@ class Engine:
         if subject is None:
             return None, False
         incident, what, behind = subject
-        if what.partition(":")[0] in self._policies:
-            return incident, False  # work for another service than Slack: no order to keep with Slack's
+        if what.partition(":")[0] in self._policies:  # another service than Slack: no order to keep with Slack's
+            return (None if self._gated(what) else incident), False
         if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
             return incident, behind
         return None, behind
@@ -256,6 +271,7 @@ class Engine:
                 learned.update(facts)
                 if number == len(groups) - 1:
                     await self._finish(item, state="done", facts=learned, also=memo.get(_ON_FINISH, ()))
+                    self._got_through(item.what)
                 elif self._checkpoint(item, group):
                     if not await lease.record_progress(group[-1] + 1, learned):
                         return False
@@ -323,11 +339,45 @@ class Engine:
                 self.deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
             return
         delay = max(policy.delay(item.attempts), timedelta(seconds=refusal.retry_after or 0))
+        if (gate := self._gates.get(item.what.partition(":")[0])) is not None:
+            gate.failures += 1  # the service is failing: its items wait for one probe at the policy's pace
+            delay = max(policy.delay(gate.failures), timedelta(seconds=refusal.retry_after or 0))
+            gate.closed_until = self.deps.clock() + delay
         log.warning("%s: %s was refused (%s); retrying in %gs", ref, self._side(item.what), code,
                     delay.total_seconds())
         await self._finish(item, state="pending", error=code, retry_at=self.deps.clock() + delay)
         if policy.timed_here and delay.total_seconds() <= RETRY_HERE_WITHIN:
             self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
+
+    def _gated(self, what: str) -> bool:
+        """True: the service is failing and it is not time to try it again. When it is, the first
+        caller probes and the others wait for its outcome (PROBE_WINDOW)."""
+        gate = self._gates.get(what.partition(":")[0])
+        if gate is None or gate.closed_until is None:
+            return False
+        now = self.deps.clock()
+        if now < gate.closed_until:
+            return True
+        gate.closed_until = now + PROBE_WINDOW
+        return False
+
+    def _got_through(self, what: str) -> None:
+        """An item of a gated service was delivered: if it had been failing, deliver what waited."""
+        prefix = what.partition(":")[0]
+        gate = self._gates.get(prefix)
+        if gate is not None and (gate.failures or gate.closed_until):
+            self._gates[prefix] = _Gate()
+            self.deps.tasks.spawn(self._flush(prefix), name=f"work-flush-{prefix}")
+
+    async def _flush(self, prefix: str) -> None:
+        async with self.deps.db.reader() as session:
+            due = await repo.outbox_due(now=self.deps.clock(), only=prefix, session=session)
+        turns = asyncio.Semaphore(FLUSH_AT_ONCE)
+
+        async def one(item_id: int) -> None:
+            async with turns:
+                await self.deliver(item_id)
+        await asyncio.gather(*(one(item_id) for item_id in due))
 
     def _side(self, what: str) -> str:
         kind, _, name = what.partition(":")
