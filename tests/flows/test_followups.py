@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import AsyncIterator
 
@@ -213,3 +214,26 @@ async def test_the_postmortem_links_the_issue(harness: Harness, github: FakeGitH
     text = render(await compile_postmortem(incident, harness.irbot.deps, online=False), harness.irbot.deps)
     assert f"[acme/ops\\#1]({github.html_url(1)})" in text or f"[acme/ops#1]({github.html_url(1)})" in text
     assert followups.marker(incident, type("I", (), {"number": 1})()) == "irbot:INC-1#1"
+
+
+async def test_while_github_is_down_one_item_probes_and_all_follow_once(harness: Harness, github: FakeGitHub) -> None:
+    harness.irbot.deps.work.retry_as("tracker", RetryPolicy(delays=(0.3,), give_up_after=None, timed_here=True))
+    channels = [await harness.declare("alice", f"Outage {n}") for n in range(2)]
+    github.down = True
+    for n in range(6):
+        await harness.slack.command(harness.user("alice"), "/incident", f"action add Follow-up {n}",
+                                    channel=channels[n % 2].id)
+    await asyncio.sleep(1.5)  # not settle(): the probe's timer keeps running while GitHub is down
+    tried = len(github.requests)
+    # each item tries once as it is added, then one probe every 0.3 s; without the gate each item would retry
+    assert tried <= 6 + 6, f"{tried} tries while down: the items did not wait for one probe"
+    github.down = False
+    for _ in range(100):
+        if len(github.issues) == 6:
+            break
+        await asyncio.sleep(0.05)
+    await harness.settle()
+    assert len(github.issues) == 6
+    for n in range(6):
+        incident, number = n % 2 + 1, n // 2 + 1
+        assert len(github.with_marker(f"irbot:INC-{incident}#{number}")) == 1

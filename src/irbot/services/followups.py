@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 
 CREATE = "tracker:create"
 STATE = "tracker:state"
-# 2 s, 5 s, 10 s, then every 15 s for about an hour: an outage of minutes costs at most 15 s after it.
-POLICY = RetryPolicy(delays=(2.0, 5.0, 10.0, 15.0), give_up_after=240, timed_here=True)
+# While the tracker fails, one item probes it after 2 s, 5 s, 10 s, then every 15 s (the engine's gate;
+# never sooner than a Retry-After), so an outage costs at most ~15 s after it ends. Failures that
+# pass are never given up; a final refusal (401/403/404/422) is, and the channel is told.
+POLICY = RetryPolicy(delays=(2.0, 5.0, 10.0, 15.0), give_up_after=None, timed_here=True)
 ISSUE_MARK = "irbot_tracker_issue"
 LOOK_BACK = timedelta(minutes=5)  # tracker and irbot clocks differ a little
 
