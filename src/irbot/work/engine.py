@@ -174,6 +174,7 @@ class Engine:
             return await self._run(item, known)
         incident, behind = await self._subject(item.id)
         if incident is not None and not behind:
+            self._probing(item.what)
             return await self._run(item, incident)
         # The incident's set-up is still running, or older work of the incident is still owed:
         # free the item so that a kick (the set-up's, in whichever process runs it, or this one's)
@@ -201,6 +202,7 @@ class Engine:
         if limit is not None and item.attempts > limit:
             await self._finish(item, state="failed", error=item.error or "gave up")
             return False
+        self._probing(item.what)
         return await self._run(item, incident)
 
     async def deliver_pending(self, incident_id: int | None = None) -> int:
@@ -350,16 +352,15 @@ class Engine:
             self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
 
     def _gated(self, what: str) -> bool:
-        """True: the service is failing and it is not time to try it again. When it is, the first
-        caller probes and the others wait for its outcome (PROBE_WINDOW)."""
+        """True: the service is failing and it is not time to try it again."""
         gate = self._gates.get(what.partition(":")[0])
-        if gate is None or gate.closed_until is None:
-            return False
-        now = self.deps.clock()
-        if now < gate.closed_until:
-            return True
-        gate.closed_until = now + PROBE_WINDOW
-        return False
+        return gate is not None and gate.closed_until is not None and self.deps.clock() < gate.closed_until
+
+    def _probing(self, what: str) -> None:
+        """This item is about to try a failing service: the others wait for its outcome (PROBE_WINDOW)."""
+        gate = self._gates.get(what.partition(":")[0])
+        if gate is not None and gate.failures:
+            gate.closed_until = self.deps.clock() + PROBE_WINDOW
 
     def _got_through(self, what: str) -> None:
         """An item of a gated service was delivered: if it had been failing, deliver what waited."""
