@@ -237,3 +237,16 @@ async def test_while_github_is_down_one_item_probes_and_all_follow_once(harness:
     for n in range(6):
         incident, number = n % 2 + 1, n // 2 + 1
         assert len(github.with_marker(f"irbot:INC-{incident}#{number}")) == 1
+
+
+async def test_publishing_the_postmortem_links_it_from_each_issue(harness: Harness, github: FakeGitHub) -> None:
+    channel = await harness.declare("alice", "Checkout errors")
+    await add_action(harness, channel.id, "Fix the retry storm")
+    assert "the post-mortem](" not in github.issues[1]["body"]
+    await harness.slack.command(harness.user("alice"), "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    await add_action(harness, channel.id, "Add a canary")  # made after: its body links it from the start
+    for issue in github.issues.values():
+        assert "[the post-mortem](http" in issue["body"], issue["body"]
+    # the rewritten body keeps its marker
+    assert len(github.with_marker("irbot:INC-1#1")) == 1 and len(github.with_marker("irbot:INC-1#2")) == 1

@@ -10,6 +10,7 @@ import pytest
 
 from irbot.faketracker import FakeJira
 from irbot.fakeslack.harness import Harness
+from irbot.outbound.tracker import adf_text
 from irbot.store import repo
 from irbot.work.engine import RetryPolicy
 
@@ -124,3 +125,14 @@ async def test_a_refused_jira_token_is_told_once(harness: Harness, jira: FakeJir
     await add_action(harness, channel.id, "Two")
     told = [t for t in harness.bot_messages(channel.id) if "refused" in t]
     assert len(told) == 1 and "Atlassian API token" in told[0]
+
+
+async def test_the_postmortem_link_reaches_the_jira_description(harness: Harness, jira: FakeJira) -> None:
+    channel = await harness.declare("alice", "Checkout errors")
+    await add_action(harness, channel.id, "Fix the retry storm")
+    await harness.slack.command(harness.user("alice"), "/incident", "postmortem", channel=channel.id)
+    await harness.settle()
+    description = jira.issues["OPS-1"]["fields"]["description"]
+    links = [m["attrs"]["href"] for p in description["content"] for n in p["content"] for m in n.get("marks", [])]
+    assert any(link.startswith("http") and "slack" in link for link in links), links
+    assert "irbot:INC-1#1" in adf_text(description)

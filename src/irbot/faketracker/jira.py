@@ -50,6 +50,7 @@ class FakeJira(FakeServer):
         return [web.post("/rest/api/3/issue", self._create),
                 web.get("/rest/api/3/search/jql", self._search),
                 web.get("/rest/api/3/issue/{key}", self._get),
+                web.put("/rest/api/3/issue/{key}", self._edit),
                 web.get("/rest/api/3/issue/{key}/transitions", self._transitions),
                 web.post("/rest/api/3/issue/{key}/transitions", self._transition)]
 
@@ -133,6 +134,18 @@ class FakeJira(FakeServer):
     async def _get(self, request: web.Request) -> web.Response:
         found = self._issue(request)
         return found if isinstance(found, web.Response) else web.json_response(found)
+
+    async def _edit(self, request: web.Request) -> web.Response:
+        """Edit fields (irbot edits only the description); 204 No Content, as Jira answers."""
+        found = self._issue(request)
+        if isinstance(found, web.Response):
+            return found
+        fields = ((await request.json()) or {}).get("fields") or {}
+        description = fields.get("description")
+        if not (isinstance(description, dict) and description.get("type") == "doc" and description.get("version") == 1):
+            return self.error(400, "", errors={"description": "Operation value must be an Atlassian Document"})
+        found["fields"]["description"] = description
+        return web.Response(status=204)
 
     async def _transitions(self, request: web.Request) -> web.Response:
         found = self._issue(request)

@@ -59,6 +59,7 @@ class Tracker(Protocol):
     async def find(self, marker: str, since: datetime) -> Issue | None: ...
     async def create(self, issue: NewIssue) -> Issue: ...
     async def set_done(self, remote_id: str, done: bool) -> None: ...
+    async def set_body(self, remote_id: str, issue: NewIssue) -> None: ...
 
 
 def has_marker(text: str, marker: str) -> bool:
@@ -146,6 +147,9 @@ class GitHub:
         change = {"state": "closed", "state_reason": "completed"} if done else {"state": "open"}
         await self.http.call("PATCH", f"/repos/{self.repository}/issues/{remote_id}", json=change)
 
+    async def set_body(self, remote_id: str, issue: NewIssue) -> None:
+        await self.http.call("PATCH", f"/repos/{self.repository}/issues/{remote_id}", json={"body": _markdown(issue)})
+
 
 def _markdown(issue: NewIssue) -> str:
     def part(link: Link) -> str:
@@ -211,6 +215,9 @@ class Jira:
                                      json={"transition": {"id": transition["id"]}})
                 return
         raise Refused("jira", "no_transition_to_done" if done else "no_transition_out_of_done", final=True)
+
+    async def set_body(self, remote_id: str, issue: NewIssue) -> None:
+        await self.http.call("PUT", f"/rest/api/3/issue/{remote_id}", json={"fields": {"description": _adf(issue)}})
 
 
 def _adf(issue: NewIssue) -> dict[str, Any]:

@@ -33,6 +33,7 @@ STATE = "tracker:state"
 # While the tracker fails, one item probes it after 2 s, 5 s, 10 s, then every 15 s (the engine's gate;
 # never sooner than a Retry-After), so an outage costs at most ~15 s after it ends. Failures that
 # pass are never given up; a final refusal (401/403/404/422) is, and the channel is told.
+POSTMORTEM = "tracker:postmortem"
 POLICY = RetryPolicy(delays=(2.0, 5.0, 10.0, 15.0), give_up_after=None, timed_here=True)
 ISSUE_MARK = "irbot_tracker_issue"
 LOOK_BACK = timedelta(minutes=5)  # tracker and irbot clocks differ a little
@@ -68,8 +69,10 @@ def register(engine: Engine) -> None:
     engine.retry_as("tracker", POLICY)
     engine.handle("tracker_create", _create)
     engine.handle("tracker_state", _state)
+    engine.handle("tracker_body", _body)
     engine.on_first_refusal(CREATE, _refused)
     engine.on_first_refusal(STATE, _refused)
+    engine.on_first_refusal(POSTMORTEM, _refused)
 
 
 def _settings(deps: Deps) -> TrackerSettings | None:
@@ -97,7 +100,9 @@ async def _make(item: ActionItem, incident: Incident, settings: TrackerSettings,
     tracker = door.tracker_for(settings)
     mark = marker(incident, item)
     found = await tracker.find(mark, job.item.created_at - LOOK_BACK) if job.look_first else None
-    made = found or await tracker.create(_new_issue(incident, item, settings, mark))
+    async with deps.db.reader() as session:
+        postmortem = await repo.postmortem_link(incident.id, session=session)
+    made = found or await tracker.create(_new_issue(incident, item, settings, mark, postmortem))
     async with deps.db.session() as session:
         recorded = await repo.record_issue(TrackerIssue(
             action_item_id=item.id, incident_id=incident.id, kind=tracker.kind, key=made.key, url=made.url,
@@ -111,7 +116,8 @@ async def _make(item: ActionItem, incident: Incident, settings: TrackerSettings,
     return recorded
 
 
-def _new_issue(incident: Incident, item: ActionItem, settings: TrackerSettings, mark: str) -> door.NewIssue:
+def _new_issue(incident: Incident, item: ActionItem, settings: TrackerSettings, mark: str,
+               postmortem: str | None = None) -> door.NewIssue:
     ref = incident_ref(incident.number)
     if incident.private:  # the body carries only the ref: the incident's title and channel stay in Slack
         body: tuple[tuple[door.Link, ...], ...] = ((door.Link(f"Follow-up of {ref}."),),)
@@ -120,6 +126,7 @@ def _new_issue(incident: Incident, item: ActionItem, settings: TrackerSettings, 
         body = ((door.Link(f"Follow-up of {ref}: {incident.title}"),),
                 (door.Link(f"Severity: {incident.severity} · channel: "),
                  door.Link(f"#{incident.channel_name or 'incident'}", channel)),
+                (door.Link("Post-mortem: ", None), door.Link("the post-mortem", postmortem)) if postmortem else
                 (door.Link("The post-mortem is posted and bookmarked in the incident's channel once compiled."),))
     return door.NewIssue(title=" ".join(item.text.split())[:250], body=body, marker=mark, labels=settings.labels,
                          priority=item.priority, assignee=settings.assignee(item.owner_id), due=item.due)
@@ -145,6 +152,29 @@ async def _state(step: Step, job: Job) -> Facts | None:
     if settings is None or item is None or issue is None:
         return None  # not made yet: the creation closes it if the item is done by then
     await door.tracker_for(settings).set_done(issue.remote_id, item.status == "completed")
+    return None
+
+
+async def owe_postmortem_links(incident: Incident, link: str, deps: Deps, *, session: Any) -> list[Any]:
+    """The post-mortem is published: each issue's body links it (a private incident's keeps only its
+    ref). Returns the owed items; the caller delivers them after its commit."""
+    if deps.settings.tracker is None or incident.private or incident.id is None:
+        return []
+    issues = await repo.issues_of(incident.id, session=session)
+    return [await deps.work.record(incident.id, POSTMORTEM, [{"do": "tracker_body", "item": item_id, "link": link}],
+                                   session=session) for item_id in sorted(issues)]
+
+
+async def _body(step: Step, job: Job) -> Facts | None:
+    """Rewrite the issue's body with the post-mortem's link (the same body, so a retry is harmless)."""
+    deps, incident, settings = job.deps, job.incident, _settings(job.deps)
+    async with deps.db.reader() as session:
+        item = await repo.get_action(step["item"], session=session)
+        issue = await repo.issue_of_item(step["item"], session=session)
+    if settings is None or item is None or issue is None:
+        return None
+    body = _new_issue(incident, item, settings, marker(incident, item), step["link"])
+    await door.tracker_for(settings).set_body(issue.remote_id, body)
     return None
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from irbot.store.models import ActionItem, FollowupDigest, Incident, TrackerIssue
+from irbot.store.models import ActionItem, FollowupDigest, Incident, TimelineEvent, TrackerIssue
 
 
 async def record_issue(issue: TrackerIssue, *, session: AsyncSession) -> TrackerIssue:
@@ -85,3 +85,13 @@ async def digest_sent(owner_id: str, day: str, *, session: AsyncSession) -> None
     await session.execute(update(FollowupDigest).where(
         col(FollowupDigest.owner_id) == owner_id, col(FollowupDigest.day) == day).values(state="sent",
                                                                                           lease_until=None))
+
+
+async def postmortem_link(incident_id: int, *, session: AsyncSession) -> str | None:
+    """The permalink of the incident's latest published post-mortem, if any."""
+    query = (select(TimelineEvent.data).where(col(TimelineEvent.incident_id) == incident_id,
+                                              col(TimelineEvent.kind) == "postmortem")
+             .order_by(col(TimelineEvent.id).desc()).limit(1))
+    data = (await session.execute(query)).scalar_one_or_none()
+    link = (data or {}).get("link")
+    return link if isinstance(link, str) else None

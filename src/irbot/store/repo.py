@@ -41,4 +41,5 @@ from irbot.store.outbox import (  # noqa: F401
 )
 from irbot.store.followups import (  # noqa: F401
     record_issue, issue_of_item, issues_of, issue_by_key, get_action, open_items, claim_digest, digest_sent,
+    postmortem_link,
 )
