@@ -185,6 +185,9 @@ async def test_an_older_tracker_event_loses_to_a_later_slack_change(harness: Har
     async with harness.irbot.deps.db.session() as session:
         [item] = await repo.actions_of(1, session=session)
     assert item.status == "completed" and github.issues[1]["state"] == "closed"
+    async with harness.irbot.deps.db.session() as session:
+        kinds = [e.kind for e in await repo.events_of(1, session=session)]
+    assert "tracker_change_ignored" in kinds  # both changes are on the timeline; the later one won
 
 
 async def test_a_refused_token_is_told_once_with_what_to_fix(harness: Harness, github: FakeGitHub) -> None:

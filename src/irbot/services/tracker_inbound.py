@@ -106,6 +106,10 @@ async def apply(change: IssueChange, kind: str, deps: Deps) -> str:
         # Trackers give whole seconds: within the same second, the event that arrives later wins.
         if issue.changed_at is not None and change.at < issue.changed_at.replace(microsecond=0):
             log.info("%s: ignored an older change of %s (a later one is already applied)", change.key, kind)
+            await repo.add_event(incident.id, "tracker_change_ignored", text=item.text, at=deps.clock(),
+                                 session=unit.session, data={"number": item.number, "issue": issue.key,
+                                                             "done": change.done, "by": change.who,
+                                                             "changed_at": change.at.isoformat()})
             return "stale"
         status = "completed" if change.done else ("pending" if item.status == "completed" else item.status)
         if status == item.status:
