@@ -21,7 +21,7 @@ from irbot.deps import Deps, system_clock
 from irbot.heartbeat import Heartbeat
 from irbot.metrics import Metrics
 from irbot.views.render import Renderer
-from irbot.services import alerts, paging, responders
+from irbot.services import alerts, followups, paging, responders, tracker_inbound
 from irbot.services.declare import resume_unfinished
 from irbot.services import declare as declare_service, outbox as outbox_steps, playbooks, webhooks as webhook_steps
 from irbot.work.engine import Sweeper
@@ -33,6 +33,8 @@ from irbot.slack import status_page as status_page_commands
 from irbot.status_http import status_routes
 from irbot.slack import paging as paging_command
 from irbot.slack import home as home_tab, shortcuts
+from irbot.slack import followups as followups_command
+from irbot.services.overdue import DigestLoop
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
@@ -70,6 +72,7 @@ class Irbot:
     _socket: SocketModeConnection | None = None
     startup: StartUp = field(default_factory=StartUp)
     _finishing: asyncio.Task[None] | None = None
+    digests: DigestLoop | None = None  # the overdue follow-ups DM, once a business day
 
     async def start(self, *, port: int | None = None, host: str = "0.0.0.0", migrate: bool = True,
                     socket_mode: bool = False, wait: bool = True) -> int:
@@ -145,6 +148,8 @@ class Irbot:
             self.deps.tasks.spawn(backfill_recent(self.deps), name="backfill")  # said while no irbot listened
             self.outbox.start()  # work that changes committed before a crash still owe
             await self.deps.scheduler.start(spawn=self.deps.tasks.spawn)  # catch-up: background work
+            self.digests = DigestLoop(self.deps)
+            self.digests.start()
         except (DBAPIError, PoolTimeout, OSError) as exc:  # the database went away while Slack was awaited
             raise ConfigError(database_problem(self.settings.database_url, exc)) from None
         if self.socket_mode:
@@ -174,6 +179,8 @@ class Irbot:
             await self._socket.close_async()
             self._socket = None
         await self.deps.scheduler.stop()
+        if self.digests is not None:
+            await self.digests.stop()
         await self.outbox.stop()
         await self.deps.tasks.cancel_all()
         if self.heartbeat.running:
@@ -199,7 +206,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     async def fire(incident_id: int, kind: str, due_at: datetime) -> None:
         await fire_reminder(incident_id, kind, due_at, deps)
 
-    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, paging, responders):  # what each kind of owed work's steps do
+    for owed_steps in (outbox_steps, declare_service, playbooks, webhook_steps, paging, responders,
+                       followups):  # what each kind of owed work's steps do
         owed_steps.register(deps.work)
     deps.scheduler = ReminderScheduler(deps.db, fire, clock, on_leadership=metrics.scheduler_active.set)
     # Bolt does not check signatures again: intake has checked each one over the raw body before
@@ -207,7 +215,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, request_verification_enabled=False,
                     client=client, process_before_response=True, name="irbot")
     for feature in (clocks, commands, declare, errors, framework, membership, report, roles, timeline, updates,
-                    status_page_commands, paging_command, shortcuts, home_tab):
+                    status_page_commands, paging_command, shortcuts, home_tab, followups_command):
         feature.register(bolt, deps)
     irbot = Irbot(settings=settings, deps=deps, bolt=bolt, metrics=metrics, web=web.Application(client_max_size=MAX_BODY_BYTES),
                   heartbeat=Heartbeat(deps), pipeline=Pipeline(bolt, deps), outbox=Sweeper(deps.work))
@@ -218,6 +226,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = system_clo
         web.post("/alerts/alertmanager", _alertmanager(irbot)),
         *status_routes(irbot),  # the public status page (404 without a [status_page] section)
         web.post("/pagerduty/webhook", _pagerduty_webhook(irbot)),
+        web.post("/tracker/webhook", _tracker_webhook(irbot)),
     ])
     return irbot
 
@@ -295,6 +304,18 @@ def _pagerduty_webhook(irbot: Irbot):  # noqa: ANN202
             return _starting()  # PagerDuty sends it again
         outcome = await paging.receive_webhook(raw, request.headers, irbot.deps)
         return web.json_response({"action": outcome.action}, status=outcome.status)
+    return handle
+
+
+def _tracker_webhook(irbot: Irbot):  # noqa: ANN202
+    async def handle(request: web.Request) -> web.Response:
+        """401 for a bad signature (nothing changed); 200 for issues irbot did not make (ignored)."""
+        if irbot.settings.tracker is None:
+            raise web.HTTPNotFound()
+        if not irbot.startup.done:
+            return _starting()  # the tracker delivers again
+        answer = await tracker_inbound.receive(request.headers, await request.read(), irbot.deps)
+        return web.json_response({"outcome": answer.outcome}, status=answer.status)
     return handle
 
 

@@ -25,6 +25,7 @@ from irbot.domain.playbooks import DEFAULT_PLAYBOOKS, Playbook
 from irbot.domain.roles import COMMANDER, DEFAULT_ROLES, ROLES_WITH_POWERS, Role
 from irbot.domain.severities import DEFAULT_SEVERITIES, Severity
 from irbot.domain.status_page import Component, StatusPageSettings, safe_link
+from irbot.config_tracker import TrackerProblem, TrackerSettings, parse_tracker, tracker_from_env
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,7 @@ class Settings:
     status_page: StatusPageSettings | None = None  # [status_page]; None: the /status routes answer 404
     pagerduty: PagerDuty | None = None
     responders: tuple[Responders, ...] = ()
+    tracker: TrackerSettings | None = None  # [tracker]: action items become GitHub or Jira issues
 
     def severity(self, key: str) -> Severity:
         for severity in self.severities:
@@ -86,7 +88,7 @@ class Settings:
 _TOP_KEYS = {
     "announce_channel", "timezone", "admins", "keep_deleted_text", "channel_prefix",
     "postmortem_due", "escalation_usergroup", "severities", "roles", "assessment", "playbooks", "regulations",
-    "webhooks", "alerts", "status_page", "pagerduty", "responders",
+    "webhooks", "alerts", "status_page", "pagerduty", "responders", "tracker",
 }
 WEBHOOK_EVENTS = ("declared", "severity_changed", "status_changed", "role_changed", "resolved")
 
@@ -163,6 +165,8 @@ def _apply_file(settings: Settings, data: dict[str, Any]) -> Settings:
         changes["pagerduty"] = _pagerduty(data["pagerduty"], changes.get("severities", settings.severities))
     if "responders" in data:
         changes["responders"] = _responders(data["responders"], changes.get("severities", settings.severities))
+    if "tracker" in data:
+        changes["tracker"] = _tracker(lambda: parse_tracker(data["tracker"]))
     return replace(settings, **changes)
 
 
@@ -187,6 +191,7 @@ def _apply_env(settings: Settings, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"IRBOT_TEMPLATES: {folder} is not a folder")
         changes["templates_dir"] = folder
     settings = _pagerduty_env(settings, env)
+    changes["tracker"] = _tracker(lambda: tracker_from_env(settings.tracker, env))
     for name, prefix in (("slack_bot_token", "xoxb-"), ("slack_app_token", "xapp-")):
         value = changes[name]
         if value and not value.startswith(prefix):
@@ -692,3 +697,12 @@ def _words(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{key} must be a list of strings")
     return tuple(v.strip() for v in value)
+
+
+def _tracker(parse: Any) -> TrackerSettings | None:
+    """``[tracker]`` is checked in ``config_tracker``; its problem becomes the one line at start."""
+    try:
+        result: TrackerSettings | None = parse()
+    except TrackerProblem as exc:
+        raise ConfigError(f"settings file: {exc}" if str(exc).startswith(("tracker", "[tracker")) else str(exc)) from None
+    return result

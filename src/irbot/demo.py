@@ -21,6 +21,7 @@ from irbot.demo_status_page import STATUS_PAGE, show_status_page
 from irbot.fakepagerduty.demo import DemoPagerDuty
 from irbot.demo_declare import play_declare_from_message
 from irbot.fakeslack.harness import FakeClock, Harness
+from irbot.faketracker.demo import play_followups
 
 DEFAULT_FOLDER = "irbot-demo"  # in the current folder
 DATABASE = "irbot-demo.db"  # not irbot.db: `--out .` must never touch a real irbot's database there
@@ -216,6 +217,7 @@ async def _play(h: Harness, clock: FakeClock, t: Transcript, folder: Path, pager
                                           "due 2026-12-14 priority high", channel=channel.id)
     await h.settle()
     t.show_new()
+    await play_followups(h, t, channel.id)  # the action item becomes a GitHub issue, closed from GitHub
 
     t.step("(time)", "61 minutes pass without an update")
     clock.advance(timedelta(minutes=61))

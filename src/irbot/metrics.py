@@ -38,6 +38,9 @@ class Metrics:
         self.alerts_received = Counter(
             "irbot_alerts_received", "Alertmanager notifications by what irbot did", ["action"],
             registry=self.registry)
+        self.tracker_issues = Counter(
+            "irbot_tracker_issues", "Issues for action items: created, or found again after a lost answer",
+            ["outcome"], registry=self.registry)
 
     def observe_slack_call(self, method: str, outcome: str) -> None:
         self.slack_api_calls.labels(method=method, outcome=outcome).inc()

@@ -17,7 +17,7 @@ PACKAGE = Path(irbot.__file__).parent
 # Lowest first: a module may import its own layer and every layer before it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("irbot.domain", "irbot.perf", "irbot.tasks", "irbot.metrics")),
-    ("configuration", ("irbot.config",)),
+    ("configuration", ("irbot.config", "irbot.config_tracker")),
     ("store", ("irbot.store",)),
     ("doors", ("irbot.outbound",)),
     ("views", ("irbot.views",)),
@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("listeners", ("irbot.slack", "irbot.socket_mode")),
     ("application", ("irbot.app", "irbot.cli", "irbot.logs", "irbot.demo", "irbot.__main__", "irbot.fakeslack",
                      "irbot.message_templates", "irbot.status_http", "irbot.demo_status_page", "irbot.demo_declare",
-                     "irbot.fakepagerduty")),
+                     "irbot.fakepagerduty", "irbot.faketracker")),
 ]
 
 

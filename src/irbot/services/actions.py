@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 
 from irbot.deps import Deps
-from irbot.services import outbox
+from irbot.services import followups, outbox
 from irbot.domain.commands import mentioned_users
 from irbot.store import repo
 from irbot.work.unit import UnitOfWork
@@ -59,6 +59,7 @@ async def add_action(incident: Incident, draft: ActionDraft, *, actor: str, deps
                                      data={"number": item.number, "owner": draft.owner}, session=unit.session)
                 await outbox.owe_message(unit, incident, "action_added",
                                          deps.renderer.part("timeline.j2", "action_added", item=item))
+                await followups.owe_issue(unit, incident, item)
         except IntegrityError:
             continue
         return item
@@ -72,12 +73,14 @@ async def set_action_status(incident: Incident, number: int, status: str, *, act
         if item is None:
             return None
         if item.status != status:
-            item.status = status
+            previous, item.status = item.status, status
             item.completed_at = deps.clock() if status == "completed" else None
             await repo.add_event(incident.id, "action_status", actor_id=actor, text=item.text, at=deps.clock(),
                                  data={"number": number, "status": status}, session=unit.session)
             await outbox.owe_message(unit, incident, "action_status",
                                      deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor))
+            if (status == "completed") != (previous == "completed"):  # the issue is open or closed, no between
+                await followups.owe_state(unit, incident, item)
     return item
 
 

@@ -16,7 +16,7 @@ from irbot.domain.severities import Severity
 from irbot.domain.timeline import (
     LogEntry, Record, ResponseMetrics, build_log, count_messages, key_moments, response_metrics,
 )
-from irbot.services import surfaces
+from irbot.services import followups, surfaces
 from irbot.services.timeline import backfill
 from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
@@ -66,6 +66,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         records = [Record(*row) for row in await repo.timeline_rows(incident.id, session=session)]
         holders = await repo.roles_of(incident.id, session=session)
         actions = await repo.actions_of(incident.id, session=session)
+        issues = await repo.issues_of(incident.id, session=session)
         head = await repo.head_hash(incident.id, session=session)
         clocks = await repo.clocks_of(incident.id, session=session)
     people = await _names(incident, records, holders, actions, deps, online=online)
@@ -77,6 +78,7 @@ async def compile_postmortem(incident: Incident, deps: Deps, *, online: bool = T
         metrics=response_metrics(records, declared_at=incident.declared_at, resolved_at=incident.resolved_at,
                                  now=deps.clock(), impact_started_at=incident.impact_started_at),
     )
+    pm.extra["issues"] = {item_id: {"key": i.key, "url": i.url} for item_id, i in issues.items()}
     pm.roles = [{"name": role.name, "holder": pm.name(holders[role.key].user_id) if role.key in holders
                  and holders[role.key].user_id else None} for role in deps.settings.roles]
     role_names = {role.key: role.name for role in deps.settings.roles}
@@ -184,7 +186,7 @@ async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
     uploaded = await deps.slack.call("files_upload_v2", channel=incident.channel_id, title=title,
                                      filename=f"postmortem-{ref}.md", content=document, initial_comment=comment)
     file_id = _file_id(uploaded)
-    bookmark_id = incident.postmortem_bookmark_id
+    bookmark_id, link = incident.postmortem_bookmark_id, None
     if file_id:
         info = await deps.slack.call("files.info", file=file_id)
         link = (info.get("file") or {}).get("permalink")
@@ -194,8 +196,11 @@ async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
         await repo.update_incident(incident.id, postmortem_file_id=file_id, postmortem_bookmark_id=bookmark_id,
                                    session=session)
         await repo.add_event(incident.id, "postmortem", actor_id=actor, at=deps.clock(), session=session,
-                             data={"file": file_id})
+                             data={"file": file_id, "link": link})
+        owed = await followups.owe_postmortem_links(incident, link, deps, session=session) if link else []
         await session.commit()
+    for item in owed:  # each follow-up issue links the post-mortem
+        deps.work.deliver_soon(item)
     return file_id or ""
 
 

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.timeline import KEY_KINDS, Record
 from irbot.services import actions as action_items
+from irbot.services import followups
 from irbot.services import surfaces
 from irbot.services.postmortem import claim_compile, publish_postmortem
 from irbot.services.timeline import add_note, capture_event
@@ -66,7 +67,7 @@ async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
         items = await action_items.actions(incident, deps)
         if not items:
             return render("timeline.j2", "no_actions")
-        return blocks.action_list(deps.renderer, surfaces.facts_of(incident), items)
+        return followups.action_list(incident, items, await followups.issues_of(incident, deps), deps)
     if verb in ("done", "complete", "start") and rest.strip().lstrip("#").isdigit():
         status = "in_progress" if verb == "start" else "completed"
         return await _set_status(deps, incident, int(rest.strip().lstrip("#")), status, ctx.user)

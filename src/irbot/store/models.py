@@ -326,3 +326,30 @@ class HomeTab(SQLModel, table=True):
     __tablename__ = "home_tab"
     user_id: str = Field(primary_key=True)
     published_at: datetime | None = _when(nullable=True)
+
+
+class TrackerIssue(SQLModel, table=True):
+    """The GitHub or Jira issue an action item became, and the last state change applied to it.
+
+    ``changed_at`` is when the latest applied change happened (a tracker event's own time, or the
+    moment someone in Slack changed the item): an older event arriving later loses.
+    """
+
+    __tablename__ = "tracker_issue"
+    action_item_id: int = Field(foreign_key="action_item.id", primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str  # github | jira
+    key: str = Field(index=True)  # acme/ops#12 or OPS-12: what webhooks name
+    url: str
+    remote_id: str  # the GitHub issue number or the Jira issue id
+    changed_at: datetime | None = _when(nullable=True)
+
+
+class FollowupDigest(SQLModel, table=True):
+    """One overdue-follow-ups DM per owner per business day, claimed before it is sent."""
+
+    __tablename__ = "followup_digest"
+    owner_id: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)  # YYYY-MM-DD in the settings' timezone
+    state: str = "sending"  # sending | sent
+    lease_until: datetime | None = _when(nullable=True)

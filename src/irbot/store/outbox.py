@@ -23,16 +23,18 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     return item.id
 
 
-async def outbox_subject(item_id: int, *, session: AsyncSession) -> tuple[Incident, str, bool] | None:
+async def outbox_subject(item_id: int, *, session: AsyncSession,
+                         apart: tuple[str, ...] = ()) -> tuple[Incident, str, bool] | None:
     """The item's incident, what the item is (``setup``, ``role_changed`` …), and whether an older
     item of the same incident is still pending (then this one should not overtake it). PagerDuty
     events (``page:…``) keep their order among themselves but never wait behind Slack work: a
-    page must go out even while Slack is slow or down."""
+    page must go out even while Slack is slow or down. Items whose ``what`` starts with one of
+    ``apart`` (``tracker`` → ``tracker:…``) keep no order with the rest."""
     other = aliased(OutboxItem)
     paging = col(OutboxItem.what).like(f"{PAGE}:%")
     older = select(other.id).where(other.incident_id == col(Incident.id), other.state == "pending",
-                                   other.id < item_id,
-                                   or_(~paging, col(other.what).like(f"{PAGE}:%"))).exists()
+                                   other.id < item_id, or_(~paging, col(other.what).like(f"{PAGE}:%")),
+                                   *(~col(other.what).startswith(f"{p}:") for p in apart)).exists()
     query = select(Incident, OutboxItem.what, older) \
         .join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)).where(col(OutboxItem.id) == item_id)
     row = (await session.execute(query)).first()
@@ -89,11 +91,17 @@ async def finish_outbox(item_id: int, attempt: int, *, state: str, error: str | 
     return result.rowcount == 1
 
 
-async def outbox_due(*, now: datetime, incident_id: int | None = None, session: AsyncSession) -> list[int]:
-    """Pending items nobody holds (of one incident, or all), oldest first."""
+async def outbox_due(*, now: datetime, incident_id: int | None = None, session: AsyncSession,
+                     only: str | None = None, skip: tuple[str, ...] = ()) -> list[int]:
+    """Pending items nobody holds (of one incident, or all), oldest first; ``only``: those whose
+    ``what`` starts with ``only:``; ``skip``: not those starting with one of these (and ``:``)."""
     query = select(OutboxItem.id).where(_outbox_free(now)).order_by(OutboxItem.id)
     if incident_id is not None:
         query = query.where(col(OutboxItem.incident_id) == incident_id)
+    if only is not None:
+        query = query.where(col(OutboxItem.what).startswith(f"{only}:"))
+    for prefix in skip:
+        query = query.where(~col(OutboxItem.what).startswith(f"{prefix}:"))
     return list((await session.execute(query)).scalars().all())
 
 

@@ -50,3 +50,7 @@ from irbot.store.home import (  # noqa: F401
     roles_by_incident, commanders, open_actions_owned_by, home_viewers_of, home_published, open_incident_rows,
     claim_home_slot,
 )
+from irbot.store.followups import (  # noqa: F401
+    record_issue, issue_of_item, issues_of, issue_by_key, get_action, open_items, claim_digest, digest_sent,
+    postmortem_link,
+)

@@ -255,14 +255,16 @@ def severity_picker(renderer: Renderer, severities: Sequence[Severity], current:
         placeholder=PlainTextObject(text=renderer.part("card.j2", "severity_placeholder")))])
 
 
-def action_list(renderer: Renderer, facts: IncidentFacts, items: Sequence[Any]) -> Message:
-    """Action items with buttons to move each along (pending → in progress → completed)."""
+def action_list(renderer: Renderer, facts: IncidentFacts, items: Sequence[Any],
+                issues: Mapping[int, Any] | None = None) -> Message:
+    """Action items with buttons to move each along (pending → in progress → completed), each with
+    its tracker issue's link once it has one (``issues`` by item id)."""
     def part(name: str, **context: Any) -> str:
         return renderer.part("timeline.j2", name, incident=facts, **context)
 
     elements: list[Block] = [_section(part("actions_header"))]
     for item in items[:20]:  # 2 blocks each: stays well under Slack's 50-block message limit
-        line = _section(part("action_line", item=item))
+        line = _section(part("action_line", item=item, issue=(issues or {}).get(item.id)))
         if item.status == "completed":
             elements.append(line)
             continue

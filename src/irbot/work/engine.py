@@ -54,6 +54,11 @@ WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Sl
 PAGE = outbox_kinds.PAGE  # PagerDuty events: outside Slack, never behind Slack work, their own back-off
 OUTSIDE = (WEBHOOK, PAGE)
 RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
+# A service with its own policy (retry_as) is gated: once it fails (5xx, 429, timeout), one item
+# probes it at the policy's pace while the rest wait without touching the database; when the probe
+# gets through, the rest are delivered at once, this many at a time.
+PROBE_WINDOW = timedelta(seconds=12)  # a probe's outcome is awaited this long before another may try
+FLUSH_AT_ONCE = 8
 
 Step = dict[str, Any]
 Facts = dict[str, Any]
@@ -95,6 +100,12 @@ def waves(steps: list[Step], start: int = 0) -> list[list[int]]:
     return groups
 
 
+@dataclass
+class _Gate:
+    closed_until: datetime | None = None  # no new tries before then (a probe may be under way)
+    failures: int = 0  # in a row, across the service's items
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     delays: tuple[float, ...] | None  # seconds before the 2nd, 3rd … attempt (the last repeats); None: 5·2ⁿ s
@@ -129,9 +140,16 @@ class Engine:
         self._first_refusal: dict[str, RefusalHook] = {}
         self._given_up: dict[str, RefusalHook] = {}
         self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
+        self._policies: dict[str, RetryPolicy] = {}  # by the prefix of ``what``, for work outside Slack
+        self._gates: dict[str, _Gate] = {}  # per prefix in _policies: is that service known to be failing?
 
     def handle(self, action: str, handler: Handler) -> None:
         self._handlers[action] = handler
+
+    def retry_as(self, prefix: str, policy: RetryPolicy) -> None:
+        """Work whose ``what`` starts with ``prefix:`` follows ``policy`` (a tracker's own back-off)."""
+        self._policies[prefix] = policy
+        self._gates[prefix] = _Gate()
 
     def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
         """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
@@ -166,6 +184,7 @@ class Engine:
             return await self._run(item, known)
         incident, behind = await self._subject(item.id)
         if incident is not None and not behind:
+            self._probing(item.what)
             return await self._run(item, incident)
         # The incident's set-up is still running, or older work of the incident is still owed:
         # free the item so that a kick (the set-up's, in whichever process runs it, or this one's)
@@ -193,6 +212,7 @@ class Engine:
         if limit is not None and item.attempts > limit:
             await self._finish(item, state="failed", error=item.error or "gave up")
             return False
+        self._probing(item.what)
         return await self._run(item, incident)
 
     async def deliver_pending(self, incident_id: int | None = None) -> int:
@@ -209,8 +229,10 @@ class Engine:
                 self._turns.pop(incident_id, None)
 
     async def _deliver_due(self, incident_id: int | None) -> int:
+        now = self.deps.clock()
+        closed = tuple(p for p, gate in self._gates.items() if gate.closed_until and now < gate.closed_until)
         async with self.deps.db.reader() as session:
-            due = await repo.outbox_due(now=self.deps.clock(), incident_id=incident_id, session=session)
+            due = await repo.outbox_due(now=now, incident_id=incident_id, skip=closed, session=session)
         finished = 0
         for item_id in due:
             finished += await self.deliver(item_id)
@@ -227,10 +249,12 @@ class Engine:
     async def _subject(self, item_id: int) -> tuple[Incident | None, bool]:
         """:meth:`_ready`'s answer, and whether older work of the same incident is still owed."""
         async with self.deps.db.reader() as session:
-            subject = await repo.outbox_subject(item_id, session=session)
+            subject = await repo.outbox_subject(item_id, session=session, apart=tuple(self._policies))
         if subject is None:
             return None, False
         incident, what, behind = subject
+        if what.partition(":")[0] in self._policies:  # another service than Slack: no order to keep with Slack's
+            return (None if self._gated(what) else incident), False
         if what == SETUP or what.startswith(OUTSIDE) or (incident.setup == "open" and incident.channel_id):
             return incident, behind
         return None, behind
@@ -259,6 +283,7 @@ class Engine:
                 learned.update(facts)
                 if number == len(groups) - 1:
                     await self._finish(item, state="done", facts=learned, also=memo.get(_ON_FINISH, ()))
+                    self._got_through(item.what)
                 elif self._checkpoint(item, group):
                     if not await lease.record_progress(group[-1] + 1, learned):
                         return False
@@ -270,14 +295,14 @@ class Engine:
         return True
 
     async def _run_wave(self, group: list[int], item: OutboxItem, incident: Incident, retried: bool,
-                        memo: dict[str, Any]) -> tuple[Facts, str | None]:
+                        memo: dict[str, Any]) -> tuple[Facts, Refused | None]:
         """Run one wave's steps together; returns the facts they learned and the first refusal."""
         jobs = [Job(item=item, incident=incident, index=i, deps=self.deps, look_first=retried, memo=memo)
                 for i in group]
         results = await asyncio.gather(*(self._step(item.steps[job.index], job) for job in jobs),
                                        return_exceptions=True)
         facts: Facts = {}
-        refused: str | None = None
+        refused: Refused | None = None
         for index, result in zip(group, results):
             step = item.steps[index]
             if isinstance(result, Refused):
@@ -285,7 +310,7 @@ class Engine:
                     log.warning("outbox item %s (%s): skipped a %s step: %s", item.id, item.what, step["do"],
                                 result.code)
                 elif refused is None:
-                    refused = result.code
+                    refused = result
             elif isinstance(result, BaseException):
                 raise result
             elif result:
@@ -308,28 +333,68 @@ class Engine:
             item.what != SETUP and any(step["do"] in POSTING for step in steps))
 
     def _policy(self, what: str) -> RetryPolicy:
+        if (own := self._policies.get(what.partition(":")[0])) is not None:
+            return own
         return retry_policy(what, setup_delays=self.deps.setup_retry_delays, page_delays=self.deps.page_retry_delays,
                             webhook_delays=self.deps.webhook_retry_delays)
 
-    async def _give_back(self, item: OutboxItem, incident: Incident, code: str) -> None:
-        """A step was refused: retry later with back-off, or give up as the item's policy says."""
-        ref, policy = incident_ref(incident.number), self._policy(item.what)
-        if item.attempts == 1 and (hook := self._first_refusal.get(item.what)) is not None:
+    async def _give_back(self, item: OutboxItem, incident: Incident, refusal: Refused) -> None:
+        """A step was refused: retry later with back-off (not sooner than the service's Retry-After),
+        or give up as the item's policy says (at once when the refusal is final)."""
+        ref, policy, code = incident_ref(incident.number), self._policy(item.what), refusal.code
+        if (item.attempts == 1 or refusal.final) and (hook := self._first_refusal.get(item.what)) is not None:
             await hook(incident, code, self.deps)
-        if policy.give_up_after is not None and item.attempts >= policy.give_up_after:
-            log.error("%s: gave up on %s after %d attempts: %s", ref, _outside_side(item.what), item.attempts, code)
+        if refusal.final or (policy.give_up_after is not None and item.attempts >= policy.give_up_after):
+            log.error("%s: gave up on %s after %d attempts: %s", ref, self._side(item.what), item.attempts, code)
             await self._finish(item, state="failed", error=code)
             if item.what.startswith(WEBHOOK):
                 self.deps.metrics.webhook_deliveries.labels(outcome="gave_up").inc()
             if (hook := self._given_up.get(item.what.partition(":")[0])) is not None:
                 await hook(incident, code, self.deps)
             return
-        delay = policy.delay(item.attempts)
-        log.warning("%s: %s was refused (%s); retrying in %gs", ref, _outside_side(item.what), code,
+        delay = max(policy.delay(item.attempts), timedelta(seconds=refusal.retry_after or 0))
+        if (gate := self._gates.get(item.what.partition(":")[0])) is not None:
+            gate.failures += 1  # the service is failing: its items wait for one probe at the policy's pace
+            delay = max(policy.delay(gate.failures), timedelta(seconds=refusal.retry_after or 0))
+            gate.closed_until = self.deps.clock() + delay
+        log.warning("%s: %s was refused (%s); retrying in %gs", ref, self._side(item.what), code,
                     delay.total_seconds())
         await self._finish(item, state="pending", error=code, retry_at=self.deps.clock() + delay)
         if policy.timed_here and delay.total_seconds() <= RETRY_HERE_WITHIN:
             self.deps.tasks.spawn(self._retry_after(item.id, delay.total_seconds()), name=f"work-retry-{item.id}")
+
+    def _gated(self, what: str) -> bool:
+        """True: the service is failing and it is not time to try it again."""
+        gate = self._gates.get(what.partition(":")[0])
+        return gate is not None and gate.closed_until is not None and self.deps.clock() < gate.closed_until
+
+    def _probing(self, what: str) -> None:
+        """This item is about to try a failing service: the others wait for its outcome (PROBE_WINDOW)."""
+        gate = self._gates.get(what.partition(":")[0])
+        if gate is not None and gate.failures:
+            gate.closed_until = self.deps.clock() + PROBE_WINDOW
+
+    def _got_through(self, what: str) -> None:
+        """An item of a gated service was delivered: if it had been failing, deliver what waited."""
+        prefix = what.partition(":")[0]
+        gate = self._gates.get(prefix)
+        if gate is not None and (gate.failures or gate.closed_until):
+            self._gates[prefix] = _Gate()
+            self.deps.tasks.spawn(self._flush(prefix), name=f"work-flush-{prefix}")
+
+    async def _flush(self, prefix: str) -> None:
+        async with self.deps.db.reader() as session:
+            due = await repo.outbox_due(now=self.deps.clock(), only=prefix, session=session)
+        turns = asyncio.Semaphore(FLUSH_AT_ONCE)
+
+        async def one(item_id: int) -> None:
+            async with turns:
+                await self.deliver(item_id)
+        await asyncio.gather(*(one(item_id) for item_id in due))
+
+    def _side(self, what: str) -> str:
+        kind, _, name = what.partition(":")
+        return f"the {kind} side of {name}" if kind in self._policies else _outside_side(what)
 
     async def _retry_after(self, item_id: int | None, seconds: float) -> None:
         assert item_id is not None

@@ -1,0 +1,140 @@
+"""Open follow-ups across incidents: ``/incident followups``, and the overdue digest.
+
+Once a business day, at 09:00 in the settings' time zone (or as soon after as irbot runs), each
+owner of open action items past their due date gets one DM listing them. Each (owner, day) is
+claimed in the database before the DM is sent, so restarts and replicas never send it twice; a
+claim whose sender died is taken again once its lease has lapsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from irbot.deps import Deps
+from irbot.domain.permissions import may_enter, vouched_for
+from irbot.outbound.slack import SlackCallError
+from irbot.services import membership, surfaces
+from irbot.services.followups import issue_view
+from irbot.store import repo
+from irbot.store.models import ActionItem, Incident, TrackerIssue
+
+log = logging.getLogger(__name__)
+
+DIGEST_HOUR = 9
+CHECK_EVERY = 60.0  # seconds between looks at the clock
+CLAIM_LEASE = timedelta(minutes=5)
+LIST_AT_MOST = 30
+Row = tuple[ActionItem, Incident, TrackerIssue | None]
+
+
+def today(deps: Deps, now: datetime | None = None) -> datetime:
+    return (now or deps.clock()).astimezone(ZoneInfo(deps.settings.timezone))
+
+
+def _line(row: Row, day: str, deps: Deps) -> str:
+    item, incident, issue = row
+    return deps.renderer.part("followups.j2", "followup_line", item=item, incident=surfaces.facts_of(incident),
+                              issue=issue_view(issue), today=day)
+
+
+# ---- /incident followups -------------------------------------------------------------------------
+async def visible_followups(deps: Deps, viewer: str) -> str:
+    """The open items of every incident the viewer may see (a private one only to its members)."""
+    async with deps.db.reader() as session:
+        rows = await repo.open_items(session=session)
+        private = {i.id for _, i, _ in rows if i.private and i.id is not None}
+        holding = await repo.roles_held_by(viewer, list(private), session=session)
+    channels = await membership.visible_channels(
+        deps, viewer, list({i.channel_id for _, i, _ in rows if i.private and i.channel_id}))
+    admins = frozenset(deps.settings.admins)
+    shown = [row for row in rows if may_enter(
+        private=row[1].private, in_channel=row[1].channel_id in channels,
+        vouched=vouched_for(viewer, admins=admins, holders={viewer} if row[1].id in holding else set())) is None]
+    if not shown:
+        return deps.renderer.part("followups.j2", "no_followups")
+    day = today(deps).date().isoformat()
+    lines = [deps.renderer.part("followups.j2", "followups_header", count=len(shown))]
+    lines += [_line(row, day, deps) for row in shown[:LIST_AT_MOST]]
+    if len(shown) > LIST_AT_MOST:
+        lines.append(deps.renderer.part("followups.j2", "more_followups", count=len(shown) - LIST_AT_MOST))
+    return "\n".join(lines)
+
+
+# ---- the overdue digest --------------------------------------------------------------------------
+async def send_overdue_digests(deps: Deps) -> int:
+    """Send today's digests not sent yet, if it is a business day and 09:00 has passed. Returns how many."""
+    local = today(deps)
+    if local.weekday() >= 5 or local.hour < DIGEST_HOUR:
+        return 0
+    day = local.date().isoformat()
+    async with deps.db.reader() as session:
+        rows = await repo.open_items(due_before=day, session=session)
+    owners: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row[0].owner_id:
+            owners[row[0].owner_id].append(row)
+    sent = 0
+    for owner, owned in owners.items():
+        sent += await _send_one(owner, owned, day, deps)
+    return sent
+
+
+async def _send_one(owner: str, rows: list[Row], day: str, deps: Deps) -> int:
+    now = deps.clock()
+    async with deps.db.session() as session:
+        claimed = await repo.claim_digest(owner, day, now=now, lease_until=now + CLAIM_LEASE, session=session)
+        await session.commit()
+    if not claimed:
+        return 0  # sent today already, or being sent by another replica
+    # The owner was named on these items; a private incident's item still shows only its ref and number.
+    lines = [_line(row, day, deps) if not row[1].private else _private_line(row, deps) for row in rows[:LIST_AT_MOST]]
+    text = deps.renderer.part("followups.j2", "overdue_digest", lines=lines)
+    try:
+        await deps.slack.post(owner, {"text": text})
+    except SlackCallError as exc:
+        log.warning("could not DM the overdue follow-ups to %s: %s", owner, exc.code)
+        return 0  # the claim's lease lapses: tried again at the next look
+    async with deps.db.session() as session:
+        await repo.digest_sent(owner, day, session=session)
+        await session.commit()
+    deps.metrics_reminder("followups_overdue")
+    return 1
+
+
+def _private_line(row: Row, deps: Deps) -> str:
+    item, incident, _ = row
+    return deps.renderer.part("followups.j2", "private_line", item=item, incident=surfaces.facts_of(incident))
+
+
+class DigestLoop:
+    """Looks at the clock every minute in the process that runs the scheduler."""
+
+    def __init__(self, deps: Deps, every: float = CHECK_EVERY) -> None:
+        self.deps, self.every = deps, every
+        self._task: asyncio.Task[Any] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="followup-digests")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            scheduler = self.deps.scheduler
+            if scheduler is not None and scheduler.is_leader:
+                try:
+                    await send_overdue_digests(self.deps)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database is out: look again in a minute
+                    log.warning("overdue follow-up digests failed", exc_info=True)
+            await asyncio.sleep(self.every)
