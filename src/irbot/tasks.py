@@ -70,3 +70,31 @@ async def renew_every(seconds: float, renew: Callable[[], Awaitable[None]], *, w
             await renew()
         except Exception:
             log.warning("could not renew the lease of %s", what, exc_info=True)
+
+
+class Periodic:
+    """Calls ``tick`` every ``every`` seconds until stopped. A tick that fails (the database is out)
+    is logged and the next one comes as usual: a background loop must never end by itself."""
+
+    def __init__(self, name: str, tick: Callable[[], Awaitable[Any]], every: float) -> None:
+        self.name, self.tick, self.every = name, tick, every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # tried again at the next tick
+                log.warning("%s failed; trying again in %gs", self.name, self.every, exc_info=True)
+            await asyncio.sleep(self.every)

@@ -8,11 +8,9 @@ claim whose sender died is taken again once its lease has lapsed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from irbot.deps import Deps
@@ -22,6 +20,7 @@ from irbot.services import membership, surfaces
 from irbot.services.followups import issue_view
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident, TrackerIssue
+from irbot.tasks import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -111,30 +110,14 @@ def _private_line(row: Row, deps: Deps) -> str:
     return deps.renderer.part("followups.j2", "private_line", item=item, incident=surfaces.facts_of(incident))
 
 
-class DigestLoop:
+class DigestLoop(Periodic):
     """Looks at the clock every minute in the process that runs the scheduler."""
 
     def __init__(self, deps: Deps, every: float = CHECK_EVERY) -> None:
-        self.deps, self.every = deps, every
-        self._task: asyncio.Task[Any] | None = None
+        super().__init__("followup-digests", self._look, every)
+        self.deps = deps
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="followup-digests")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            scheduler = self.deps.scheduler
-            if scheduler is not None and scheduler.is_leader:
-                try:
-                    await send_overdue_digests(self.deps)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the database is out: look again in a minute
-                    log.warning("overdue follow-up digests failed", exc_info=True)
-            await asyncio.sleep(self.every)
+    async def _look(self) -> None:
+        scheduler = self.deps.scheduler
+        if scheduler is not None and scheduler.is_leader:
+            await send_overdue_digests(self.deps)

@@ -34,7 +34,7 @@ from irbot.domain.incident import incident_ref
 from irbot.outbound.errors import Refused
 from irbot.store import outbox as outbox_kinds, repo
 from irbot.store.models import Incident, OutboxItem
-from irbot.tasks import renew_every
+from irbot.tasks import Periodic, renew_every
 
 from irbot.work.unit import UnitOfWork
 
@@ -466,29 +466,9 @@ class _Lease:
             self.lost = True
 
 
-class Sweeper:
+class Sweeper(Periodic):
     """Every SWEEP_SECONDS, finish what a dead process or a refused step left behind."""
 
     def __init__(self, engine: Engine, every: float = SWEEP_SECONDS) -> None:
+        super().__init__("outbox-sweep", engine.deliver_pending, every)
         self.engine = engine
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-sweep")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.engine.deliver_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database is out: try again at the next sweep
-                log.warning("outbox sweep failed", exc_info=True)
-            await asyncio.sleep(self.every)
