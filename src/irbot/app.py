@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +42,7 @@ from irbot.slack.intake import MAX_BODY_BYTES, check_request
 from irbot.socket_mode import SocketModeConnection
 from irbot.store import repo
 from irbot.store.db import Database, database_problem, display_url
-from irbot.store.migrate import upgrade
+from irbot.store.migrate import is_current, upgrade
 from irbot.outbound.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Irbot:
     socket_ping_interval: float = 10.0  # how soon a dead Socket Mode connection is noticed (tests shorten it)
     _socket: SocketModeConnection | None = None
     startup: StartUp = field(default_factory=StartUp)
+    migrate_in_child: bool = False  # `irbot serve` sets it: see _migrate
     _finishing: asyncio.Task[None] | None = None
     digests: DigestLoop | None = None  # the overdue follow-ups DM, once a business day
 
@@ -133,8 +135,23 @@ class Irbot:
         self.startup.database = "ok"
 
     async def _migrate(self) -> None:
-        """Bring the schema up to date (Alembic loads only when there is something to apply)."""
-        await asyncio.to_thread(upgrade, self.settings.database_url)
+        """Bring the schema up to date. ``migrate_in_child``: in a short-lived ``irbot migrate``, so
+        that Alembic, Mako and Pygments (about 11 MiB) never load into the serving process."""
+        url = self.settings.database_url
+        if not self.migrate_in_child:
+            await asyncio.to_thread(upgrade, url)
+            return
+        if await asyncio.to_thread(is_current, url):
+            return
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "irbot", "migrate", "--database", url,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        _, stderr = await child.communicate()
+        if child.returncode == 0:
+            return
+        await self.deps.db.check()  # a database that cannot be reached is named as such
+        said = stderr.decode(errors="replace").strip().splitlines()
+        raise ConfigError((said[-1] if said else "irbot migrate failed").removeprefix("irbot: "))
 
     async def _finish_start_up(self) -> None:
         def unreachable(why: str) -> None:

@@ -192,6 +192,7 @@ def _redacted(url: str) -> str:
 async def _serve(settings: Settings, *, socket_mode: bool = False) -> int:
     from irbot.app import create_app
     irbot = create_app(settings)
+    irbot.migrate_in_child = True
     # A port taken or a database irbot cannot use: a ConfigError at once, nothing left running.
     await irbot.start(socket_mode=socket_mode, wait=False)
     stop = asyncio.Event()
