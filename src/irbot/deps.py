@@ -42,8 +42,6 @@ class Deps:
     # How long a declare whose Slack set-up failed waits before trying again (tests shorten it).
     setup_retry_delays: tuple[float, ...] = (5.0, 30.0, 120.0)
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
-    # PagerDuty events: someone is waiting to be woken, and a 429 clears quickly (doubling back-off).
-    page_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
     # Which incident each channel belongs to, remembered for this database (see store.channel_incidents).
     channels: ChannelIncidents = field(init=False)
     # The one engine for owed work; services register the steps they owe at start (see app.py).

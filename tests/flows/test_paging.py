@@ -14,6 +14,7 @@ from sqlmodel import select
 from irbot.fakepagerduty import FakePagerDuty, sign_webhook
 from irbot.fakepagerduty.fake import post_webhook
 from irbot.fakeslack.harness import FakeClock, Harness
+from irbot.services import paging
 from irbot.services.incidents import incident_in_channel
 from irbot.services.postmortem import compile_postmortem
 from irbot.services.report import incident_rows
@@ -53,7 +54,7 @@ routing_key = "{'p' * 32}"
 async def paged(start_harness, pagerduty: FakePagerDuty) -> tuple[Harness, FakePagerDuty, FakeClock]:  # noqa: ANN001
     clock = FakeClock()
     harness = await start_harness(settings=settings(pagerduty), clock=clock)
-    harness.irbot.deps.page_retry_delays = (0.05, 0.1, 0.2)
+    paging.retry_pages(harness.irbot.deps.work, (0.05, 0.1, 0.2))
     return harness, pagerduty, clock
 
 

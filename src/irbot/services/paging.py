@@ -32,11 +32,14 @@ from irbot.outbound.errors import Refused
 from irbot.services import outbox, surfaces
 from irbot.store import repo
 from irbot.store.models import Incident, Page
-from irbot.work.engine import PAGE, Engine, Facts, Job, Step
+from irbot.work.engine import Engine, Facts, Job, RetryPolicy, Step
 from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+PAGE = "page"  # the engine's kind for PagerDuty events: ``page:trigger``, ``page:resolve``
+# Someone is waiting to be woken, and a 429 clears quickly: 1 s doubling, then minutes, then given up.
+PAGE_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 DEFAULT = "default"
 ESCALATION = "escalation"
 TRIGGER = f"{PAGE}:trigger"
@@ -187,7 +190,16 @@ async def page_service(incident: Incident, service_key: str, message: str, *, ac
 
 def register(engine: Engine) -> None:
     engine.handle("pagerduty", _send)
+    retry_pages(engine, PAGE_DELAYS)
     engine.on_give_up(PAGE, _tell_given_up)
+
+
+def retry_pages(engine: Engine, delays: tuple[float, ...]) -> None:
+    """PagerDuty events never wait behind Slack work (a page must go out while Slack is slow or
+    down) but keep their order among themselves: a resolve never overtakes its trigger. Not gated:
+    the Events API takes a repeated event by its dedup key, and each page should wake people as soon
+    as PagerDuty takes it, not after a probe."""
+    engine.retry_as(PAGE, RetryPolicy(delays, len(delays) + 1, True), ordered=True, gated=False)
 
 
 def routing_key(pagerduty: PagerDuty, target: str) -> str | None:

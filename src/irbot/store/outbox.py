@@ -13,9 +13,6 @@ from sqlmodel import col, select
 
 from irbot.store.models import Incident, OutboxItem
 
-PAGE = "page"  # items whose ``what`` is ``page:…`` are PagerDuty events (irbot.services.paging)
-
-
 async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     session.add(item)
     await session.flush()
@@ -26,15 +23,13 @@ async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
 async def outbox_subject(item_id: int, *, session: AsyncSession,
                          apart: tuple[str, ...] = ()) -> tuple[Incident, str, bool] | None:
     """The item's incident, what the item is (``setup``, ``role_changed`` …), and whether an older
-    item of the same incident is still pending (then this one should not overtake it). PagerDuty
-    events (``page:…``) keep their order among themselves but never wait behind Slack work: a
-    page must go out even while Slack is slow or down. Items whose ``what`` starts with one of
-    ``apart`` (``tracker`` → ``tracker:…``) keep no order with the rest."""
+    item of the same incident is still pending (then this one should not overtake it). Work for
+    other services, whose ``what`` starts with one of ``apart`` (``page`` → ``page:…``), keeps its
+    order only among its own kind, and Slack's work never waits behind it."""
     other = aliased(OutboxItem)
-    paging = col(OutboxItem.what).like(f"{PAGE}:%")
+    same_side = [col(OutboxItem.what).startswith(f"{p}:") == col(other.what).startswith(f"{p}:") for p in apart]
     older = select(other.id).where(other.incident_id == col(Incident.id), other.state == "pending",
-                                   other.id < item_id, or_(~paging, col(other.what).like(f"{PAGE}:%")),
-                                   *(~col(other.what).startswith(f"{p}:") for p in apart)).exists()
+                                   other.id < item_id, *same_side).exists()
     query = select(Incident, OutboxItem.what, older) \
         .join(OutboxItem, col(OutboxItem.incident_id) == col(Incident.id)).where(col(OutboxItem.id) == item_id)
     row = (await session.execute(query)).first()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from irbot.domain.incident import incident_ref
 from irbot.outbound.errors import Refused
-from irbot.store import outbox as outbox_kinds, repo
+from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.tasks import Periodic, renew_every
 
@@ -51,8 +51,6 @@ SWEEP_SECONDS = 2.0
 MAX_ATTEMPTS = 6  # refusing the same step six times (with back-off) will not change a service's mind
 SETUP = "setup"  # an incident's own set-up: nothing else of the incident runs before it; never given up
 WEBHOOK = "webhook"  # items whose ``what`` starts so go to receivers outside Slack: no need to wait for Slack
-PAGE = outbox_kinds.PAGE  # PagerDuty events: outside Slack, never behind Slack work, their own back-off
-OUTSIDE = (WEBHOOK, PAGE)
 RETRY_HERE_WITHIN = 30.0  # a retry due this soon is timed by this process, not left to the sweep
 # A service with its own policy (retry_as) is gated: once it fails (5xx, 429, timeout), one item
 # probes it at the policy's pace while the rest wait without touching the database; when the probe
@@ -118,15 +116,12 @@ class RetryPolicy:
         return timedelta(seconds=self.delays[min(attempts, len(self.delays)) - 1])
 
 
-def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...],
-                 page_delays: tuple[float, ...] | None = None) -> RetryPolicy:
+def retry_policy(what: str, *, setup_delays: tuple[float, ...], webhook_delays: tuple[float, ...]) -> RetryPolicy:
     """A set-up is never given up (the incident is stored; people wait for its channel); a webhook
     follows its own delays, then gives up; Slack work backs off 5, 10, 20, 40, 80 s, then gives up."""
     if what == SETUP:
         return RetryPolicy(setup_delays, None, True)
-    if what.startswith(PAGE) and page_delays:
-        return RetryPolicy(page_delays, len(page_delays) + 1, True)
-    if what.startswith(OUTSIDE):
+    if what.startswith(WEBHOOK):
         return RetryPolicy(webhook_delays, len(webhook_delays) + 1, True)
     return RetryPolicy(None, MAX_ATTEMPTS, False)
 
@@ -141,15 +136,23 @@ class Engine:
         self._given_up: dict[str, RefusalHook] = {}
         self._turns: dict[int, asyncio.Lock] = {}  # per incident: kicks take turns
         self._policies: dict[str, RetryPolicy] = {}  # by the prefix of ``what``, for work outside Slack
-        self._gates: dict[str, _Gate] = {}  # per prefix in _policies: is that service known to be failing?
+        self._ordered: set[str] = set()  # prefixes in _policies whose items keep their order among themselves
+        self._gates: dict[str, _Gate] = {}  # per gated prefix in _policies: is that service known to be failing?
 
     def handle(self, action: str, handler: Handler) -> None:
         self._handlers[action] = handler
 
-    def retry_as(self, prefix: str, policy: RetryPolicy) -> None:
-        """Work whose ``what`` starts with ``prefix:`` follows ``policy`` (a tracker's own back-off)."""
+    def retry_as(self, prefix: str, policy: RetryPolicy, *, ordered: bool = False, gated: bool = True) -> None:
+        """Work whose ``what`` starts with ``prefix:`` goes to another service than Slack: it follows
+        ``policy`` and never waits behind the incident's Slack work. ``ordered``: its items keep their
+        order among themselves (a page's resolve never overtakes its trigger). ``gated``: while the
+        service fails, one item probes it and the rest wait (see _Gate)."""
         self._policies[prefix] = policy
-        self._gates[prefix] = _Gate()
+        (self._ordered.add if ordered else self._ordered.discard)(prefix)
+        if gated:
+            self._gates[prefix] = _Gate()
+        else:
+            self._gates.pop(prefix, None)
 
     def on_first_refusal(self, what: str, hook: RefusalHook) -> None:
         """Tell someone when ``what`` is refused the first time (a declarer whose set-up failed)."""
@@ -253,9 +256,10 @@ class Engine:
         if subject is None:
             return None, False
         incident, what, behind = subject
-        if what.partition(":")[0] in self._policies:  # another service than Slack: no order to keep with Slack's
-            return (None if self._gated(what) else incident), False
-        if what == SETUP or what.startswith(OUTSIDE) or (incident.setup == "open" and incident.channel_id):
+        prefix = what.partition(":")[0]
+        if prefix in self._policies:  # another service than Slack: no order to keep with Slack's work
+            return (None if self._gated(what) else incident), behind and prefix in self._ordered
+        if what == SETUP or what.startswith(WEBHOOK) or (incident.setup == "open" and incident.channel_id):
             return incident, behind
         return None, behind
 
@@ -335,7 +339,7 @@ class Engine:
     def _policy(self, what: str) -> RetryPolicy:
         if (own := self._policies.get(what.partition(":")[0])) is not None:
             return own
-        return retry_policy(what, setup_delays=self.deps.setup_retry_delays, page_delays=self.deps.page_retry_delays,
+        return retry_policy(what, setup_delays=self.deps.setup_retry_delays,
                             webhook_delays=self.deps.webhook_retry_delays)
 
     async def _give_back(self, item: OutboxItem, incident: Incident, refusal: Refused) -> None:
@@ -417,8 +421,6 @@ class Engine:
 
 
 def _outside_side(what: str) -> str:
-    if what.startswith(PAGE):
-        return f"the PagerDuty event of {what.partition(':')[2] or what}"
     return f"the webhook delivery of {what.partition(':')[2] or what}" if what.startswith(WEBHOOK) \
         else f"the Slack side of {what}"
 
