@@ -468,6 +468,9 @@ ENV_NAMES = {"slack_bot_token": "SLACK_BOT_TOKEN", "slack_signing_secret": "SLAC
              "alert_token": "IRBOT_ALERT_TOKEN"}
 # Settings-file names of the fields named otherwise in Settings.
 FILE_NAMES = {"alert_severity_map": "alerts.severity_map"}
+# Sections whose secrets the environment gives or overrides (IRBOT_PAGERDUTY_ROUTING_KEY alone turns paging on).
+SECRETS_FROM_ENV = {"pagerduty": ("IRBOT_PAGERDUTY_ROUTING_KEY", "IRBOT_PAGERDUTY_WEBHOOK_SECRET"),
+                    "tracker": ("IRBOT_TRACKER_TOKEN", "IRBOT_TRACKER_WEBHOOK_SECRET")}
 _SECRET_WORDS = ("token", "secret", "password")
 _TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xoxe-")
 
@@ -486,13 +489,15 @@ def settings_in_effect(settings: Settings, env: Mapping[str, str] | None = None)
     shown = []
     for name in (f.name for f in fields(Settings)):
         env_name, file_name = ENV_NAMES.get(name), FILE_NAMES.get(name, name)
+        value = getattr(settings, name)
+        secrets_from_env = value is not None and any(env.get(v) for v in SECRETS_FROM_ENV.get(name, ()))
         if env_name and env.get(env_name):
             source = "environment"
         elif file_name.split(".")[0] in in_file:
-            source = "file"
+            source = "file and environment" if secrets_from_env else "file"
         else:
-            source = "default"
-        shown.append(ShownSetting(env_name or file_name, _shown(name, getattr(settings, name)), source))
+            source = "environment" if secrets_from_env else "default"
+        shown.append(ShownSetting(env_name or file_name, _shown(name, value), source))
     return shown
 
 

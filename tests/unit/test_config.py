@@ -126,6 +126,17 @@ def test_settings_in_effect_say_where_each_value_came_from(tmp_path: Path) -> No
     assert shown["alerts.severity_map"] == ("file", "page → SEV-1")
 
 
+def test_settings_in_effect_say_when_the_environment_gave_a_sections_secrets(tmp_path: Path) -> None:
+    from irbot.config import settings_in_effect
+    alone = {"IRBOT_PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef"}
+    shown = {s.name: s for s in settings_in_effect(load_settings(alone), alone)}
+    assert shown["pagerduty"].source == "environment" and "0123456789abcdef" not in shown["pagerduty"].value
+    env = write(tmp_path, '[pagerduty]\npage_on = ["SEV-1"]\n')
+    env.update(alone)
+    assert {s.name: s.source for s in settings_in_effect(load_settings(env), env)}["pagerduty"] == "file and environment"
+    assert {s.name: s.source for s in settings_in_effect(load_settings({}), {})}["pagerduty"] == "default"
+
+
 def test_alert_limits_default_to_twenty_open_and_five_a_minute(tmp_path: Path) -> None:
     defaults = load_settings({}).alert_limits
     assert (defaults.max_open, defaults.max_new_per_minute) == (20, 5)
