@@ -319,7 +319,7 @@ def _pagerduty_webhook(irbot: Irbot):  # noqa: ANN202
             return web.json_response({"error": "bad or missing X-PagerDuty-Signature"}, status=401)
         if not irbot.startup.done:
             return _starting()  # PagerDuty sends it again
-        outcome = await paging.receive_webhook(raw, request.headers, irbot.deps)
+        outcome = await paging.receive_webhook(raw, irbot.deps)
         return web.json_response({"action": outcome.action}, status=outcome.status)
     return handle
 

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from irbot.store.models import Incident, OutboxItem
 
+
 async def add_outbox(item: OutboxItem, *, session: AsyncSession) -> int:
     session.add(item)
     await session.flush()
