@@ -8,18 +8,20 @@ runs as ``.venv/bin/python bench/NAME.py``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import contextvars
 import math
 import os
 import platform
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 # The benches drive irbot with the test suite's own rigs (tests/rigs): make the checkout importable.
 _ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +115,46 @@ def fresh_postgres_database(server_url: str, prefix: str = "irbot_bench") -> Fre
         admin.dispose()
 
     return FreshDatabase(url=server_url.rsplit("/", 1)[0] + "/" + name, server_version=version, drop=drop)
+
+
+@dataclass(frozen=True)
+class BenchDatabase:
+    url: str
+    label: str  # how the results block names it
+    drop: Callable[[], None]
+
+
+def new_bench_database(postgres_url: str | None, folder: Path, *, name: str = "irbot",
+                       prefix: str = "irbot_bench") -> BenchDatabase:
+    """The database a run measures on: a new database on the PostgreSQL server at ``postgres_url``,
+    or, without one, a SQLite file ``name``.db in ``folder``; ``drop()`` removes the former."""
+    if not postgres_url:
+        return BenchDatabase(f"sqlite:///{folder / f'{name}.db'}", f"SQLite {sqlite3.sqlite_version} (file, WAL)",
+                             lambda: None)
+    fresh = fresh_postgres_database(postgres_url, prefix=prefix)
+    return BenchDatabase(fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop)
+
+
+@contextlib.contextmanager
+def bench_database(postgres_url: str | None, folder: Path, *, name: str = "irbot",
+                   prefix: str = "irbot_bench") -> Iterator[BenchDatabase]:
+    """``new_bench_database`` for the length of a block, dropped when it ends."""
+    database = new_bench_database(postgres_url, folder, name=name, prefix=prefix)
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+def each_database(sqlite: bool, postgres_url: str | None, folder: Path) -> Iterator[tuple[str, BenchDatabase]]:
+    """("SQLite", its file) unless ``sqlite`` is false, then ("PostgreSQL", a fresh database) when
+    given a server: each dropped once the run on it is over."""
+    if sqlite:
+        with bench_database(None, folder) as database:
+            yield "SQLite", database
+    if postgres_url:
+        with bench_database(postgres_url, folder) as database:
+            yield "PostgreSQL", database
 
 
 # ---------------------------------------------------------------------------------------------

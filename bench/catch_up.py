@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+    add_docs_arguments, bench_database, command_line, load_average, machine, publish_results,
 )
 
 SECTION = "## Reminder catch-up at start-up (bench/catch_up.py)"
@@ -147,18 +146,10 @@ def results_block(args: argparse.Namespace, result: dict[str, Any], *, backend: 
 
 async def main(args: argparse.Namespace, command: str) -> int:
     load_start = load_average()
-    with tempfile.TemporaryDirectory(prefix="irbot-bench-catch-up-") as folder:
-        if args.database_url:
-            fresh = fresh_postgres_database(args.database_url, prefix="irbot_bench_catch_up")
-            url, backend, cleanup = fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
-        else:
-            url = f"sqlite:///{Path(folder) / 'irbot.db'}"
-            backend, cleanup = f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", (lambda: None)
-        try:
-            result = await run(args, url)
-        finally:
-            cleanup()
-    block = results_block(args, result, backend=backend, command=command, load=(load_start, load_average()))
+    with tempfile.TemporaryDirectory(prefix="irbot-bench-catch-up-") as folder, \
+            bench_database(args.database_url, Path(folder), prefix="irbot_bench_catch_up") as database:
+        result = await run(args, database.url)
+    block = results_block(args, result, backend=database.label, command=command, load=(load_start, load_average()))
     publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
                     per_backend=True)
     return 1 if result["doubled"] or result["posted"] != args.overdue else 0

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from typing import Any
 import aiohttp
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, by_round_trip, command_line, fresh_postgres_database, load_average,
+    add_database_argument, add_docs_arguments, aim, by_round_trip, bench_database, command_line, load_average,
     machine, ms, open_declare_form, percentile, publish_results, quiet_slack, round_trips, timed_fake_slack,
 )
 from ack import BOT_TOKEN, SIGNING_SECRET, make_capture
@@ -298,18 +297,10 @@ def render(args: argparse.Namespace, results: dict[str, list[Sample]], database:
 
 async def orchestrate(args: argparse.Namespace, command: str) -> int:
     load = load_average()
-    with tempfile.TemporaryDirectory(prefix="irbot-click-") as folder:
-        if args.database_url:
-            fresh = fresh_postgres_database(args.database_url)
-            try:
-                results = await run(args, fresh.url, Path(folder))
-            finally:
-                fresh.drop()
-            database = f"PostgreSQL {fresh.server_version} (local)"
-        else:
-            results = await run(args, f"sqlite:///{Path(folder) / 'irbot.db'}", Path(folder))
-            database = f"SQLite {sqlite3.sqlite_version} (file, WAL)"
-    block = render(args, results, database, command, load)
+    with tempfile.TemporaryDirectory(prefix="irbot-click-") as folder, \
+            bench_database(args.database_url, Path(folder)) as database:
+        results = await run(args, database.url, Path(folder))
+    block = render(args, results, database.label, command, load)
     publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
                     per_backend=True)
     return 0

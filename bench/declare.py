@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import tempfile
 import traceback
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, by_round_trip, command_line, fresh_postgres_database, load_average,
+    add_database_argument, add_docs_arguments, aim, by_round_trip, bench_database, command_line, load_average,
     machine, publish_results, round_trips, timed_fake_slack,
 )
 
@@ -238,18 +237,10 @@ def render(args: argparse.Namespace, results: list[Declare], database: str, comm
 
 async def orchestrate(args: argparse.Namespace, command: str) -> int:
     load = load_average()
-    if args.database_url:
-        fresh = fresh_postgres_database(args.database_url)
-        try:
-            results = await run(args, fresh.url)
-        finally:
-            fresh.drop()
-        database = f"PostgreSQL {fresh.server_version} (local)"
-    else:
-        with tempfile.TemporaryDirectory(prefix="irbot-declare-") as folder:
-            results = await run(args, f"sqlite:///{Path(folder) / 'irbot.db'}")
-        database = f"SQLite {sqlite3.sqlite_version} (file, WAL)"
-    block = render(args, results, database, command, load)
+    with tempfile.TemporaryDirectory(prefix="irbot-declare-") as folder, \
+            bench_database(args.database_url, Path(folder)) as database:
+        results = await run(args, database.url)
+    block = render(args, results, database.label, command, load)
     publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
                     per_backend=True)
     return 0

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, command_line, fresh_postgres_database, load_average, machine,
+    add_database_argument, add_docs_arguments, aim, bench_database, command_line, load_average, machine,
     ms, percentile, publish_results,
 )
 
@@ -198,21 +197,12 @@ def block(args: argparse.Namespace, results: list[dict[str, Any]], db_label: str
 
 async def orchestrate(args: argparse.Namespace, cmd: str) -> int:
     load = load_average()
-    fresh = None
+    results = []
     with tempfile.TemporaryDirectory() as folder:
-        if args.database_url:
-            results = []
-            for mode in ("http", "socket"):
-                fresh = fresh_postgres_database(args.database_url)
-                try:
-                    results.append(await run(args, fresh.url, mode))
-                finally:
-                    fresh.drop()
-            db_label = f"PostgreSQL {fresh.server_version} (local)"
-        else:
-            results = [await run(args, f"sqlite:///{Path(folder) / f'home-{mode}.db'}", mode)
-                       for mode in ("http", "socket")]
-            db_label = f"SQLite {sqlite3.sqlite_version} (file)"
+        for mode in ("http", "socket"):
+            with bench_database(args.database_url, Path(folder), name=f"home-{mode}") as database:
+                results.append(await run(args, database.url, mode))
+    db_label = database.label
     publish_results(block(args, results, db_label, cmd, load), args, section=SECTION, begin=BEGIN, end=END,
                     section_intro=SECTION_INTRO, per_backend=True)
     return 0

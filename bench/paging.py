@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    add_database_argument, add_docs_arguments, aim, command_line, fresh_postgres_database, load_average, machine,
+    add_database_argument, add_docs_arguments, aim, bench_database, command_line, load_average, machine,
     ms, open_declare_form, percentile, publish_results, round_trips, timed_fake_slack,
 )
 
@@ -173,18 +172,10 @@ def render(args: argparse.Namespace, r: Results, database: str, command: str, lo
 
 async def orchestrate(args: argparse.Namespace, command: str) -> int:
     load = load_average()
-    with tempfile.TemporaryDirectory(prefix="irbot-paging-") as folder:
-        if args.database_url:
-            fresh = fresh_postgres_database(args.database_url)
-            try:
-                results = await run(args, fresh.url, Path(folder))
-            finally:
-                fresh.drop()
-            database = f"PostgreSQL {fresh.server_version} (local)"
-        else:
-            results = await run(args, f"sqlite:///{Path(folder) / 'irbot.db'}", Path(folder))
-            database = f"SQLite {sqlite3.sqlite_version} (file, WAL)"
-    block = render(args, results, database, command, load)
+    with tempfile.TemporaryDirectory(prefix="irbot-paging-") as folder, \
+            bench_database(args.database_url, Path(folder)) as database:
+        results = await run(args, database.url, Path(folder))
+    block = render(args, results, database.label, command, load)
     publish_results(block, args, section=SECTION, begin=BEGIN, end=END, section_intro=SECTION_INTRO,
                     per_backend=True)
     return 0

@@ -48,7 +48,6 @@ import gc
 import random
 import re
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from _common import (
-    add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+    add_docs_arguments, command_line, load_average, machine, new_bench_database, publish_results,
 )
 
 SECTION = "## Post-mortem compile (bench/postmortem.py)"
@@ -391,15 +390,6 @@ def check_document(doc: str, seeded: Seeded) -> list[str]:
 # The offline bench, one size
 # ---------------------------------------------------------------------------------------------
 
-def prepare_database(url: str | None, folder: Path, label: str) -> tuple[str, str, Callable[[], None]]:
-    """(database URL, backend description, cleanup) of a fresh database."""
-    if not url:
-        path = folder / f"{label}.db"
-        return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    fresh = fresh_postgres_database(url, prefix="irbot_bench_pm")
-    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
-
-
 async def measure(url: str, *, traced: bool) -> tuple[dict[str, float], str]:
     from irbot.config import load_settings
     from irbot.offline import offline_deps
@@ -437,7 +427,8 @@ async def bench_size(size: int, args: argparse.Namespace, folder: Path) -> dict[
     from irbot.store.migrate import upgrade
 
     threads = round(size * ONLINE_THREADS / ONLINE_SIZE)
-    url, backend, cleanup = prepare_database(args.database_url, folder, f"pm-{size}")
+    database = new_bench_database(args.database_url, folder, name=f"pm-{size}", prefix="irbot_bench_pm")
+    url, backend, cleanup = database.url, database.label, database.drop
     try:
         upgrade(url)
         seeded = seed_incident(url, size, threads, seed=args.seed, with_people=True, channel_id=CHANNEL)

@@ -43,7 +43,6 @@ import json
 import os
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    Machine, add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+    Machine, add_docs_arguments, command_line, load_average, machine, new_bench_database,
+    publish_results,
 )
 
 SECTION = "## Reminders (bench/reminders.py)"
@@ -278,15 +278,6 @@ def make_timed_fake(latency: float = 0.0) -> Any:
     return fake
 
 
-def prepare_database(url: str | None, folder: Path) -> tuple[str, str, Any]:
-    """(database URL for irbot, backend description, cleanup)."""
-    if not url:
-        path = folder / "irbot.db"
-        return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    fresh = fresh_postgres_database(url)
-    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
-
-
 def write_config(folder: Path, cadences: list[str]) -> Path:
     lines = []
     for key, every in zip(SEVERITIES, cadences):
@@ -498,7 +489,8 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
         raise SystemExit(f"--cadences: give {len(SEVERITIES)} durations, one per severity")
     longest = max(parse_duration(c).calendar().total_seconds() for c in cadences)
     folder = Path(tempfile.mkdtemp(prefix="irbot-bench-"))
-    database_url, backend, cleanup = prepare_database(args.database_url, folder)
+    database = new_bench_database(args.database_url, folder)
+    database_url, backend, cleanup = database.url, database.label, database.drop
     fake = make_timed_fake(args.slack_latency / 1000)
     await fake.start()
     try:

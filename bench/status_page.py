@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from _common import (
-    add_docs_arguments, aim, command_line, fresh_postgres_database, load_average, machine, ms, percentile,
+    add_docs_arguments, aim, command_line, each_database, load_average, machine, ms, percentile,
     publish_results, quiet_slack, timed_fake_slack,
 )
 from ack import BOT_TOKEN, DEFAULT_PG, SIGNING_SECRET, proc_cpu_seconds
@@ -312,16 +311,9 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
     databases: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="irbot-status-") as folder:
-            if not args.no_sqlite:
-                databases.append(f"SQLite {sqlite3.sqlite_version} (file, WAL)")
-                runs.append(await run_one(fake, "SQLite", f"sqlite:///{Path(folder) / 'irbot.db'}", args, Path(folder)))
-            if args.postgres_url:
-                fresh = fresh_postgres_database(args.postgres_url)
-                databases.append(f"PostgreSQL {fresh.server_version} (local)")
-                try:
-                    runs.append(await run_one(fake, "PostgreSQL", fresh.url, args, Path(folder)))
-                finally:
-                    fresh.drop()
+            for backend, database in each_database(not args.no_sqlite, args.postgres_url, Path(folder)):
+                databases.append(database.label)
+                runs.append(await run_one(fake, backend, database.url, args, Path(folder)))
     finally:
         await fake.stop()
     block = render(args, runs, databases, command, load)

@@ -34,7 +34,6 @@ import os
 import random
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from _common import (
-    ROOT, add_docs_arguments, command_line, fresh_postgres_database, load_average, machine, publish_results,
+    ROOT, add_docs_arguments, command_line, load_average, machine, new_bench_database, publish_results,
 )
 
 SECTION = "## Evidence verification and report (bench/verify.py)"
@@ -150,13 +149,9 @@ _children_cpu = [0.0]  # RUSAGE_CHILDREN accumulates; each command's CPU is the 
 def prepare_database(url: str | None, folder: Path, label: str) -> tuple[str, str, Callable[[], None]]:
     """(database URL, backend description, cleanup) of a fresh, migrated database."""
     from irbot.store.migrate import upgrade
-    if not url:
-        target = f"sqlite:///{folder / f'{label}.db'}"
-        upgrade(target)
-        return target, f"SQLite {sqlite3.sqlite_version} (file in a temporary folder, WAL)", lambda: None
-    fresh = fresh_postgres_database(url, prefix="irbot_bench_verify")
-    upgrade(fresh.url)
-    return fresh.url, f"PostgreSQL {fresh.server_version} (local, fresh database)", fresh.drop
+    database = new_bench_database(url, folder, name=label, prefix="irbot_bench_verify")
+    upgrade(database.url)
+    return database.url, database.label, database.drop
 
 
 def chain_rows(incident_id: int, events: list[tuple[datetime, str, str | None, str, dict[str, Any], str | None]]
