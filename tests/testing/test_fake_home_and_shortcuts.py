@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from irbot.fakeslack import FakeSlack, SlackClient
-from tests.testing.test_fake_slack import SECRET, Receiver
+from tests.testing.conftest import Receiver
 
 HOME = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(signing_secret=SECRET)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def web_client(fake: FakeSlack) -> AsyncIterator[AsyncWebClient]:
-    client = AsyncWebClient(base_url=fake.api_url, token="xoxb-test")
-    yield client
-    if client.session is not None:
-        await client.session.close()
-
-
-@pytest.fixture
-async def receiver(fake: FakeSlack) -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    fake.app_url = r.url
-    yield r
-    await fake.events_delivered()
-    assert r.runner is not None
-    await r.runner.cleanup()
-
-
-@pytest.fixture
-async def slack(fake: FakeSlack, receiver: Receiver) -> AsyncIterator[SlackClient]:
-    async with SlackClient(fake, app_url=receiver.url, signing_secret=SECRET) as client:
-        yield client
 
 
 async def test_shortcut_payloads_have_slacks_shape(fake: FakeSlack, receiver: Receiver, slack: SlackClient) -> None:
