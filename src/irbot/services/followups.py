@@ -155,14 +155,12 @@ async def _state(step: Step, job: Job) -> Facts | None:
     return None
 
 
-async def owe_postmortem_links(incident: Incident, link: str, deps: Deps, *, session: Any) -> list[Any]:
-    """The post-mortem is published: each issue's body links it (a private incident's keeps only its
-    ref). Returns the owed items; the caller delivers them after its commit."""
-    if deps.settings.tracker is None or incident.private or incident.id is None:
-        return []
-    issues = await repo.issues_of(incident.id, session=session)
-    return [await deps.work.record(incident.id, POSTMORTEM, [{"do": "tracker_body", "item": item_id, "link": link}],
-                                   session=session) for item_id in sorted(issues)]
+async def owe_postmortem_links(unit: UnitOfWork, incident: Incident, link: str) -> None:
+    """The post-mortem is published: each issue's body links it (a private incident's keeps only its ref)."""
+    if unit.deps.settings.tracker is None or incident.private or incident.id is None:
+        return
+    for item_id in sorted(await repo.issues_of(incident.id, session=unit.session)):
+        await unit.owe(incident.id, POSTMORTEM, [{"do": "tracker_body", "item": item_id, "link": link}])
 
 
 async def _body(step: Step, job: Job) -> Facts | None:
