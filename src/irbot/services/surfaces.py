@@ -107,7 +107,7 @@ def drill_marked(incident: Incident, text: str, deps: Deps) -> str:
 
 def message_for(incident: Incident, text: str, deps: Deps) -> blocks.Message:
     """A message of the incident's, marked when the incident is a drill."""
-    return blocks.text_message(drill_marked(incident, text, deps))
+    return messages.incident_message(deps.renderer, text, drill=incident.drill)
 
 
 def incident_mark(event_type: str, incident_id: int | None) -> dict:

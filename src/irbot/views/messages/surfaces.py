@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.severities import Severity
+from irbot.views import blocks
 from irbot.views.render import Renderer
 
 
@@ -16,3 +17,8 @@ def drill_marked(renderer: Renderer, text: str, *, drill: bool) -> str:
     if not drill:
         return text
     return f"{renderer.part('drill.j2', 'banner')} · {text}"
+
+
+def incident_message(renderer: Renderer, text: str, *, drill: bool) -> blocks.Message:
+    """A message of an incident's: its text, marked when the incident is a drill."""
+    return blocks.text_message(drill_marked(renderer, text, drill=drill))
