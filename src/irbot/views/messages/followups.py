@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from irbot.store.models import ActionItem, TrackerIssue
 from irbot.views.render import Renderer
 
 # Why the tracker refused, by its answer: what people must fix (a macro of followups.j2).
 _FIXES = {"http_401": "fix_token", "http_403": "fix_token", "http_404": "fix_missing"}
 
 
-def issue_created(renderer: Renderer, *, item: Any, issue: Any, kind: str) -> str:
+def issue_created(renderer: Renderer, *, item: ActionItem, issue: TrackerIssue, kind: str) -> str:
     return renderer.part("followups.j2", "issue_created", item=item, issue=issue, kind=kind)
 
 
