@@ -213,3 +213,44 @@ async def test_a_body_over_a_mebibyte_is_refused_and_stores_nothing(start_harnes
             assert response.status == 413
     await settled(harness)
     assert harness.incident_channels() == []
+
+
+# --- one unit of work: a storm that fails to be filed leaves nothing behind --------------------------------
+
+async def test_a_storm_whose_group_cannot_be_filed_declares_nothing_and_owes_nothing(
+        start_harness: StartHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlmodel import select
+
+    from irbot.store.models import Incident, OutboxItem
+    harness = await start(start_harness, "[alerts]\nmax_open = 1\nmax_new_per_minute = 100\n")
+    assert (await post_alert(harness, group_of("G1")))["action"] == "declared"
+    await settled(harness)
+    remember = repo.remember_fingerprints
+
+    async def failing(key: str, *args: Any, **kwargs: Any) -> None:
+        if "G2" in key:
+            raise RuntimeError("the database refused the group's alerts")
+        await remember(key, *args, **kwargs)
+
+    monkeypatch.setattr(repo, "remember_fingerprints", failing)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{harness.irbot.port}/alerts/alertmanager",
+                                data=json.dumps(group_of("G2")).encode(),
+                                headers={"Authorization": f"Bearer {TOKEN}"}) as answer:
+            assert answer.status == 500, "Alertmanager is told to send the group again"
+    await settled(harness)
+    async with harness.irbot.deps.db.reader() as session:
+        incidents = (await session.execute(select(Incident.number))).scalars().all()
+        owed = (await session.execute(select(OutboxItem.incident_id).distinct())).scalars().all()
+        assert await repo.alert_group('{}:{alertname="G2"}', session=session) is None
+    assert list(incidents) == [1] and len(owed) == 1, "no storm incident, and nothing owed for one"
+    assert len(harness.incident_channels()) == 1 and len(announcements(harness)) == 1
+
+    monkeypatch.setattr(repo, "remember_fingerprints", remember)
+    assert (await post_alert(harness, group_of("G2")))["incident"] == "INC-2"
+    await settled(harness)
+    storm = harness.incident_channels()[1]
+    said = harness.bot_messages(storm)
+    opened = [t for t in said if "New alert groups are listed here" in t]
+    assert len(opened) == 1 and "max_open = 1" in opened[0], said
+    assert len([t for t in said if "G2 firing" in t]) == 1, said

@@ -176,3 +176,34 @@ async def test_the_readme_recipe_verifies_an_export(harness: Harness, database_u
     export.write_text("\n".join([*lines[:-1], json.dumps(record)]) + "\n", encoding="utf-8")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "text changed" in (result.stderr + result.stdout)
+
+
+async def test_a_declaration_whose_clock_cannot_be_stored_stores_and_owes_nothing(
+        timed, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The form's clocks are part of the declaration's unit of work: all of it commits, or none."""
+    from sqlmodel import select
+
+    from irbot.store import repo
+    from irbot.store.models import Incident, OutboxItem
+    harness, _clock = timed
+    alice = harness.user("alice")
+    add_clock = repo.add_clock
+
+    async def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database refused the clock")
+
+    monkeypatch.setattr(repo, "add_clock", failing)
+    await harness.slack.command(alice, "/incident", "declare Card data", channel="general")
+    await harness.settle()
+    view = harness.slack.open_view(alice)
+    await harness.slack.submit_view(alice, view["id"], {"Personal or payment data involved?": ["PCI DSS"]})
+    await harness.settle()
+    await harness.deliver_owed()
+    async with harness.irbot.deps.db.reader() as session:
+        assert (await session.execute(select(Incident.id))).scalars().all() == []
+        assert (await session.execute(select(OutboxItem.id))).scalars().all() == []
+    assert harness.incident_channels() == []
+
+    monkeypatch.setattr(repo, "add_clock", add_clock)
+    channel = await harness.declare("alice", "Card data", values={"Personal or payment data involved?": ["PCI DSS"]})
+    assert "PCI DSS*: notify the payment brands by" in harness.card(channel.id)

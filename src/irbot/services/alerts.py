@@ -33,10 +33,11 @@ from irbot.domain.status import Status
 from irbot.domain.text import clean_json
 from irbot.domain.types import incident_type, is_private
 from irbot.services import outbox, surfaces
-from irbot.services.declare import Declared, record_declaration
+from irbot.services.declare import Declared, declare_in
 from irbot.store import repo
 from irbot.store.db import Database
 from irbot.store.models import AlertGroup, Incident
+from irbot.views.messages import alerts as messages
 from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -220,64 +221,73 @@ async def _route(deps: Deps) -> Route:
 
 
 async def _declare(notification: Notification, deps: Deps) -> Outcome:
+    """The group's incident (or the storm's), the group filed under it and the alerts it owes the
+    channel: one unit of work, so a declaration that fails owes nothing and leaves no incident."""
     form, key = _form(notification, deps), notification.group()
     route = await _route(deps)
-    if route.to == STORM:
-        incident, created, setup = await _storm(form, route, deps)
-    else:
-        async with deps.db.reader() as session:
-            previous = await repo.alert_group(key, session=session)
-        source = f"{SOURCE}{key}:{previous.incident_id if previous else 0}"
-        incident, created, setup = await record_declaration(form, declarer_id=None, origin_channel_id=None,
-                                                            source_key=source, deps=deps)
     read = _firing_read(notification)
     found = new_alerts(list(read), (), room=MAX_SEEN_PER_GROUP)
-    async with deps.db.session() as session:
-        group = await repo.alert_group(key, session=session, lock=True)
-        if group is None:
-            group = AlertGroup(group_key=key, incident_id=incident.id, updated_at=deps.clock())
-            if not await repo.add_alert_group(group, session=session):
-                raise RuntimeError(f"alert group {key!r} was added while its turn was held")
+    async with UnitOfWork(deps) as unit:
+        if route.to == STORM:
+            incident, created = await _storm(unit, form, route)
         else:
-            await repo.forget_fingerprints(key, session=session)
-            group.incident_id, group.status, group.updated_at = incident.id, "firing", deps.clock()
-        group.full = found.beyond_room > 0
-        await repo.remember_fingerprints(key, found.remember, session=session)
-        # Owed unheld: the incident's set-up (or, for an open storm, the kick below) delivers them in order.
+            previous = await repo.alert_group(key, session=unit.session)
+            source = f"{SOURCE}{key}:{previous.incident_id if previous else 0}"
+            incident, created = await declare_in(unit, form, declarer_id=None, origin_channel_id=None,
+                                                 source_key=source)
+        full = await _file_group(unit, key, incident, found.remember, full=found.beyond_room > 0)
+        # Owed unheld, in the incident's order: a new channel hears them once its set-up (delivered by
+        # the unit) has opened it; an open storm's, from the kick after the commit.
         if route.to == STORM and created:  # the storm's channel first says why it exists
-            await outbox.record_message(incident, "alert_storm", deps.renderer.part(
-                "alerts.j2", "storm_opened", reason=route.reason, limit=_limit(route, deps)),
-                session=session, deps=deps, held=False)
+            await _owe_unheld(unit, incident, "alert_storm", messages.storm_opened(
+                deps.renderer, reason=route.reason, limit=_limit(route, deps)))
         text = _alert_text(deps, incident, [read[k] for k in found.remember], count=notification.firing_count(),
-                           form=form, new_group=route.to == STORM, full=group.full)
-        await outbox.record_message(incident, "alerts_firing", text, session=session, deps=deps, held=False)
-        await session.commit()
-    if setup is not None:  # the new channel is owed the alerts that opened it: delivered when its set-up ends
-        deps.work.deliver_soon(setup, incident=incident)
-    else:  # the open storm (if its set-up still runs, its end delivers them)
-        deps.work.kick(incident.id)
+                           form=form, new_group=route.to == STORM, full=full)
+        await _owe_unheld(unit, incident, "alerts_firing", text)
+        if not created:
+            unit.after_commit(lambda: deps.work.kick(incident.id))
     return Outcome("storm" if route.to == STORM else "declared", surfaces.facts_of(incident).ref)
+
+
+async def _file_group(unit: UnitOfWork, key: str, incident: Incident, fingerprints: list[str], *, full: bool) -> bool:
+    """The group now belongs to ``incident`` and remembers only these alerts; returns ``full``."""
+    session, now = unit.session, unit.deps.clock()
+    group = await repo.alert_group(key, session=session, lock=True)
+    if group is None:
+        group = AlertGroup(group_key=key, incident_id=incident.id, updated_at=now)
+        if not await repo.add_alert_group(group, session=session):
+            raise RuntimeError(f"alert group {key!r} was added while its turn was held")
+    else:
+        await repo.forget_fingerprints(key, session=session)
+        group.incident_id, group.status, group.updated_at = incident.id, "firing", now
+    group.full = full
+    await repo.remember_fingerprints(key, fingerprints, session=session)
+    return full
+
+
+async def _owe_unheld(unit: UnitOfWork, incident: Incident, what: str, text: str) -> None:
+    assert incident.id is not None
+    await unit.owe(incident.id, what, outbox.message_steps(incident, text, unit.deps), held=False)
 
 
 def _limit(route: Route, deps: Deps) -> int:
     return getattr(deps.settings.alert_limits, route.reason)
 
 
-async def _storm(trigger: DeclareForm, route: Route, deps: Deps) -> Declared:
+async def _storm(unit: UnitOfWork, trigger: DeclareForm, route: Route) -> Declared:
     """The open storm incident, or a new one (public, so the announcement channel hears of it once)."""
-    async with deps.db.reader() as session:
-        storm = await repo.open_incident_from_source(STORM_SOURCE, session=session)
-        storms = await repo.count_from_source(STORM_SOURCE, session=session)
+    deps = unit.deps
+    storm = await repo.open_incident_from_source(STORM_SOURCE, session=unit.session)
     if storm is not None:
-        return Declared(storm, False, None)
-    text = {"reason": route.reason, "limit": _limit(route, deps)}
-    form = DeclareForm(title=deps.renderer.part("alerts.j2", "storm_title", **text), severity=trigger.severity,
-                       type="operational", summary=deps.renderer.part("alerts.j2", "storm_summary", **text),
-                       services=trigger.services)
-    log.warning("alert storm: new alert groups go to one incident (%s = %d reached)", route.reason,
-                text["limit"])
-    return await record_declaration(form, declarer_id=None, origin_channel_id=None,
-                                    source_key=f"{STORM_SOURCE}{storms + 1}", deps=deps)
+        return Declared(storm, False)
+    storms = await repo.count_from_source(STORM_SOURCE, session=unit.session)
+    limit = _limit(route, deps)
+    form = DeclareForm(title=messages.storm_title(deps.renderer, reason=route.reason, limit=limit),
+                       severity=trigger.severity, type="operational", services=trigger.services,
+                       summary=messages.storm_summary(deps.renderer, reason=route.reason, limit=limit))
+    log.warning("alert storm: new alert groups go to one incident (%s = %d reached)", route.reason, limit)
+    return await declare_in(unit, form, declarer_id=None, origin_channel_id=None,
+                            source_key=f"{STORM_SOURCE}{storms + 1}")
 
 
 def _is_storm(incident: Incident) -> bool:
@@ -312,9 +322,8 @@ async def _cleared(notification: Notification, group: AlertGroup | None, inciden
         already = stored.status == "resolved"
         stored.status, stored.updated_at = "resolved", deps.clock()
         if not already:
-            await outbox.owe_message(unit, incident, "alerts_cleared", deps.renderer.part(
-                "alerts.j2", "resolved", incident=surfaces.facts_of(incident),
-                **_named(incident, _form(notification, deps))))
+            await outbox.owe_message(unit, incident, "alerts_cleared", messages.cleared(
+                deps.renderer, incident=surfaces.facts_of(incident), **_named(incident, _form(notification, deps))))
     return Outcome("ignored" if already else "resolved", surfaces.facts_of(incident).ref)
 
 
@@ -328,10 +337,9 @@ def _alert_text(deps: Deps, incident: Incident, alerts: list[Alert], *, count: i
          "severity": a.labels.get("severity") or "", "service": a.labels.get("service") or "",
          "url": a.generatorURL if a.generatorURL.startswith(("http://", "https://")) else ""}
         for a in alerts[:MAX_LISTED]]
-    return deps.renderer.part("alerts.j2", "firing", incident=surfaces.facts_of(incident), alerts=rows,
-                              count=count, more=max(count - len(rows), 0) if not withheld else 0, new=new,
-                              new_group=new_group, severity=form.severity, full=MAX_SEEN_PER_GROUP if full else 0,
-                              **named)
+    return messages.firing(deps.renderer, incident=surfaces.facts_of(incident), alerts=rows, count=count,
+                           more=max(count - len(rows), 0) if not withheld else 0, new=new, new_group=new_group,
+                           severity=form.severity, full=MAX_SEEN_PER_GROUP if full else 0, **named)
 
 
 def _named(incident: Incident, form: DeclareForm) -> dict[str, str]:

@@ -6,7 +6,9 @@ Resolution does not stop a clock: a legal duty outlives the incident.
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
@@ -15,7 +17,7 @@ from irbot.domain.refusals import ClockRefused
 from irbot.domain.roles import COMMANDER, LEGAL
 from irbot.services import outbox, surfaces
 from irbot.services.reminders import (
-    CLOCK_PREFIX, Due, Fired, change, handle_clocks_with, holders_in, owe_reminder,
+    CLOCK_PREFIX, Due, Fired, ReminderPlan, change, handle_clocks_with, holders_in, owe_reminder,
 )
 from irbot.services.roles import actors_for
 from irbot.store import repo
@@ -30,13 +32,15 @@ def _say(deps: Deps, macro: str, **context: object) -> str:
 
 
 async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: datetime, actor: str | None,
-                      deps: Deps, tell_channel: bool = False) -> RegulatoryClock | None:
+                      deps: Deps, tell_channel: bool = False,
+                      within: tuple[UnitOfWork, ReminderPlan] | None = None) -> RegulatoryClock | None:
     """Store the clock and plan its first reminder point still ahead; None if it already runs.
 
     ``tell_channel``: the channel is told and the card redrawn (a clock started from the declare
-    form is on the card from the start)."""
+    form is on the card from the start). ``within``: a change under way that the clock is part of
+    (the declaration that chose it), else the clock is a change of its own."""
     deadline = regulation.notify_within.after(aware_at, deps.settings.timezone)
-    async with change(deps) as (unit, plan):
+    async with (_joined(within) if within else change(deps)) as (unit, plan):
         session = unit.session
         clock = await repo.add_clock(RegulatoryClock(
             incident_id=incident.id, regime=regulation.key, name=regulation.name, notify_whom=regulation.notify_whom,
@@ -53,6 +57,11 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
             await outbox.owe_message(unit, incident, "clock_started", _say(deps, "started", clock=clock, actor=actor),
                                      redraw=True)
     return clock
+
+
+@asynccontextmanager
+async def _joined(within: tuple[UnitOfWork, ReminderPlan]) -> AsyncIterator[tuple[UnitOfWork, ReminderPlan]]:
+    yield within
 
 
 async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, legal_too: bool) -> None:

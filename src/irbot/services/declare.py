@@ -26,11 +26,12 @@ from irbot.domain.clocks import match_regulation
 from irbot.services import converting, home, origin, surfaces
 from irbot.services.clocks import start_clock
 from irbot.services.playbooks import post_checklist
+from irbot.services.reminders import ReminderPlan
 from irbot.services.updates import open_for_business
-from irbot.views import blocks
+from irbot.views.messages import declare as messages
 from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
-from irbot.store.models import Incident, OutboxItem
+from irbot.store.models import Incident
 from irbot.work.engine import SETUP, Engine, Facts, Job, Step
 from irbot.work.unit import UnitOfWork
 
@@ -52,55 +53,76 @@ SETUP_STEPS: tuple[Step, ...] = (
 
 class Declared(NamedTuple):
     incident: Incident
-    created: bool
-    setup: OutboxItem | None  # the owed set-up, held by this process: deliver it after the ack
+    created: bool  # False: the same form (or alert group) had declared it already
 
 
 async def record_declaration(form: DeclareForm, *, declarer_id: str | None, origin_channel_id: str | None,
                              source_key: str | None, deps: Deps, source: dict | None = None,
                              convert: dict | None = None) -> Declared:
-    """Store the incident (state "opening") and owe its set-up; the same form submitted twice gives
-    the same incident. Deliver ``Declared.setup`` after the ack.
+    """Store the incident (state "opening"), the clocks its form chose, and owe its set-up, in one
+    unit of work whose delivery starts once it has committed (the card shows the clocks from the
+    start); the same form submitted twice gives the same incident."""
+    try:
+        async with UnitOfWork(deps) as unit:
+            declared = await declare_in(unit, form, declarer_id=declarer_id, origin_channel_id=origin_channel_id,
+                                        source_key=source_key, source=source, convert=convert)
+            if declared.created and form.regimes:
+                await _start_clocks(unit, declared.incident, form)
+    except IntegrityError:
+        if source_key and (existing := await _by_source(source_key, deps)):
+            return Declared(existing, False)  # a concurrent submission of the same form won
+        raise
+    return declared
+
+
+async def _start_clocks(unit: UnitOfWork, incident: Incident, form: DeclareForm) -> None:
+    plan = ReminderPlan(unit.deps)
+    unit.after_commit(plan.apply)
+    for regime in form.regimes:
+        regulation = match_regulation(regime, unit.deps.settings.regulations)
+        if regulation is not None:
+            await start_clock(incident, regulation, aware_at=incident.declared_at, actor=incident.declarer_id,
+                              deps=unit.deps, within=(unit, plan))
+
+
+async def declare_in(unit: UnitOfWork, form: DeclareForm, *, declarer_id: str | None,
+                     origin_channel_id: str | None, source_key: str | None, source: dict | None = None,
+                     convert: dict | None = None) -> Declared:
+    """The declaration's part of ``unit``: the incident, its first timeline event and its owed set-up.
 
     ``source``: the message it was declared from (``services.origin.read_source``); it starts the
     timeline at its own time. ``convert``: {"channel", "name", "private"}: the incident uses that
     existing channel instead of a new one."""
-    async with deps.db.session() as session:
-        if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
-            return Declared(existing, False, None)
-        incident = Incident(
-            number=0, title=form.title.strip(), severity=form.severity, type=form.type,
-            status=Status.INVESTIGATING.value, drill=form.drill,
-            private=is_private(form.type, form.private) or bool(convert and convert.get("private")),
-            summary=form.summary.strip(), services=form.services.strip(),
-            affected_users=normalise_users(form.affected_users), declarer_id=declarer_id,
-            origin_channel_id=source["channel"] if source else origin_channel_id, source_key=source_key,
-            declared_at=deps.clock(),
-            impact_started_at=parse_local_time(form.impact_started, deps.settings.timezone)
-            if form.impact_started.strip() else None,
-            **_origin_fields(source, convert),
-        )
-        try:
-            await repo.add_incident(incident, [r.key for r in deps.settings.roles], session=session)
-            await repo.add_event(incident.id, "declared", actor_id=declarer_id, session=session,
-                                 text=incident.title, dedupe_key="declared", at=incident.declared_at,
-                                 data={"severity": incident.severity, "type": incident.type,
-                                       "private": incident.private})
-            if source:
-                await origin.record_source(incident.id, source, added_by=declarer_id, session=session,
-                                           unreadable_text=deps.renderer.part("shortcuts.j2", "unreadable_text"))
-            setup = await owe_setup(incident, session=session, deps=deps)
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
-                return Declared(existing, False, None)  # a concurrent submission of the same form won
-            raise
-    for regime in form.regimes:
-        regulation = match_regulation(regime, deps.settings.regulations)
-        if regulation is not None:
-            await start_clock(incident, regulation, aware_at=incident.declared_at, actor=declarer_id, deps=deps)
-    return Declared(incident, True, setup)
+    deps, session = unit.deps, unit.session
+    if source_key and (existing := await repo.incident_by_source(source_key, session=session)):
+        return Declared(existing, False)
+    incident = Incident(
+        number=0, title=form.title.strip(), severity=form.severity, type=form.type,
+        status=Status.INVESTIGATING.value, drill=form.drill,
+        private=is_private(form.type, form.private) or bool(convert and convert.get("private")),
+        summary=form.summary.strip(), services=form.services.strip(),
+        affected_users=normalise_users(form.affected_users), declarer_id=declarer_id,
+        origin_channel_id=source["channel"] if source else origin_channel_id, source_key=source_key,
+        declared_at=deps.clock(),
+        impact_started_at=parse_local_time(form.impact_started, deps.settings.timezone)
+        if form.impact_started.strip() else None,
+        **_origin_fields(source, convert),
+    )
+    await repo.add_incident(incident, [r.key for r in deps.settings.roles], session=session)
+    await repo.add_event(incident.id, "declared", actor_id=declarer_id, session=session,
+                         text=incident.title, dedupe_key="declared", at=incident.declared_at,
+                         data={"severity": incident.severity, "type": incident.type, "private": incident.private})
+    if source:
+        await origin.record_source(incident.id, source, added_by=declarer_id, session=session,
+                                   unreadable_text=messages.unreadable_source(deps.renderer))
+    assert incident.id is not None
+    await unit.owe(incident.id, SETUP, setup_steps(incident), subject=incident)
+    return Declared(incident, True)
+
+
+async def _by_source(source_key: str, deps: Deps) -> Incident | None:
+    async with deps.db.reader() as session:
+        return await repo.incident_by_source(source_key, session=session)
 
 
 def _origin_fields(source: dict | None, convert: dict | None) -> dict:
@@ -135,11 +157,6 @@ def setup_steps(incident: Incident) -> list[Step]:
         extra.append({"do": "reply_to_origin", "wave": 3})
         opened = {**opened, "wave": 4}
     return steps[:-1] + extra + [opened]
-
-
-async def owe_setup(incident: Incident, *, session, deps: Deps, held: bool = True) -> OutboxItem:  # noqa: ANN001
-    assert incident.id is not None
-    return await deps.work.record(incident.id, SETUP, setup_steps(incident), session=session, held=held)
 
 
 async def _create_channel(step: Step, job: Job) -> Facts | None:
@@ -289,12 +306,11 @@ async def resume_unfinished(deps: Deps) -> int:
     from before the engine; the sweep, which starts with irbot, delivers them with everything else
     owed), then redraw the live incidents' card, topic and announcement from the database. Returns
     how many set-ups were owed anew."""
-    async with deps.db.session() as session:
-        orphans = await repo.incidents_in_setup_owing_nothing(session=session)
+    async with UnitOfWork(deps) as unit:
+        orphans = await repo.incidents_in_setup_owing_nothing(session=unit.session)
         for incident in orphans:
             assert incident.id is not None
-            await owe_setup(incident, session=session, deps=deps, held=False)
-        await session.commit()
+            await unit.owe(incident.id, SETUP, setup_steps(incident), held=False)
     await reconcile_surfaces(deps)
     return len(orphans)
 
@@ -302,9 +318,8 @@ async def resume_unfinished(deps: Deps) -> int:
 async def _tell_declarer_of_failure(incident: Incident, problem: str, deps: Deps) -> None:
     if not incident.declarer_id:
         return
-    text = deps.renderer.part("ephemeral.j2", "declare_failed", incident=surfaces.facts_of(incident),
-                              problem=problem)
+    message = messages.setup_failed(deps.renderer, incident=surfaces.facts_of(incident), problem=problem)
     try:
-        await deps.slack.post(incident.declarer_id, blocks.text_message(text).as_args())
+        await deps.slack.post(incident.declarer_id, message.as_args())
     except SlackCallError as exc:
         log.error("could not tell %s about the failed set-up: %s", incident.declarer_id, exc.code)

@@ -22,7 +22,7 @@ from irbot.outbound.errors import Refused
 from irbot.services import outbox, surfaces
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident, TrackerIssue
-from irbot.views import blocks
+from irbot.views.messages import followups as messages
 from irbot.work.engine import Engine, Facts, Job, RetryPolicy, Step
 from irbot.work.unit import UnitOfWork
 
@@ -103,11 +103,10 @@ async def _make(item: ActionItem, incident: Incident, settings: TrackerSettings,
     async with deps.db.reader() as session:
         postmortem = await repo.postmortem_link(incident.id, session=session)
     made = found or await tracker.create(_new_issue(incident, item, settings, mark, postmortem))
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
         recorded = await repo.record_issue(TrackerIssue(
             action_item_id=item.id, incident_id=incident.id, kind=tracker.kind, key=made.key, url=made.url,
-            remote_id=made.remote_id), session=session)
-        await session.commit()
+            remote_id=made.remote_id), session=unit.session)
     async with deps.db.reader() as session:
         latest = await repo.get_action(item.id, session=session)
     deps.metrics.tracker_issues.labels(outcome="found" if found else "created").inc()
@@ -136,7 +135,7 @@ async def _tell(item: ActionItem, issue: TrackerIssue, job: Job) -> None:
     deps, incident = job.deps, job.incident
     if not incident.channel_id:
         return
-    text = deps.renderer.part("followups.j2", "issue_created", item=item, issue=issue, kind=issue.kind)
+    text = messages.issue_created(deps.renderer, item=item, issue=issue, kind=issue.kind)
     mark = {"event_type": ISSUE_MARK, "event_payload": {"item": item.id}}
     await surfaces.post_once(incident.channel_id, surfaces.message_for(incident, text, deps), mark, deps,
                              look_since=job.item.created_at if job.look_first else None)
@@ -155,14 +154,12 @@ async def _state(step: Step, job: Job) -> Facts | None:
     return None
 
 
-async def owe_postmortem_links(incident: Incident, link: str, deps: Deps, *, session: Any) -> list[Any]:
-    """The post-mortem is published: each issue's body links it (a private incident's keeps only its
-    ref). Returns the owed items; the caller delivers them after its commit."""
-    if deps.settings.tracker is None or incident.private or incident.id is None:
-        return []
-    issues = await repo.issues_of(incident.id, session=session)
-    return [await deps.work.record(incident.id, POSTMORTEM, [{"do": "tracker_body", "item": item_id, "link": link}],
-                                   session=session) for item_id in sorted(issues)]
+async def owe_postmortem_links(unit: UnitOfWork, incident: Incident, link: str) -> None:
+    """The post-mortem is published: each issue's body links it (a private incident's keeps only its ref)."""
+    if unit.deps.settings.tracker is None or incident.private or incident.id is None:
+        return
+    for item_id in sorted(await repo.issues_of(incident.id, session=unit.session)):
+        await unit.owe(incident.id, POSTMORTEM, [{"do": "tracker_body", "item": item_id, "link": link}])
 
 
 async def _body(step: Step, job: Job) -> Facts | None:
@@ -183,9 +180,7 @@ async def _refused(incident: Incident, code: str, deps: Deps) -> None:
     settings = _settings(deps)
     if settings is None or not code.startswith("http_4") or code == "http_429" or incident.id is None:
         return
-    fix = {"http_401": "fix_token", "http_403": "fix_token", "http_404": "fix_missing"}.get(code, "fix_rejected")
-    text = deps.renderer.part("followups.j2", "tracker_refused", kind=settings.kind, code=code,
-                              fix=deps.renderer.part("followups.j2", fix, kind=settings.kind))
+    text = messages.tracker_refused(deps.renderer, kind=settings.kind, code=code)
     log.error("%s: the %s tracker refused a request (%s)", incident_ref(incident.number), settings.kind, code)
     async with UnitOfWork(deps) as unit:
         event = await repo.add_event(incident.id, "tracker_refused", text=code, at=deps.clock(), data={"code": code},
@@ -199,11 +194,6 @@ async def issues_of(incident: Incident, deps: Deps) -> dict[int, TrackerIssue]:
     assert incident.id is not None
     async with deps.db.reader() as session:
         return await repo.issues_of(incident.id, session=session)
-
-
-def action_list(incident: Incident, items: list[ActionItem], issues: dict[int, TrackerIssue],
-                deps: Deps) -> blocks.Message:
-    return blocks.action_list(deps.renderer, surfaces.facts_of(incident), items, issues=issues)
 
 
 def issue_view(issue: TrackerIssue | None) -> dict[str, Any] | None:

@@ -108,6 +108,7 @@ def _now() -> datetime:
 
 async def opened(deps: Deps, viewer: str) -> None:
     """The person opened the tab: publish now (and count it for the pacing)."""
+    # Not a unit of work: the pacing's bookkeeping (when the tab was published), owing nothing.
     async with deps.db.session() as session:
         await repo.home_published(viewer, _now(), session=session)
         await session.commit()
@@ -131,6 +132,7 @@ async def _paced_publish(deps: Deps, viewer: str) -> None:
     waiting = _waiting.setdefault(deps.db, set())
     try:
         for _ in range(3):  # another replica may take the slot first; it then shows the latest state
+            # Not a unit of work: a compare-and-set claim of the person's publishing slot, owing nothing.
             async with deps.db.session() as session:
                 wait = await repo.claim_home_slot(viewer, now=_now(), every=timedelta(seconds=REFRESH_EVERY),
                                                   session=session)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from irbot.deps import Deps
-from irbot.domain.permissions import may_enter, vouched_for
+from irbot.domain.permissions import Refusal, may_enter, vouched_for
 from irbot.services import surfaces
 from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
@@ -52,8 +52,8 @@ def _work_of(deps: Deps) -> _Work:
     return _work.setdefault(deps.db, _Work())
 
 
-async def entry_refusal(incident: Incident, actor: str, deps: Deps) -> str | None:
-    """None when the person may see and act on the incident; else the polite refusal to show them."""
+async def entry_refusal(incident: Incident, actor: str, deps: Deps) -> Refusal | None:
+    """None when the person may see and act on the incident; else why not."""
     if not incident.private:
         return None
     holders = {user for user in (await surfaces.holders_of(incident.id, deps)).values() if user}
@@ -65,7 +65,7 @@ async def entry_refusal(incident: Incident, actor: str, deps: Deps) -> str | Non
     if refusal is None:
         return None
     log.warning("refused %s on private INC-%d: not in its channel", actor, incident.number)
-    return deps.renderer.part("membership.j2", refusal.reason)
+    return refusal
 
 
 def known_public(deps: Deps, incident_id: int) -> bool:
@@ -129,7 +129,7 @@ async def load(deps: Deps, channel_id: str) -> set[str] | None:
         except SlackCallError as exc:
             log.warning("conversations.members for %s failed: %s", channel_id, exc.code)
             return None
-        try:
+        try:  # not a unit of work: a copy of Slack's member list, no change of irbot's and nothing owed
             async with deps.db.session() as session:
                 await repo.replace_roster(channel_id, sorted(members), loaded_at=started, session=session)
                 await session.commit()
@@ -146,6 +146,7 @@ async def member_joined(deps: Deps, channel_id: str) -> None:
 
 async def member_left(deps: Deps, channel_id: str, user_id: str) -> None:
     """A leave event: take the person out at once (believing it can only narrow who gets in)."""
+    # Not a unit of work: the stored copy of Slack's member list follows Slack, owing nothing.
     async with deps.db.session() as session:
         await repo.remove_member(channel_id, user_id, session=session)
         await session.commit()

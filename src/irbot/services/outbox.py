@@ -1,14 +1,12 @@
 """The Slack steps a committed change may owe, and how the engine does them.
 
-Services build steps with :func:`invite`, :func:`post` and :func:`refresh`, owe them with
-:func:`record` (or :func:`record_message`) inside their transaction, and call
-:func:`deliver_soon` after the commit. The engine (``irbot.work.engine``) runs them: leases,
-waves, retries, give-up and look-before-repost live there, once for every kind of owed work.
+Services build steps with :func:`invite`, :func:`post` and :func:`refresh` and owe them in their
+change's unit of work (``UnitOfWork.owe``, or :func:`owe_message`); the unit starts their
+delivery once it has committed. The engine (``irbot.work.engine``) runs them: leases, waves,
+retries, give-up and look-before-repost live there, once for every kind of owed work.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from irbot.deps import Deps
 from irbot.services import home, surfaces
@@ -18,8 +16,8 @@ from irbot.store.models import Incident, OutboxItem
 from irbot.work.engine import MAX_ATTEMPTS, Engine, Facts, Job, Step
 from irbot.work.unit import UnitOfWork
 
-__all__ = ["MAX_ATTEMPTS", "CHANNEL", "STAKEHOLDERS", "invite", "post", "refresh", "record", "record_message",
-           "message_steps", "owe_message", "deliver_soon", "deliver_pending", "register"]
+__all__ = ["MAX_ATTEMPTS", "CHANNEL", "STAKEHOLDERS", "invite", "post", "refresh", "message_steps", "owe_message",
+           "deliver_pending", "register"]
 
 POST_EVENT = "irbot_outbox_post"
 CHANNEL = "channel"  # the incident's channel
@@ -49,12 +47,6 @@ def _in_wave(step: Step, wave: int | None) -> Step:
     return {**step, "wave": wave} if wave is not None else step
 
 
-async def record(incident_id: int, what: str, steps: list[Step], *, session: Any, deps: Deps,
-                 held: bool = True) -> OutboxItem:
-    """Owe ``steps`` inside the caller's transaction; after the commit, :func:`deliver_soon` the item."""
-    return await deps.work.record(incident_id, what, steps, session=session, held=held)
-
-
 def message_steps(incident: Incident, text: str, deps: Deps, *, redraw: bool = False) -> list[Step]:
     """The common case: the incident's channel is owed one message (and, with ``redraw``, a redraw
     of card, topic and announcement at the same time)."""
@@ -62,22 +54,11 @@ def message_steps(incident: Incident, text: str, deps: Deps, *, redraw: bool = F
     return [post(surfaces.message_for(incident, text, deps), wave=wave), *([refresh(wave=wave)] if redraw else [])]
 
 
-async def record_message(incident: Incident, what: str, text: str, *, session: Any, deps: Deps,
-                         redraw: bool = False, held: bool = True) -> OutboxItem:
-    assert incident.id is not None
-    return await record(incident.id, what, message_steps(incident, text, deps, redraw=redraw), session=session,
-                        deps=deps, held=held)
-
-
 async def owe_message(unit: UnitOfWork, incident: Incident, what: str, text: str, *,
                       redraw: bool = False) -> OutboxItem:
     """:func:`message_steps`, owed by a unit of work (delivered once it has committed)."""
     assert incident.id is not None
     return await unit.owe(incident.id, what, message_steps(incident, text, unit.deps, redraw=redraw))
-
-
-def deliver_soon(item: OutboxItem, deps: Deps) -> None:
-    deps.work.deliver_soon(item)
 
 
 async def deliver_pending(deps: Deps) -> int:

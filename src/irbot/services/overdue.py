@@ -85,6 +85,7 @@ async def send_overdue_digests(deps: Deps) -> int:
 
 async def _send_one(owner: str, rows: list[Row], day: str, deps: Deps) -> int:
     now = deps.clock()
+    # Not a unit of work: a compare-and-set claim of this owner's digest for the day, owing nothing.
     async with deps.db.session() as session:
         claimed = await repo.claim_digest(owner, day, now=now, lease_until=now + CLAIM_LEASE, session=session)
         await session.commit()
@@ -98,6 +99,7 @@ async def _send_one(owner: str, rows: list[Row], day: str, deps: Deps) -> int:
     except SlackCallError as exc:
         log.warning("could not DM the overdue follow-ups to %s: %s", owner, exc.code)
         return 0  # the claim's lease lapses: tried again at the next look
+    # Not a unit of work: the claim marked done once its DM is out; no fact of an incident's, nothing owed.
     async with deps.db.session() as session:
         await repo.digest_sent(owner, day, session=session)
         await session.commit()

@@ -28,6 +28,7 @@ async def _remember(user_id: str, deps: Deps) -> None:
         return
     if person is None:
         return
+    # Not a unit of work: a copy of Slack's name for offline post-mortems, owing nothing.
     async with deps.db.session() as session:
         await repo.remember_person(user_id, person.name, session=session)
         await session.commit()

@@ -22,6 +22,8 @@ from irbot.outbound.slack import SlackCallError
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident
 from irbot.tasks import renew_every
+from irbot.views.messages import postmortem as messages
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 # Held by the one process compiling an incident's post-mortem and renewed as it works, so that a
@@ -136,6 +138,7 @@ async def _names(incident: Incident, records: list[Record], holders: dict, actio
                 person = None
             if person is not None:
                 known[user_id] = person.name
+        # Not a unit of work: a copy of Slack's names for offline post-mortems, owing nothing.
         async with deps.db.session() as session:
             for user_id, name in known.items():
                 await repo.remember_person(user_id, name, session=session)
@@ -144,12 +147,13 @@ async def _names(incident: Incident, records: list[Record], holders: dict, actio
 
 
 def render(pm: Postmortem, deps: Deps) -> str:
-    return deps.renderer.markdown("postmortem.md.j2", pm=pm)
+    return messages.document(deps.renderer, pm)
 
 
 async def claim_compile(incident: Incident, deps: Deps) -> bool:
     """Take the incident's compile lease; False while another compile (any process) is under way."""
     now = deps.clock()
+    # Not a unit of work: a compare-and-set claim (one compile at a time) that owes nothing.
     async with deps.db.session() as session:
         claimed = await repo.claim_postmortem(incident.id, now=now, until=now + COMPILE_LEASE, session=session)
         await session.commit()
@@ -181,8 +185,7 @@ async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
     document = render(await compile_postmortem(incident, deps), deps)
     ref = surfaces.facts_of(incident).ref
     title = f"{'[DRILL] ' if incident.drill else ''}Post-mortem {ref}"
-    comment = deps.renderer.part("timeline.j2", "postmortem_posted", incident=surfaces.facts_of(incident),
-                                 actor=actor)
+    comment = messages.posted(deps.renderer, incident=surfaces.facts_of(incident), actor=actor)
     uploaded = await deps.slack.call("files_upload_v2", channel=incident.channel_id, title=title,
                                      filename=f"postmortem-{ref}.md", content=document, initial_comment=comment)
     file_id = _file_id(uploaded)
@@ -192,15 +195,13 @@ async def _publish(incident: Incident, *, actor: str, deps: Deps) -> str:
         link = (info.get("file") or {}).get("permalink")
         if link:
             bookmark_id = await _bookmark(incident, title, link, deps)
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
         await repo.update_incident(incident.id, postmortem_file_id=file_id, postmortem_bookmark_id=bookmark_id,
-                                   session=session)
-        await repo.add_event(incident.id, "postmortem", actor_id=actor, at=deps.clock(), session=session,
+                                   session=unit.session)
+        await repo.add_event(incident.id, "postmortem", actor_id=actor, at=deps.clock(), session=unit.session,
                              data={"file": file_id, "link": link})
-        owed = await followups.owe_postmortem_links(incident, link, deps, session=session) if link else []
-        await session.commit()
-    for item in owed:  # each follow-up issue links the post-mortem
-        deps.work.deliver_soon(item)
+        if link:  # each follow-up issue links the post-mortem
+            await followups.owe_postmortem_links(unit, incident, link)
     return file_id or ""
 
 
@@ -224,6 +225,7 @@ async def _bookmark(incident: Incident, title: str, link: str, deps: Deps) -> st
 
 
 async def _set_lease(incident_id: int, deps: Deps, until: datetime | None) -> None:
+    # Not a unit of work: the compile lease's own bookkeeping (renewed, freed), owing nothing.
     async with deps.db.session() as session:
         await repo.update_incident(incident_id, postmortem_lease_until=until, session=session)
         await session.commit()

@@ -12,6 +12,7 @@ from irbot.deps import Deps
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.roles import COMMANDER
 from irbot.views import blocks
+from irbot.views.messages import surfaces as messages
 from irbot.store import repo
 from irbot.store.models import Incident
 
@@ -62,8 +63,8 @@ def announcement_message(incident: Incident, holders: dict[str, str | None], dep
 
 async def topic_text(incident: Incident, holders: dict[str, str | None], deps: Deps) -> str:
     commander_name = await deps.workspace.name_of(holders.get(COMMANDER))
-    return deps.renderer.part("topic.j2", "text", incident=facts_of(incident),
-                              severity=deps.settings.severity(incident.severity), commander_name=commander_name)
+    return messages.topic(deps.renderer, incident=facts_of(incident), severity=deps.settings.severity(incident.severity),
+                          commander_name=commander_name)
 
 
 async def refresh_surfaces(incident: Incident, deps: Deps) -> None:
@@ -87,6 +88,8 @@ async def _retopic(incident: Incident, holders: dict[str, str | None], deps: Dep
     topic = await topic_text(incident, holders, deps)
     if topic != incident.topic:
         await deps.slack.set_topic(incident.channel_id, topic)
+        # Not a unit of work: delivery noting what Slack now shows (so an unchanged topic is not
+        # set again); no change of the incident's and nothing owed.
         async with deps.db.session() as session:
             await repo.update_incident(incident.id, topic=topic, session=session)
             await session.commit()
@@ -99,15 +102,12 @@ async def _redraw_announcement(incident: Incident, holders: dict[str, str | None
 
 
 def drill_marked(incident: Incident, text: str, deps: Deps) -> str:
-    """Every message of a drill says so, first."""
-    if not incident.drill:
-        return text
-    return f"{deps.renderer.part('drill.j2', 'banner')} · {text}"
+    return messages.drill_marked(deps.renderer, text, drill=incident.drill)
 
 
 def message_for(incident: Incident, text: str, deps: Deps) -> blocks.Message:
     """A message of the incident's, marked when the incident is a drill."""
-    return blocks.text_message(drill_marked(incident, text, deps))
+    return messages.incident_message(deps.renderer, text, drill=incident.drill)
 
 
 def incident_mark(event_type: str, incident_id: int | None) -> dict:

@@ -2,7 +2,8 @@
 events, and backfilled from Slack's history for the times no irbot process was listening.
 
 Every store is idempotent (a ``dedupe_key`` per Slack fact), so Slack's retries, repeated
-deliveries and backfill never store anything twice. Capture happens before the ack: if the
+deliveries and backfill never store anything twice. Each is a unit of work of its own (its
+evidence records; it owes nothing: the channel already shows what was said). Capture happens before the ack: if the
 database is down, Slack gets an error and delivers the event again.
 """
 
@@ -19,6 +20,7 @@ from irbot.domain.timeline import ts_to_datetime, uncovered
 from irbot.services.people import note_person
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SLACK = timedelta(seconds=45)  # a beat every 15 s; allow for a slow one
@@ -54,10 +56,9 @@ async def store_message(incident_id: int, message: dict[str, Any], deps: Deps) -
         return False
     ts = message["ts"]
     data = {"ts": ts, "thread_ts": message.get("thread_ts"), "files": _files(message)}
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
         event = await repo.add_event(incident_id, "message", actor_id=message.get("user"), text=message.get("text") or "",
-                                     data=data, dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts), session=session)
-        await session.commit()
+                                     data=data, dedupe_key=f"msg:{ts}", at=ts_to_datetime(ts), session=unit.session)
     note_person(message.get("user"), deps)
     return event is not None
 
@@ -108,6 +109,7 @@ async def backfill(incident: Incident, deps: Deps) -> int:
     for parent in parents:
         async for reply in _replies(incident, parent["ts"], deps):
             stored += await store_message(incident.id, reply, deps)
+    # Not a unit of work: bookkeeping of how far Slack's history was read, no fact and nothing owed.
     async with deps.db.session() as session:
         await repo.update_incident(incident.id, backfilled_until=now, session=session)
         await session.commit()
@@ -164,7 +166,8 @@ async def _store_edit(incident_id: int, event: dict[str, Any], deps: Deps) -> No
     edited = (message.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts")
     if not ts or (message.get("text") or "") == (previous.get("text") or ""):
         return  # an unfurl or a reply count changed, not the words
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
+        session = unit.session
         if not await repo.has_event(incident_id, f"msg:{ts}", session=session) and previous:
             # The original arrived while irbot was away: keep it as it was first said.
             await repo.add_event(incident_id, "message", actor_id=previous.get("user") or message.get("user"),
@@ -174,7 +177,6 @@ async def _store_edit(incident_id: int, event: dict[str, Any], deps: Deps) -> No
         await repo.add_event(incident_id, "message_edited", actor_id=message.get("user"),
                              text=message.get("text") or "", dedupe_key=f"edit:{ts}:{edited}",
                              at=ts_to_datetime(edited), data={"ts": ts}, session=session)
-        await session.commit()
 
 
 async def _store_deletion(incident_id: int, event: dict[str, Any], deps: Deps) -> None:
@@ -183,7 +185,8 @@ async def _store_deletion(incident_id: int, event: dict[str, Any], deps: Deps) -
         return
     previous = event.get("previous_message") or {}
     at = ts_to_datetime(event.get("event_ts") or event.get("ts") or ts)
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
+        session = unit.session
         # Read in this transaction: a legal hold set a moment ago must keep this text.
         incident = await repo.get_incident(incident_id, session=session)
         keep = deps.settings.keep_deleted_text or (incident is not None and incident.legal_hold)
@@ -195,19 +198,16 @@ async def _store_deletion(incident_id: int, event: dict[str, Any], deps: Deps) -
                                       dedupe_key=f"del:{ts}", data={"ts": ts}, session=session)
         if stored is not None and not keep:
             await repo.redact_message(incident_id, ts, session=session)
-        await session.commit()
 
 
 async def mark_key_message(incident_id: int, ts: str | None, actor: str | None, deps: Deps) -> None:
     if not ts:
         return
-    async with deps.db.session() as session:
+    async with UnitOfWork(deps) as unit:
         await repo.add_event(incident_id, "key_message", actor_id=actor, dedupe_key=f"key:{ts}",
-                             data={"ts": ts}, at=deps.clock(), session=session)
-        await session.commit()
+                             data={"ts": ts}, at=deps.clock(), session=unit.session)
 
 
 async def add_note(incident: Incident, text: str, *, actor: str, deps: Deps) -> None:
-    async with deps.db.session() as session:
-        await repo.add_event(incident.id, "note", actor_id=actor, text=text, at=deps.clock(), session=session)
-        await session.commit()
+    async with UnitOfWork(deps) as unit:
+        await repo.add_event(incident.id, "note", actor_id=actor, text=text, at=deps.clock(), session=unit.session)

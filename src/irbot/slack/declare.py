@@ -115,13 +115,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await ack(response_action="errors", errors={refusal[0]: refusal[1]})
                 return
         # Stored before the ack closes the form: from here on nothing the responder typed is lost.
+        # Its set-up is delivered in the background from the commit on; the ack does not wait for it.
         declared = await record_declaration(
             form, declarer_id=user_id(body), origin_channel_id=meta.get("origin"),
             source_key=view.get("id"), deps=deps, source=source, convert=convert)
         await ack()
-        if declared.setup is not None:
+        if declared.created:
             note_person(declared.incident.declarer_id, deps)
-            deps.work.deliver_soon(declared.setup, incident=declared.incident)
 
 
 async def conversion_problem(deps: Deps, form: DeclareForm, convert: dict[str, Any]) -> tuple[str, str] | None:

@@ -45,6 +45,7 @@ async def claim(deps: Deps, key: str) -> bool:
 
 async def release(deps: Deps, key: str) -> None:
     """The delivery failed: let Slack's retry of it through."""
+    # Not a unit of work: the trigger-id claim (taken before the ack) given back; nothing owed.
     async with deps.db.session() as session:
         await repo.release_delivery(key, session=session)
         await session.commit()

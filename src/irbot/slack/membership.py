@@ -17,6 +17,7 @@ from irbot.slack.incident_context import tell
 from irbot.slack.payloads import channel_id, metadata, user_id
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.views.messages import membership as messages
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         for incident in await _incidents_named(deps, body):
             refusal = await membership.entry_refusal(incident, actor, deps)
             if refusal is not None:
-                return _refuse(deps, body, incident, refusal)
+                return _refuse(deps, body, incident, messages.entry_refused(deps.renderer, refusal))
         await next()
         return None
 

@@ -67,7 +67,8 @@ async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
         items = await action_items.actions(incident, deps)
         if not items:
             return render("timeline.j2", "no_actions")
-        return followups.action_list(incident, items, await followups.issues_of(incident, deps), deps)
+        issues = await followups.issues_of(incident, deps)
+        return blocks.action_list(deps.renderer, surfaces.facts_of(incident), items, issues=issues)
     if verb in ("done", "complete", "start") and rest.strip().lstrip("#").isdigit():
         status = "in_progress" if verb == "start" else "completed"
         return await _set_status(deps, incident, int(rest.strip().lstrip("#")), status, ctx.user)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from irbot.store.models import OutboxItem
+from irbot.store.models import Incident, OutboxItem
 
 if TYPE_CHECKING:
     from irbot.deps import Deps
@@ -22,6 +22,7 @@ class UnitOfWork:
     def __init__(self, deps: "Deps") -> None:
         self.deps = deps
         self.owed: list[OutboxItem] = []
+        self._subjects: dict[int, Incident] = {}  # by id() of an owed item: its incident, as just stored
         self._after: list[Callable[[], None]] = []
         self._session_scope: Any = None
         self.session: Any = None
@@ -43,13 +44,21 @@ class UnitOfWork:
             for step in self._after:
                 step()
             for item in self.owed:
-                self.deps.work.deliver_soon(item)
+                self.deps.work.deliver_soon(item, incident=self._subjects.get(id(item)))
         return False
 
-    async def owe(self, incident_id: int, what: str, steps: list[Step]) -> OutboxItem:
-        """Outside work this change owes; delivered once the unit has committed."""
-        item = await self.deps.work.record(incident_id, what, steps, session=self.session)
-        self.owed.append(item)
+    async def owe(self, incident_id: int, what: str, steps: list[Step], *, held: bool = True,
+                  subject: Incident | None = None) -> OutboxItem:
+        """Outside work this change owes; delivered once the unit has committed.
+
+        ``held=False``: not delivered by this unit but in the incident's order, by whatever delivers
+        its pending work (the end of its set-up, a kick, the sweep). ``subject``: the incident as
+        just stored, which spares a set-up's delivery reading it back."""
+        item = await self.deps.work.record(incident_id, what, steps, session=self.session, held=held)
+        if held:
+            self.owed.append(item)
+            if subject is not None:
+                self._subjects[id(item)] = subject
         return item
 
     def after_commit(self, step: Callable[[], None]) -> None:
