@@ -7,7 +7,7 @@ import sys
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import aiohttp
 from aiohttp import web
@@ -39,11 +39,13 @@ from irbot.services.overdue import DigestLoop
 from irbot.outbound.slack import SlackGateway
 from irbot.slack.pipeline import Pipeline
 from irbot.slack.intake import MAX_BODY_BYTES, check_request
-from irbot.socket_mode import SocketModeConnection
 from irbot.store import repo
 from irbot.store.db import Database, database_problem, display_url
 from irbot.store.migrate import is_current, upgrade
 from irbot.outbound.workspace import Workspace
+
+if TYPE_CHECKING:
+    from irbot.socket_mode import SocketModeConnection
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,9 @@ class Irbot:
         except (DBAPIError, PoolTimeout, OSError) as exc:  # the database went away while Slack was awaited
             raise ConfigError(database_problem(self.settings.database_url, exc)) from None
         if self.socket_mode:
+            # Imported only in Socket Mode: Bolt's and the SDK's WebSocket clients stay out of a
+            # process that serves HTTP.
+            from irbot.socket_mode import SocketModeConnection
             self._socket = SocketModeConnection(self.bolt, self.pipeline, self.settings,
                                                 ping_interval=self.socket_ping_interval)
             await self._socket.connect_async()

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
 from irbot.deps import Deps
-from irbot.domain.report import Period, ReportInputError, parse_period, parse_report_words
-from irbot.services.report import publish_report
 from irbot.slack.commands import Answer, CommandContext, handles
 from irbot.outbound.slack import SlackCallError
 from irbot.slack.incident_context import tell
+
+if TYPE_CHECKING:
+    from irbot.domain.report import Period
 
 log = logging.getLogger(__name__)
 
 
 @handles("report")
 async def report_command(ctx: CommandContext) -> Answer:
+    # Imported when a report is asked for: a serving process that is never asked keeps them (and
+    # the statistics module) out of memory.
+    from irbot.domain.report import ReportInputError, parse_period, parse_report_words
+
     deps = ctx.deps
     try:
         since, until = parse_report_words(ctx.command.words)
@@ -29,6 +35,8 @@ async def report_command(ctx: CommandContext) -> Answer:
 
 
 async def _share(deps: Deps, period: Period, user: str, channel: str | None) -> None:
+    from irbot.services.report import publish_report
+
     try:
         await publish_report(period, actor=user, channel=channel, deps=deps)
     except SlackCallError as exc:

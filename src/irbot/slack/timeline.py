@@ -12,7 +12,6 @@ from irbot.domain.timeline import KEY_KINDS, Record
 from irbot.services import actions as action_items
 from irbot.services import followups
 from irbot.services import surfaces
-from irbot.services.postmortem import claim_compile, publish_postmortem
 from irbot.services.timeline import add_note, capture_event
 from irbot.views import blocks
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
@@ -85,6 +84,9 @@ async def _set_status(deps: Deps, incident: Incident, number: int, status: str, 
 @handles("postmortem", "pm")
 @in_incident
 async def postmortem_command(ctx: CommandContext, incident: Incident) -> str | None:
+    # Imported when a post-mortem is asked for, not by every serving process at start-up.
+    from irbot.services.postmortem import claim_compile
+
     facts = surfaces.facts_of(incident)
     # One compile per incident at a time, across processes: a second request would upload a second
     # file for the same words. It is told the one under way will appear in the channel.
@@ -95,6 +97,8 @@ async def postmortem_command(ctx: CommandContext, incident: Incident) -> str | N
 
 
 async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
+    from irbot.services.postmortem import publish_postmortem
+
     try:
         await publish_postmortem(incident, actor=actor, deps=deps)
     except SlackCallError as exc:

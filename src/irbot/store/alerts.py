@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import delete, func, text, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select

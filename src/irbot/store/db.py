@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from functools import cache
+from typing import Any, AsyncIterator, Callable
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -75,6 +76,22 @@ def sync_url(url: str) -> URL:
 
 def is_sqlite(url: str) -> bool:
     return _parse(url).get_backend_name() == "sqlite"
+
+
+def insert_with_conflicts(dialect_name: str, table: Any) -> Any:
+    """``INSERT`` in the dialect's own form, the one with ``on_conflict_do_nothing``."""
+    return _dialect_insert(dialect_name)(table)
+
+
+@cache
+def _dialect_insert(dialect_name: str) -> Callable[[Any], Any]:
+    # Imported here, not at the top: importing PostgreSQL's dialect package loads all its drivers'
+    # modules (about 3 MiB), which a process serving a SQLite database never needs.
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types

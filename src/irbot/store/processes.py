@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
+from irbot.store.db import insert_with_conflicts
 from irbot.store.models import Delivery, Heartbeat
 
 
@@ -33,8 +33,7 @@ async def claim_delivery(key: str, *, now: datetime, connection: AsyncConnection
     the ack, so no ORM unit of work and no savepoint.
     """
     table = Delivery.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(table).values(key=key, received_at=now)
+    statement = (insert_with_conflicts(connection.dialect.name, table).values(key=key, received_at=now)
                  .on_conflict_do_nothing(index_elements=[table.c.key]).returning(table.c.key))
     return (await connection.execute(statement)).first() is not None
 

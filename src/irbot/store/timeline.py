@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import or_, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from irbot.domain.evidence import EvidenceRecord, GENESIS, link, text_digest
 from irbot.perf import gc_paused
+from irbot.store.db import insert_with_conflicts
 from irbot.store.models import Incident, TimelineEvent, utcnow
 
 
@@ -52,8 +52,8 @@ async def add_event(
 
 def _insert_skipping_conflicts(session: AsyncSession, table: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING (any unique constraint), in the session's SQL dialect."""
-    dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return insert_with_conflicts(dialect, table).on_conflict_do_nothing()
 
 
 async def _lock_chain(incident_id: int, *, session: AsyncSession) -> None:
