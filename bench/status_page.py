@@ -231,7 +231,7 @@ async def run_one(fake: Any, label: str, database_url: str, args: argparse.Names
         await asyncio.sleep(1.2)  # another replica's publication is seen within a second
         run.miss = await one_get(page_url)
 
-        sender = Sender(fake, bot.events_url, False, args.burst)
+        sender = Sender(fake, bot.events_url, False)
         try:
             await sender.one_by_one(20)
             await sender.burst(args.burst)  # warm-up
