@@ -283,7 +283,7 @@ def render(args: argparse.Namespace, runs: list[Run], databases: list[str], comm
         "child process (HTTP mode); this process runs the fake Slack, the readers and the command sender, a third "
         f"process the pollers: all share the machine's cores. Readers: {args.clients} clients × {args.requests} sequential `GET /status` (request "
         "sent → whole page read, gzip, as sent). Acks: "
-        f"{args.bursts} bursts of {args.burst} `/incident help` 1 s apart (signed POST sent → whole answer read), "
+        f"{args.bursts} bursts of {args.burst} `/incident help` 1 s apart (signed POST written → whole answer read), "
         f"alone, then while {args.pollers} clients each fetch `/status` every {args.poll_every:g} s (half with "
         "`If-None-Match`).",
         "",
