@@ -230,7 +230,7 @@ async def run_one(fake: Any, label: str, database_url: str, args: argparse.Names
         await asyncio.sleep(1.2)  # another replica's publication is seen within a second
         run.miss = await one_get(page_url)
 
-        sender = Sender(fake, bot.events_url, False, args.burst)
+        sender = Sender(fake, bot.events_url, False)
         try:
             await sender.one_by_one(20)
             await sender.burst(args.burst)  # warm-up
@@ -282,7 +282,7 @@ def render(args: argparse.Namespace, runs: list[Run], databases: list[str], comm
         "child process (HTTP mode); this process runs the fake Slack, the readers and the command sender, a third "
         f"process the pollers: all share the machine's cores. Readers: {args.clients} clients × {args.requests} sequential `GET /status` (request "
         "sent → whole page read, gzip, as sent). Acks: "
-        f"{args.bursts} bursts of {args.burst} `/incident help` 1 s apart (signed POST sent → whole answer read), "
+        f"{args.bursts} bursts of {args.burst} `/incident help` 1 s apart (signed POST written → whole answer read), "
         f"alone, then while {args.pollers} clients each fetch `/status` every {args.poll_every:g} s (half with "
         "`If-None-Match`).",
         "",

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 from irbot import logs
+from irbot.perf import freeze_start_up_objects
 from irbot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -215,6 +216,7 @@ async def _until_stopped(irbot: Irbot, stop: asyncio.Event) -> None:
         await asyncio.wait({stopping, starting}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()
+            freeze_start_up_objects()
             await stopping
     finally:
         for waiting in (stopping, starting):

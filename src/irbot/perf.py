@@ -22,3 +22,16 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def freeze_start_up_objects() -> None:
+    """Once a serving process has started: move everything alive into the collector's permanent
+    generation, so that no later full collection walks it again.
+
+    Start-up leaves about 126,000 objects (SQLModel and pydantic models, SQLAlchemy's mappers, Bolt,
+    the templates) that live as long as the process. A full collection walked all of them, 13–36 ms
+    with the event loop stopped, and one fell among the first commands a new process acked. What
+    start-up left as garbage is collected first, so that freezing keeps only what is alive.
+    """
+    gc.collect()
+    gc.freeze()
