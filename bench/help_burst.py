@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from _common import (
-    add_docs_arguments, aim, command_line, fresh_postgres_database, load_average, machine, ms, percentile,
+    add_docs_arguments, aim, command_line, each_database, load_average, machine, ms, percentile,
     publish_results, quiet_slack, timed_fake_slack,
 )
 from ack import BOT_TOKEN, DEFAULT_PG, SIGNING_SECRET, make_capture, proc_cpu_seconds, self_cpu_seconds
@@ -259,19 +258,10 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
     databases: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="irbot-help-") as folder:
-            if not args.no_sqlite:
-                databases.append(f"SQLite {sqlite3.sqlite_version} (file, WAL)")
-                url = f"sqlite:///{Path(folder) / 'irbot.db'}"
+            for backend, database in each_database(not args.no_sqlite, args.postgres_url, Path(folder)):
+                databases.append(database.label)
                 for socket_mode in (False, True):
-                    runs.append(await run_one(fake, "SQLite", url, socket_mode, args, Path(folder)))
-            if args.postgres_url:
-                fresh = fresh_postgres_database(args.postgres_url)
-                databases.append(f"PostgreSQL {fresh.server_version} (local)")
-                try:
-                    for socket_mode in (False, True):
-                        runs.append(await run_one(fake, "PostgreSQL", fresh.url, socket_mode, args, Path(folder)))
-                finally:
-                    fresh.drop()
+                    runs.append(await run_one(fake, backend, database.url, socket_mode, args, Path(folder)))
     finally:
         await fake.stop()
     block = render(args, runs, databases, command, load)

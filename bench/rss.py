@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    add_docs_arguments, aim, command_line, fresh_postgres_database, load_average, machine, open_declare_form,
+    add_docs_arguments, aim, command_line, each_database, load_average, machine, open_declare_form,
     publish_results, quiet_slack, timed_fake_slack,
 )
 from ack import BOT_TOKEN, DEFAULT_PG, SIGNING_SECRET
@@ -257,17 +256,9 @@ async def orchestrate(args: argparse.Namespace, command: str) -> int:
     databases: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="irbot-rss-") as folder:
-            if not args.no_sqlite:
-                databases.append(f"SQLite {sqlite3.sqlite_version} (file, WAL)")
-                servers.append(await measure_server(fake, "SQLite", f"sqlite:///{Path(folder) / 'irbot.db'}", args,
-                                                    Path(folder)))
-            if args.postgres_url:
-                fresh = fresh_postgres_database(args.postgres_url)
-                databases.append(f"PostgreSQL {fresh.server_version} (local)")
-                try:
-                    servers.append(await measure_server(fake, "PostgreSQL", fresh.url, args, Path(folder)))
-                finally:
-                    fresh.drop()
+            for backend, database in each_database(not args.no_sqlite, args.postgres_url, Path(folder)):
+                databases.append(database.label)
+                servers.append(await measure_server(fake, backend, database.url, args, Path(folder)))
             costs = await asyncio.to_thread(import_costs, Path(folder))
     finally:
         await fake.stop()
