@@ -31,7 +31,7 @@ async def link_message(incident_id: int, source: dict, *, actor: str, note: str,
         return Linked.GONE, None
     if not Status(incident.status).is_open:
         return Linked.STALE, incident
-    visible, _ = await visible_open_incidents(deps, actor)
+    visible = await visible_open_incidents(deps, actor)
     if incident.id not in {i.id for i in visible}:
         return Linked.GONE, incident
     async with UnitOfWork(deps) as unit:

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from irbot.deps import Deps
-from irbot.domain.permissions import may_enter, vouched_for
 from irbot.outbound.slack import SlackCallError
-from irbot.services import membership, surfaces
+from irbot.services import surfaces, visibility
 from irbot.services.followups import issue_view
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident, TrackerIssue
@@ -46,14 +45,9 @@ async def visible_followups(deps: Deps, viewer: str) -> str:
     """The open items of every incident the viewer may see (a private one only to its members)."""
     async with deps.db.reader() as session:
         rows = await repo.open_items(session=session)
-        private = {i.id for _, i, _ in rows if i.private and i.id is not None}
-        holding = await repo.roles_held_by(viewer, list(private), session=session)
-    channels = await membership.visible_channels(
-        deps, viewer, list({i.channel_id for _, i, _ in rows if i.private and i.channel_id}))
-    admins = frozenset(deps.settings.admins)
-    shown = [row for row in rows if may_enter(
-        private=row[1].private, in_channel=row[1].channel_id in channels,
-        vouched=vouched_for(viewer, admins=admins, holders={viewer} if row[1].id in holding else set())) is None]
+    incidents = list({incident.id: incident for _, incident, _ in rows}.values())
+    seen = {incident.id for incident in await visibility.visible_to(deps, viewer, incidents)}
+    shown = [row for row in rows if row[1].id in seen]
     if not shown:
         return deps.renderer.part("followups.j2", "no_followups")
     day = today(deps).date().isoformat()

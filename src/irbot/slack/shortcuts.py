@@ -56,7 +56,7 @@ async def _declare_from_message(deps: Deps, body: dict[str, Any]) -> None:
 
 async def _open_link_form(deps: Deps, body: dict[str, Any]) -> None:
     person, channel = user_id(body) or "", body["channel"]["id"]
-    incidents, _ = await visible_open_incidents(deps, person)
+    incidents = await visible_open_incidents(deps, person)
     if not incidents:
         await tell(deps, channel, person, deps.renderer.part("shortcuts.j2", "no_open_incidents"))
         return
