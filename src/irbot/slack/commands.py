@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.commands import Command, parse_command
 from irbot.services import listing
-from irbot.views import blocks
+from irbot.views import answers, blocks
 from irbot.slack.declare import open_declare_modal
 from irbot.slack.incident_context import incident_in_channel
 from irbot.store.models import Incident
@@ -68,7 +68,7 @@ async def show_help(ctx: CommandContext) -> str | None:
 
 @handles("list")
 async def list_incidents(ctx: CommandContext) -> str | None:
-    return await listing.open_incidents_text(ctx.deps, viewer=ctx.user)
+    return answers.incident_list(ctx.deps.renderer, await listing.open_incidents_seen_by(ctx.deps, viewer=ctx.user))
 
 
 InIncidentHandler = Callable[[CommandContext, Incident], Awaitable[Answer]]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
+from irbot.domain.incident import IncidentFacts
 from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
 from irbot.domain.status_page import StatusRefused
@@ -18,6 +19,11 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
     if outcome.refusal is None:
         return None
     return renderer.part("roles.j2", outcome.refusal, **outcome.context)
+
+
+def incident_list(renderer: Renderer, incidents: Sequence[IncidentFacts]) -> str:
+    """``/incident list``: the open incidents the person may see."""
+    return renderer.part("incident_list.j2", "text", incidents=incidents)
 
 
 def refusal_text(renderer: Renderer, refused: Refused) -> str:
