@@ -8,6 +8,7 @@ from irbot.domain.incident import IncidentFacts
 from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
 from irbot.domain.status_page import StatusRefused
+from irbot.views.messages.overdue import LIST_AT_MOST, FollowUp, line
 from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
@@ -24,6 +25,17 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
 def incident_list(renderer: Renderer, incidents: Sequence[IncidentFacts]) -> str:
     """``/incident list``: the open incidents the person may see."""
     return renderer.part("incident_list.j2", "text", incidents=incidents)
+
+
+def followups(renderer: Renderer, follow_ups: Sequence[FollowUp], *, today: str) -> str:
+    """``/incident followups``: the open items the person may see, the first ``LIST_AT_MOST`` in full."""
+    if not follow_ups:
+        return renderer.part("followups.j2", "no_followups")
+    lines = [renderer.part("followups.j2", "followups_header", count=len(follow_ups))]
+    lines += [line(renderer, follow_up, today=today) for follow_up in follow_ups[:LIST_AT_MOST]]
+    if len(follow_ups) > LIST_AT_MOST:
+        lines.append(renderer.part("followups.j2", "more_followups", count=len(follow_ups) - LIST_AT_MOST))
+    return "\n".join(lines)
 
 
 def refusal_text(renderer: Renderer, refused: Refused) -> str:

@@ -1,0 +1,1 @@
+"""What irbot says in channels and direct messages: one module per topic, template names only here."""
