@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from irbot.domain.incident import IncidentFacts
+from irbot.domain.roles import Role
 from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
 from irbot.domain.status_page import StatusRefused
@@ -20,6 +21,23 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
     if outcome.refusal is None:
         return None
     return renderer.part("roles.j2", outcome.refusal, **outcome.context)
+
+
+def roles_listing(renderer: Renderer, roles: Sequence[Role], holders: Mapping[str, str | None]) -> str:
+    """``/incident roles``: every role and who holds it."""
+    return renderer.part("roles.j2", "listing", roles=roles, holders=holders)
+
+
+def assign_usage(renderer: Renderer) -> str:
+    return renderer.part("roles.j2", "assign_usage")
+
+
+def unknown_role(renderer: Renderer, word: str, roles: Sequence[Role]) -> str:
+    return renderer.part("roles.j2", "unknown_role", word=word, roles=roles)
+
+
+def unknown_person(renderer: Renderer, word: str) -> str:
+    return renderer.part("roles.j2", "unknown_person", word=word)
 
 
 def incident_list(renderer: Renderer, incidents: Sequence[IncidentFacts]) -> str:
