@@ -13,6 +13,7 @@ from irbot.views.messages.overdue import LIST_AT_MOST, FollowUp, line
 from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
+    from irbot.services.paging import PageAnswer
     from irbot.services.roles import RoleOutcome
 
 
@@ -21,6 +22,11 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
     if outcome.refusal is None:
         return None
     return renderer.part("roles.j2", outcome.refusal, **outcome.context)
+
+
+def page_answer(renderer: Renderer, answer: "PageAnswer") -> str:
+    """``/incident page``: paging is on its way, or why nothing was paged."""
+    return renderer.part("paging.j2", answer.outcome, **answer.context)
 
 
 def roles_listing(renderer: Renderer, roles: Sequence[Role], holders: Mapping[str, str | None]) -> str:
