@@ -14,6 +14,7 @@ from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
     from irbot.services.paging import PageAnswer
+    from irbot.services.playbooks import AlreadyTicked
     from irbot.services.roles import RoleOutcome
 
 
@@ -22,6 +23,11 @@ def role_answer(renderer: Renderer, outcome: "RoleOutcome") -> str | None:
     if outcome.refusal is None:
         return None
     return renderer.part("roles.j2", outcome.refusal, **outcome.context)
+
+
+def already_ticked(renderer: Renderer, already: "AlreadyTicked") -> str:
+    """A checklist step ticked again: who did it first."""
+    return renderer.part("playbook.j2", "already", number=already.number, done_by=already.done_by)
 
 
 def page_answer(renderer: Renderer, answer: "PageAnswer") -> str:
