@@ -68,6 +68,20 @@ def followups(renderer: Renderer, follow_ups: Sequence[FollowUp], *, today: str)
     return "\n".join(lines)
 
 
+def report_started(renderer: Renderer) -> str:
+    """``/incident report``: the file follows."""
+    return renderer.part("report.j2", "started")
+
+
+def report_usage(renderer: Renderer, *, problem: str) -> str:
+    return renderer.part("report.j2", "usage", problem=problem)
+
+
+def report_failed(renderer: Renderer, *, problem: str) -> str:
+    """Slack refused the upload (``problem`` is its error code)."""
+    return renderer.part("report.j2", "failed", problem=problem)
+
+
 def refusal_text(renderer: Renderer, refused: Refused) -> str:
     """What the person is told when the rules refused their change."""
     return renderer.part(_TEMPLATE_OF[type(refused)], refused.reason, **refused.facts)
