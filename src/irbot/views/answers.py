@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.roles import Role
+from irbot.domain.severities import Severity
 from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
 from irbot.domain.status_page import StatusRefused
@@ -13,6 +14,7 @@ from irbot.views.messages.overdue import LIST_AT_MOST, FollowUp, line
 from irbot.views.render import Renderer
 
 if TYPE_CHECKING:
+    from irbot.services.linking import Linked
     from irbot.services.paging import PageAnswer
     from irbot.services.playbooks import AlreadyTicked
     from irbot.services.roles import RoleOutcome
@@ -52,6 +54,21 @@ def unknown_person(renderer: Renderer, word: str) -> str:
     return renderer.part("roles.j2", "unknown_person", word=word)
 
 
+def help_text(renderer: Renderer, *, extra_roles: Sequence[Role], announce_problem: str | None,
+              unknown: str | None = None) -> str:
+    """``/incident help``: ``extra_roles`` beyond the three every incident has; ``announce_problem``
+    why announcements cannot be posted, if so; ``unknown``: the word that was not a subcommand."""
+    text = renderer.part("help.j2", "text", extra_roles=extra_roles, announce_problem=announce_problem)
+    if unknown:
+        text = renderer.part("ephemeral.j2", "unknown", word=unknown) + "\n" + text
+    return text
+
+
+def not_in_incident(renderer: Renderer) -> str:
+    """A subcommand that only makes sense in an incident's channel, run elsewhere."""
+    return renderer.part("ephemeral.j2", "not_in_incident")
+
+
 def incident_list(renderer: Renderer, incidents: Sequence[IncidentFacts]) -> str:
     """``/incident list``: the open incidents the person may see."""
     return renderer.part("incident_list.j2", "text", incidents=incidents)
@@ -80,6 +97,50 @@ def report_usage(renderer: Renderer, *, problem: str) -> str:
 def report_failed(renderer: Renderer, *, problem: str) -> str:
     """Slack refused the upload (``problem`` is its error code)."""
     return renderer.part("report.j2", "failed", problem=problem)
+
+
+def clock_running(renderer: Renderer, *, regime: str) -> str:
+    """``/incident clock``: that regime's clock runs already."""
+    return renderer.part("clocks.j2", "already_running", regime=regime)
+
+
+def same_severity(renderer: Renderer, *, incident: IncidentFacts, severity: Severity) -> str:
+    """``/incident severity`` naming the one the incident has."""
+    return renderer.part("updates.j2", "same_severity", incident=incident, severity=severity)
+
+
+def form_failed(renderer: Renderer) -> str:
+    """Slack did not open a form in time (its trigger lasts 3 seconds)."""
+    return renderer.part("ephemeral.j2", "modal_failed")
+
+
+def nothing_to_link_to(renderer: Renderer) -> str:
+    """"Add to incident timeline" when no open incident is one the person may see."""
+    return renderer.part("shortcuts.j2", "no_open_incidents")
+
+
+def unreadable_message(renderer: Renderer, *, channel: str) -> str:
+    """The message is in a private channel irbot is not in: its text cannot come along."""
+    return renderer.part("shortcuts.j2", "unreadable", channel=channel)
+
+
+def not_linked(renderer: Renderer, outcome: "Linked", *, ref: str) -> str:
+    """Why the message did not join the chosen incident's timeline (stale, gone or already there)."""
+    return renderer.part("shortcuts.j2", f"link_{outcome.value}", ref=ref)
+
+
+def convert_in_dm(renderer: Renderer) -> str:
+    return renderer.part("shortcuts.j2", "convert_in_dm")
+
+
+def convert_in_incident(renderer: Renderer, *, ref: str) -> str:
+    """``/incident convert`` in a channel that is an incident's already."""
+    return renderer.part("shortcuts.j2", "convert_in_incident", ref=ref)
+
+
+def convert_not_member(renderer: Renderer) -> str:
+    """``/incident convert`` in a private channel irbot is not in."""
+    return renderer.part("shortcuts.j2", "convert_not_member")
 
 
 def refusal_text(renderer: Renderer, refused: Refused) -> str:
