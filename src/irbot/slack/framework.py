@@ -95,12 +95,12 @@ async def _apply(deps: Deps, body: dict[str, Any]) -> None:
         return
     assessment = assess(meta["levels"], deps.settings.assessment)
     context = _context(deps, assessment)
-    reason = deps.renderer.part("assess.j2", "reason", **context)
+    reason = answers.assessment_reason(deps.renderer, context)
     try:
         changed = await change_severity(incident, deps.settings.severity(assessment.suggested), actor=actor,
                                         deps=deps, reason=reason, details={"assessment": meta["levels"],
                                                                             "score": assessment.score})
-        note = deps.renderer.part("assess.j2", "applied" if changed else "already", **context)
+        note = answers.assessment_applied(deps.renderer, context, changed=changed is not None)
     except (NotAllowed, TransitionError) as exc:
         note = refusal_text(deps.renderer, exc)
     try:

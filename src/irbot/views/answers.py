@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from irbot.domain.incident import IncidentFacts
 from irbot.domain.roles import Role
@@ -141,6 +141,22 @@ def convert_in_incident(renderer: Renderer, *, ref: str) -> str:
 def convert_not_member(renderer: Renderer) -> str:
     """``/incident convert`` in a private channel irbot is not in."""
     return renderer.part("shortcuts.j2", "convert_not_member")
+
+
+def assessment_reason(renderer: Renderer, context: Mapping[str, Any]) -> str:
+    """Why the assessment suggests its severity (the severity change records it as its reason);
+    ``context`` as ``views.blocks.assess_result`` takes it."""
+    return renderer.part("assess.j2", "reason", **context)
+
+
+def assessment_applied(renderer: Renderer, context: Mapping[str, Any], *, changed: bool) -> str:
+    """The assessment's severity was applied, or the incident had it already."""
+    return renderer.part("assess.j2", "applied" if changed else "already", **context)
+
+
+def failure(renderer: Renderer, *, outage: bool) -> str:
+    """Something went wrong answering; ``outage``: the database could not be reached."""
+    return renderer.part("ephemeral.j2", "outage" if outage else "failure")
 
 
 def refusal_text(renderer: Renderer, refused: Refused) -> str:
