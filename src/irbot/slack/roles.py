@@ -12,7 +12,7 @@ from irbot.domain.commands import mentioned_users
 from irbot.domain.roles import match_role
 from irbot.services import surfaces
 from irbot.services.roles import change_role
-from irbot.views import answers
+from irbot.views import answers, usage
 from irbot.views.blocks import role_from_block_id
 from irbot.slack.commands import CommandContext, handles, in_incident
 from irbot.outbound.slack import SlackCallError
@@ -30,13 +30,13 @@ async def assign_command(ctx: CommandContext, incident: Incident) -> str | None:
     words = ctx.command.words
     renderer = ctx.deps.renderer
     if len(words) < 2:
-        return answers.assign_usage(renderer)
+        return usage.assign_usage(renderer)
     role = match_role(words[0], ctx.deps.settings.roles)
     if role is None:
-        return answers.unknown_role(renderer, words[0], ctx.deps.settings.roles)
+        return usage.unknown_role(renderer, words[0], ctx.deps.settings.roles)
     target = await _person_from_text(ctx.deps, " ".join(words[1:]))
     if target is None:
-        return answers.unknown_person(renderer, " ".join(words[1:]))
+        return usage.unknown_person(renderer, " ".join(words[1:]))
     outcome = await change_role(incident, role, target, actor=ctx.user, deps=ctx.deps)
     return answers.role_answer(renderer, outcome)
 

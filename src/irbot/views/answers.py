@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from irbot.domain.incident import IncidentFacts
+from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.roles import Role
 from irbot.domain.severities import Severity
-from irbot.domain.refusals import ClockRefused, NotAllowed, Refused
 from irbot.domain.status import TransitionError
 from irbot.domain.status_page import StatusRefused
 from irbot.views.messages.overdue import LIST_AT_MOST, FollowUp, line
@@ -40,18 +40,6 @@ def page_answer(renderer: Renderer, answer: "PageAnswer") -> str:
 def roles_listing(renderer: Renderer, roles: Sequence[Role], holders: Mapping[str, str | None]) -> str:
     """``/incident roles``: every role and who holds it."""
     return renderer.part("roles.j2", "listing", roles=roles, holders=holders)
-
-
-def assign_usage(renderer: Renderer) -> str:
-    return renderer.part("roles.j2", "assign_usage")
-
-
-def unknown_role(renderer: Renderer, word: str, roles: Sequence[Role]) -> str:
-    return renderer.part("roles.j2", "unknown_role", word=word, roles=roles)
-
-
-def unknown_person(renderer: Renderer, word: str) -> str:
-    return renderer.part("roles.j2", "unknown_person", word=word)
 
 
 def help_text(renderer: Renderer, *, extra_roles: Sequence[Role], announce_problem: str | None,

@@ -6,11 +6,24 @@ from __future__ import annotations
 from typing import Sequence
 
 from irbot.domain.clocks import Regulation
+from irbot.domain.roles import Role
 from irbot.domain.severities import Severity
 from irbot.views.render import Renderer
 
 
 # ---- commands ------------------------------------------------------------------------------------
+def assign_usage(renderer: Renderer) -> str:
+    return renderer.part("roles.j2", "assign_usage")
+
+
+def unknown_role(renderer: Renderer, word: str, roles: Sequence[Role]) -> str:
+    return renderer.part("roles.j2", "unknown_role", word=word, roles=roles)
+
+
+def unknown_person(renderer: Renderer, word: str) -> str:
+    return renderer.part("roles.j2", "unknown_person", word=word)
+
+
 def clock_usage(renderer: Renderer, regulations: Sequence[Regulation]) -> str:
     return renderer.part("clocks.j2", "clock_usage", regulations=regulations)
 
