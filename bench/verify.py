@@ -380,7 +380,8 @@ async def bench_report(args: argparse.Namespace, folder: Path) -> dict[str, Any]
     from irbot.config import load_settings
     from irbot.domain.report import Period, build_report
     from irbot.offline import offline_deps
-    from irbot.services.report import compile_report, incident_rows, render_csv, render_markdown
+    from irbot.services.report import compile_report, incident_rows, render_csv
+    from irbot.views.messages.report import document
 
     url, backend, cleanup = prepare_database(args.database_url, folder, "report")
     try:
@@ -403,14 +404,14 @@ async def bench_report(args: argparse.Namespace, folder: Path) -> dict[str, Any]
             report = await compile_report(period, deps, now=now)
 
             async def markdown() -> str:
-                return render_markdown(report, deps.renderer)
+                return document(deps.renderer, report)
 
             async def as_csv() -> str:
                 return render_csv(report)
 
             async def everything() -> Any:
                 compiled = await compile_report(period, deps, now=now)
-                return render_markdown(compiled, deps.renderer), render_csv(compiled)
+                return document(deps.renderer, compiled), render_csv(compiled)
 
             phases = {name: (await measure(run, args.repeat))[0] for name, run in
                       (("query", query), ("aggregate", aggregate), ("markdown", markdown), ("csv", as_csv),

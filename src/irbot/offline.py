@@ -149,7 +149,8 @@ async def write_postmortem(settings: Settings, ref: str, output: str | None) -> 
 
 async def report(settings: Settings, since: str | None, until: str | None, fmt: str, output: str | None) -> int:
     """``irbot report --since 2026-01-01 --format csv``: the incident report, drills left out."""
-    from irbot.services.report import compile_report, render_csv, render_markdown
+    from irbot.services.report import compile_report, render_csv
+    from irbot.views.messages.report import document as markdown
 
     now = datetime.now(timezone.utc)
     try:
@@ -158,6 +159,6 @@ async def report(settings: Settings, since: str | None, until: str | None, fmt: 
         raise ConfigError(f"report: {exc}") from None
     async with offline(settings) as deps:
         compiled = await compile_report(period, deps, now=now)
-        document = render_csv(compiled) if fmt == "csv" else render_markdown(compiled, deps.renderer)
+        document = render_csv(compiled) if fmt == "csv" else markdown(deps.renderer, compiled)
     _write(document, output, f"the report of {compiled.total.count} incidents")
     return 0

@@ -13,7 +13,7 @@ from irbot.domain.report import (
     recurring_sets, seconds_between, service_names, summarise, write_csv,
 )
 from irbot.views.render import Renderer
-from irbot.services.report import render_markdown
+from irbot.views.messages.report import document
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
@@ -101,7 +101,7 @@ def test_markdown_counts_private_incidents_but_never_names_them() -> None:
             row(4, kind="security", services="vault", private=True)]
     rows[1] = IncidentRow(**{**rows[1].__dict__, "title": "Secret breach"})
     report = build_report(rows, period=Period(T0, NOW), generated_at=NOW, drills_excluded=2)
-    text = render_markdown(report, Renderer())
+    text = document(Renderer(), report)
     assert "INC-1 Incident 1; a private incident" in text
     assert "Secret breach" not in text and "INC-2" not in text and "vault" not in text
     assert "1 more set of recurring private incidents" in text

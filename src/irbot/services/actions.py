@@ -14,6 +14,7 @@ from irbot.domain.commands import mentioned_users
 from irbot.store import repo
 from irbot.work.unit import UnitOfWork
 from irbot.store.models import ActionItem, Incident
+from irbot.views.messages import actions as messages
 
 PRIORITIES = ("high", "medium", "low")
 STATUSES = ("pending", "in_progress", "completed")
@@ -58,7 +59,7 @@ async def add_action(incident: Incident, draft: ActionDraft, *, actor: str, deps
                 await repo.add_event(incident.id, "action_added", actor_id=actor, text=draft.text, at=deps.clock(),
                                      data={"number": item.number, "owner": draft.owner}, session=unit.session)
                 await outbox.owe_message(unit, incident, "action_added",
-                                         deps.renderer.part("timeline.j2", "action_added", item=item))
+                                         messages.added(deps.renderer, item=item))
                 await followups.owe_issue(unit, incident, item)
         except IntegrityError:
             continue
@@ -78,7 +79,7 @@ async def set_action_status(incident: Incident, number: int, status: str, *, act
             await repo.add_event(incident.id, "action_status", actor_id=actor, text=item.text, at=deps.clock(),
                                  data={"number": number, "status": status}, session=unit.session)
             await outbox.owe_message(unit, incident, "action_status",
-                                     deps.renderer.part("timeline.j2", "action_updated", item=item, actor=actor))
+                                     messages.updated(deps.renderer, item=item, actor=actor))
             if (status == "completed") != (previous == "completed"):  # the issue is open or closed, no between
                 await followups.owe_state(unit, incident, item)
     return item

@@ -22,13 +22,10 @@ from irbot.services.reminders import (
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, RegulatoryClock
+from irbot.views.messages import clocks as messages
 from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-def _say(deps: Deps, macro: str, **context: object) -> str:
-    return deps.renderer.part("clocks.j2", macro, **context)
 
 
 async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: datetime, actor: str | None,
@@ -54,8 +51,8 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
         if upcoming is not None:
             await plan.set(incident.id, CLOCK_PREFIX + regulation.key, upcoming[1], session=session)
         if tell_channel:
-            await outbox.owe_message(unit, incident, "clock_started", _say(deps, "started", clock=clock, actor=actor),
-                                     redraw=True)
+            told = messages.started(deps.renderer, clock=clock, actor=actor)
+            await outbox.owe_message(unit, incident, "clock_started", told, redraw=True)
     return clock
 
 
@@ -86,8 +83,8 @@ async def mark_notified(incident: Incident, regime: str, *, actor: str, referenc
                              data={"regime": regime, "met": now <= clock.deadline})
         await plan.cancel(incident.id, [CLOCK_PREFIX + regime], session=session)
         clock = await repo.clock_of(incident.id, regime, session=session)
-        await outbox.owe_message(unit, incident, "clock_notified", _say(deps, "notified", clock=clock, actor=actor,
-                                 met=now <= clock.deadline), redraw=True)
+        await outbox.owe_message(unit, incident, "clock_notified", messages.notified(
+            deps.renderer, clock=clock, actor=actor, met=now <= clock.deadline), redraw=True)
     return clock
 
 
@@ -102,8 +99,8 @@ async def place_legal_hold(incident: Incident, *, actor: str, deps: Deps) -> Non
         await repo.update_incident(incident.id, legal_hold=True, session=session)
         await repo.add_event(incident.id, "legal_hold", actor_id=actor, at=deps.clock(), session=session,
                              dedupe_key="legal_hold")
-        await outbox.owe_message(unit, incident, "legal_hold", _say(deps, "hold_started",
-                                 incident=surfaces.facts_of(incident), actor=actor))
+        await outbox.owe_message(unit, incident, "legal_hold", messages.hold_started(
+            deps.renderer, incident=surfaces.facts_of(incident), actor=actor))
 
 
 async def fire_clock(incident: Incident, regime: str, due: Due, unit: UnitOfWork, deps: Deps) -> Fired:
@@ -124,9 +121,9 @@ async def fire_clock(incident: Incident, regime: str, due: Due, unit: UnitOfWork
                              data={"regime": clock.regime, "deadline": clock.deadline.isoformat()},
                              dedupe_key=f"missed:{clock.regime}")
         clock.missed = True
-        message = surfaces.message_for(incident, _say(deps, "missed", clock=clock, who=who), deps)
+        message = surfaces.message_for(incident, messages.missed(deps.renderer, clock=clock, who=who), deps)
         return Fired(await owe_reminder(incident, message, due, unit, redraw=True), None, "clock_missed")
-    text = _say(deps, "reminder", clock=clock, who=who, point=point[0], left=clock.deadline - now)
+    text = messages.reminder(deps.renderer, clock=clock, who=who, point=point[0], left=clock.deadline - now)
     owed = await owe_reminder(incident, surfaces.message_for(incident, text, deps), due, unit)
     upcoming = next_point(clock.aware_at, clock.deadline, now)
     return Fired(owed, upcoming[1] if upcoming else None, f"clock_{point[0]}")

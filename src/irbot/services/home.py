@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 
 from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
-from irbot.domain.permissions import may_enter, vouched_for
 from irbot.outbound.slack import SlackCallError
-from irbot.services import membership
+from irbot.services import visibility
 from irbot.services.surfaces import facts_of
 from irbot.store import repo
 from irbot.store.models import Incident
@@ -36,23 +35,12 @@ MAX_ACTIONS = 30
 SHOWN_CHANGES = frozenset({"action_added", "action_status"})
 
 
-async def visible_open_incidents(deps: Deps, viewer: str) -> tuple[list[Incident], set[int]]:
-    """Open incidents the person may see (private ones only to their members, role holders and
-    admins), and the ids of those where they hold a role; read from what is stored, no Slack call.
-    They are read-only rows with an Incident's attributes."""
+async def visible_open_incidents(deps: Deps, viewer: str) -> list[Any]:
+    """Open incidents the person may see, read from what is stored (no Slack call); read-only rows
+    with an Incident's attributes."""
     async with deps.db.reader() as session:
         incidents = await repo.open_incident_rows(session=session)
-        private = [i.id for i in incidents if i.private and i.id is not None]
-        holding = await repo.roles_held_by(viewer, private, session=session)
-    channels = await membership.visible_channels(deps, viewer, [i.channel_id for i in incidents
-                                                                if i.private and i.channel_id])
-    admins = frozenset(deps.settings.admins)
-    visible = []
-    for incident in incidents:
-        vouched = vouched_for(viewer, admins=admins, holders={viewer} if incident.id in holding else set())
-        if may_enter(private=incident.private, vouched=vouched, in_channel=incident.channel_id in channels) is None:
-            visible.append(incident)
-    return visible, holding
+    return await visibility.visible_to(deps, viewer, incidents)
 
 
 async def home_of(deps: Deps, viewer: str) -> dict[str, Any]:
@@ -62,7 +50,7 @@ async def home_of(deps: Deps, viewer: str) -> dict[str, Any]:
 
 async def home_data(deps: Deps, viewer: str) -> dict[str, Any]:
     """What the Home view shows, read from the database (the view's arguments, rendering aside)."""
-    incidents, _ = await visible_open_incidents(deps, viewer)
+    incidents = await visible_open_incidents(deps, viewer)
     ids = [i.id for i in incidents if i.id is not None]
     async with deps.db.reader() as session:
         roles = await repo.roles_by_incident(viewer, ids, session=session)

@@ -8,11 +8,11 @@ from enum import Enum
 
 from irbot.deps import Deps
 from irbot.domain.status import Status
-from irbot.services import outbox, surfaces
-from irbot.services.home import visible_open_incidents
+from irbot.services import outbox, surfaces, visibility
 from irbot.services.origin import record_source, source_time
 from irbot.store import repo
 from irbot.store.models import Incident
+from irbot.views.messages import origin as messages
 from irbot.work.unit import UnitOfWork
 
 
@@ -31,16 +31,15 @@ async def link_message(incident_id: int, source: dict, *, actor: str, note: str,
         return Linked.GONE, None
     if not Status(incident.status).is_open:
         return Linked.STALE, incident
-    visible, _ = await visible_open_incidents(deps, actor)
-    if incident.id not in {i.id for i in visible}:
+    if not await visibility.visible_to(deps, actor, [incident]):
         return Linked.GONE, incident
+    unreadable = messages.unreadable_text(deps.renderer)
     async with UnitOfWork(deps) as unit:
         added = await record_source(incident_id, source, added_by=actor, note=note.strip(), session=unit.session,
-                                    unreadable_text=deps.renderer.part("shortcuts.j2", "unreadable_text"))
+                                    unreadable_text=unreadable)
         if added and incident.channel_id:
-            text = deps.renderer.part("shortcuts.j2", "linked", adder=actor, author=source.get("user"),
-                                      at=source_time(source), permalink=source.get("permalink"),
-                                      text=source.get("text") or deps.renderer.part("shortcuts.j2", "unreadable_text"),
-                                      note=note.strip(), incident=surfaces.facts_of(incident))
+            text = messages.linked(deps.renderer, incident=surfaces.facts_of(incident), adder=actor,
+                                   author=source.get("user"), at=source_time(source), permalink=source.get("permalink"),
+                                   text=source.get("text") or unreadable, note=note.strip())
             await outbox.owe_message(unit, incident, "message_linked", text)
     return (Linked.ADDED if added else Linked.ALREADY), incident

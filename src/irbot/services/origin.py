@@ -20,6 +20,7 @@ from irbot.services import surfaces
 from irbot.store import repo
 from irbot.store.models import Incident
 from irbot.views import blocks
+from irbot.views.messages import origin as messages
 from irbot.work.engine import Facts, Job, Step
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,9 @@ async def reply_to_origin(step: Step, job: Job) -> Facts | None:
     if not (incident.origin_channel_id and incident.origin_ts):
         return None
     if incident.private:  # a reply would show the private incident to everyone in that channel
-        await _tell_declarer(incident, deps.renderer.part("shortcuts.j2", "told_private",
-                                                          incident=surfaces.facts_of(incident)), deps)
+        await _tell_declarer(incident, messages.told_private(deps.renderer, incident=surfaces.facts_of(incident)), deps)
         return None
-    text = deps.renderer.part("shortcuts.j2", "thread_reply", incident=surfaces.facts_of(incident))
+    text = messages.thread_reply(deps.renderer, incident=surfaces.facts_of(incident))
     mark = surfaces.incident_mark(REPLY_EVENT, incident.id)
     try:
         await surfaces.post_once(incident.origin_channel_id, blocks.text_message(text), mark, deps,
@@ -100,9 +100,9 @@ async def reply_to_origin(step: Step, job: Job) -> Facts | None:
     except SlackCallError as exc:
         if exc.code not in NOT_HERE:
             raise
-        await _tell_declarer(incident, deps.renderer.part("shortcuts.j2", "told_instead",
-                                                          incident=surfaces.facts_of(incident),
-                                                          origin=incident.origin_channel_id), deps)
+        told = messages.told_instead(deps.renderer, incident=surfaces.facts_of(incident),
+                                     origin=incident.origin_channel_id)
+        await _tell_declarer(incident, told, deps)
     return None
 
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from irbot.deps import Deps
-from irbot.domain.permissions import may_enter, vouched_for
 from irbot.outbound.slack import SlackCallError
-from irbot.services import membership, surfaces
-from irbot.services.followups import issue_view
+from irbot.services import surfaces, visibility
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident, TrackerIssue
 from irbot.tasks import Periodic
+from irbot.views.messages import overdue as messages
+from irbot.views.messages.overdue import FollowUp
 
 log = logging.getLogger(__name__)
 
 DIGEST_HOUR = 9
 CHECK_EVERY = 60.0  # seconds between looks at the clock
 CLAIM_LEASE = timedelta(minutes=5)
-LIST_AT_MOST = 30
 Row = tuple[ActionItem, Incident, TrackerIssue | None]
 
 
@@ -35,33 +35,26 @@ def today(deps: Deps, now: datetime | None = None) -> datetime:
     return (now or deps.clock()).astimezone(ZoneInfo(deps.settings.timezone))
 
 
-def _line(row: Row, day: str, deps: Deps) -> str:
+def _follow_up(row: Row) -> FollowUp:
     item, incident, issue = row
-    return deps.renderer.part("followups.j2", "followup_line", item=item, incident=surfaces.facts_of(incident),
-                              issue=issue_view(issue), today=day)
+    return FollowUp(item=item, incident=surfaces.facts_of(incident), issue=issue)
 
 
 # ---- /incident followups -------------------------------------------------------------------------
-async def visible_followups(deps: Deps, viewer: str) -> str:
+@dataclass(frozen=True)
+class FollowUpsSeen:
+    follow_ups: list[FollowUp]  # every open item the viewer may see
+    today: str                  # the date (ISO, in the settings' time zone) that makes an item overdue
+
+
+async def visible_followups(deps: Deps, viewer: str) -> FollowUpsSeen:
     """The open items of every incident the viewer may see (a private one only to its members)."""
     async with deps.db.reader() as session:
         rows = await repo.open_items(session=session)
-        private = {i.id for _, i, _ in rows if i.private and i.id is not None}
-        holding = await repo.roles_held_by(viewer, list(private), session=session)
-    channels = await membership.visible_channels(
-        deps, viewer, list({i.channel_id for _, i, _ in rows if i.private and i.channel_id}))
-    admins = frozenset(deps.settings.admins)
-    shown = [row for row in rows if may_enter(
-        private=row[1].private, in_channel=row[1].channel_id in channels,
-        vouched=vouched_for(viewer, admins=admins, holders={viewer} if row[1].id in holding else set())) is None]
-    if not shown:
-        return deps.renderer.part("followups.j2", "no_followups")
-    day = today(deps).date().isoformat()
-    lines = [deps.renderer.part("followups.j2", "followups_header", count=len(shown))]
-    lines += [_line(row, day, deps) for row in shown[:LIST_AT_MOST]]
-    if len(shown) > LIST_AT_MOST:
-        lines.append(deps.renderer.part("followups.j2", "more_followups", count=len(shown) - LIST_AT_MOST))
-    return "\n".join(lines)
+    incidents = list({incident.id: incident for _, incident, _ in rows}.values())
+    seen = {incident.id for incident in await visibility.visible_to(deps, viewer, incidents)}
+    return FollowUpsSeen(follow_ups=[_follow_up(row) for row in rows if row[1].id in seen],
+                         today=today(deps).date().isoformat())
 
 
 # ---- the overdue digest --------------------------------------------------------------------------
@@ -91,9 +84,7 @@ async def _send_one(owner: str, rows: list[Row], day: str, deps: Deps) -> int:
         await session.commit()
     if not claimed:
         return 0  # sent today already, or being sent by another replica
-    # The owner was named on these items; a private incident's item still shows only its ref and number.
-    lines = [_line(row, day, deps) if not row[1].private else _private_line(row, deps) for row in rows[:LIST_AT_MOST]]
-    text = deps.renderer.part("followups.j2", "overdue_digest", lines=lines)
+    text = messages.digest(deps.renderer, [_follow_up(row) for row in rows], today=day)
     try:
         await deps.slack.post(owner, {"text": text})
     except SlackCallError as exc:
@@ -105,11 +96,6 @@ async def _send_one(owner: str, rows: list[Row], day: str, deps: Deps) -> int:
         await session.commit()
     deps.metrics_reminder("followups_overdue")
     return 1
-
-
-def _private_line(row: Row, deps: Deps) -> str:
-    item, incident, _ = row
-    return deps.renderer.part("followups.j2", "private_line", item=item, incident=surfaces.facts_of(incident))
 
 
 class DigestLoop(Periodic):

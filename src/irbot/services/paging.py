@@ -32,6 +32,7 @@ from irbot.outbound.errors import Refused
 from irbot.services import outbox, surfaces
 from irbot.store import repo
 from irbot.store.models import Incident, Page
+from irbot.views.messages import paging as messages
 from irbot.work.engine import Engine, Facts, Job, RetryPolicy, Step
 from irbot.work.unit import UnitOfWork
 
@@ -163,9 +164,10 @@ async def _trigger_event(incident: Incident, key: str, unit: UnitOfWork, *, mess
 
 @dataclass(frozen=True)
 class PageAnswer:
-    """What the person is told (the template macro and its words); ``owed``: a trigger is owed."""
+    """What came of ``/incident page``: ``outcome`` names it (``page_owed``, ``page_open``, or why nothing
+    was paged) and ``context`` holds its facts, for ``views.answers.page_answer``; ``owed``: a trigger is owed."""
 
-    macro: str
+    outcome: str
     context: dict[str, Any]
     owed: bool = False
 
@@ -231,8 +233,8 @@ async def _send(step: Step, job: Job) -> Facts | None:
         async def tell_rejected(unit: UnitOfWork) -> None:
             if action == "trigger":
                 await repo.page_refused(event["dedup_key"], session=unit.session)
-            text = deps.renderer.part("paging.j2", "rejected", incident=surfaces.facts_of(incident), action=action,
-                                      name=target_name(pagerduty, target), reason=reason)
+            text = messages.rejected(deps.renderer, incident=surfaces.facts_of(incident), action=action,
+                                     name=target_name(pagerduty, target), reason=reason)
             await outbox.owe_message(unit, incident, "page_rejected", text, redraw=action == "trigger")
 
         job.on_finish(tell_rejected)
@@ -255,15 +257,15 @@ async def _tell_paged(unit: UnitOfWork, incident: Incident, step: Step, pagerdut
     now = unit.deps.clock()
     await repo.add_event(incident.id, "paged", actor_id=step.get("actor"), at=now, session=unit.session,
                          text=step.get("message") or "", data={"dedup_key": key, "target": target, "name": name, "by": step.get("actor")})
-    text = unit.deps.renderer.part("paging.j2", "paged", incident=surfaces.facts_of(incident), name=name,
-                                   actor=step.get("actor"), message=step.get("message"), escalation=target == ESCALATION)
+    text = messages.paged(unit.deps.renderer, incident=surfaces.facts_of(incident), name=name, actor=step.get("actor"),
+                          message=step.get("message"), escalation=target == ESCALATION)
     await outbox.owe_message(unit, incident, "paged", text, redraw=True)
 
 
 async def _tell_given_up(incident: Incident, code: str, deps: Deps) -> None:
     if not incident.channel_id:
         return
-    text = deps.renderer.part("paging.j2", "gave_up", incident=surfaces.facts_of(incident), code=code)
+    text = messages.gave_up(deps.renderer, incident=surfaces.facts_of(incident), code=code)
     async with UnitOfWork(deps) as unit:
         await outbox.owe_message(unit, incident, "page_gave_up", text)
 
@@ -313,7 +315,8 @@ async def receive_webhook(raw: bytes, deps: Deps) -> WebhookOutcome:
             return WebhookOutcome(200, "repeat")
         if kind == "page_acknowledged":
             await repo.acknowledge_page(page.dedup_key, by=who, at=at, session=unit.session)
-        text = deps.renderer.part("paging.j2", kind, incident=surfaces.facts_of(incident), who=who, service=what)
+        say = messages.acknowledged if kind == "page_acknowledged" else messages.resolved
+        text = say(deps.renderer, incident=surfaces.facts_of(incident), who=who, service=what)
         await outbox.owe_message(unit, incident, kind, text, redraw=kind == "page_acknowledged")
     return WebhookOutcome(200, "acknowledged" if kind == "page_acknowledged" else "resolved")
 

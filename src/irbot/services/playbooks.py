@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from irbot.deps import Deps
 from irbot.domain.playbooks import playbook_for
 from irbot.services import surfaces
@@ -45,7 +47,14 @@ async def post_checklist(incident: Incident, deps: Deps, *, repair: bool = False
     return {"playbook": list(playbook.steps), "playbook_ts": ts}
 
 
-async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> str | None:
+@dataclass(frozen=True)
+class AlreadyTicked:
+    """A tick on a step done before: nothing changes, and the person learns who did it."""
+    number: int  # the step's, counted from 1 as the checklist shows it
+    done_by: str | None
+
+
+async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> AlreadyTicked | None:
     """Record a done step and owe the checklist's redraw; a second tick changes nothing."""
     if not 0 <= index < len(incident.playbook):
         return None
@@ -57,7 +66,7 @@ async def tick(incident: Incident, index: int, *, actor: str, deps: Deps) -> str
             await unit.owe(incident.id, "playbook_step", [{"do": "redraw_checklist"}])
     if recorded is None:
         by, _ = (await ticks(incident.id, deps)).get(index, (None, None))
-        return deps.renderer.part("playbook.j2", "already", number=index + 1, done_by=by)
+        return AlreadyTicked(number=index + 1, done_by=by)
     return None
 
 

@@ -16,6 +16,7 @@ from irbot.domain.roles import COMMANDER
 from irbot.domain.status import Status
 from irbot.services import outbox, paging, surfaces
 from irbot.views import blocks
+from irbot.views.messages import reminders as messages
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
 from irbot.work.unit import UnitOfWork
@@ -157,10 +158,8 @@ async def _owe_incident_reminder(incident: Incident, reminder: ReminderKind, due
         severity = deps.settings.severity(incident.severity)
         who = holders.get(COMMANDER) or incident.declarer_id
         group = None if incident.drill else deps.settings.escalation_usergroup
-        text = deps.renderer.part("reminders.j2", reminder.value, incident=surfaces.facts_of(incident),
-                                  severity=severity, who=who, group=group,
-                                  review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
-        message = blocks.reminder(text, with_update_button=reminder == ReminderKind.UPDATE_DUE, renderer=deps.renderer)
+        message = messages.reminder(deps.renderer, reminder, incident=surfaces.facts_of(incident), severity=severity,
+                                    who=who, group=group, review_by=(incident.resolved_at or due.at) + REVIEW_WITHIN)
         owed = await owe_reminder(incident, message, due, unit)
         if reminder == ReminderKind.RESPONSE_TARGET:
             await paging.owe_escalation(incident, unit)
@@ -203,10 +202,10 @@ async def _owe_summary(incident: Incident, holders: dict[str, str | None], due: 
     deps = unit.deps
     updates = await repo.events_of(incident.id, kinds=["update"], session=unit.session)
     roles = [{"name": role.name, "holder": holders.get(role.key)} for role in deps.settings.roles]
-    text = deps.renderer.part("reminders.j2", "stakeholder_summary", incident=surfaces.facts_of(incident),
-                              severity=deps.settings.severity(incident.severity), roles=roles,
-                              latest=updates[-1].text if updates else None,
-                              since=deps.clock() - incident.declared_at)
+    text = messages.stakeholder_summary(deps.renderer, incident=surfaces.facts_of(incident),
+                                        severity=deps.settings.severity(incident.severity), roles=roles,
+                                        latest=updates[-1].text if updates else None,
+                                        since=deps.clock() - incident.declared_at)
     message = surfaces.message_for(incident, text, deps)
     announced = not incident.private and incident.announce_channel_id and incident.announce_ts
     return await owe_reminder(incident, message, due, unit, to=outbox.STAKEHOLDERS if announced else outbox.CHANNEL)

@@ -17,10 +17,10 @@ from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from irbot.deps import Deps
-from irbot.domain.report import MEASURES, IncidentRow, Period, Report, build_report, seconds_between, write_csv
+from irbot.domain.report import IncidentRow, Period, Report, build_report, seconds_between, write_csv
 from irbot.domain.types import INCIDENT_TYPES
-from irbot.views.render import Renderer
 from irbot.views import blocks
+from irbot.views.messages import report as messages
 from irbot.outbound.slack import SlackCallError
 from irbot.store.models import ActionItem, Incident, TimelineEvent, UTCDateTime
 
@@ -120,10 +120,6 @@ async def compile_report(period: Period, deps: Deps, *, now: datetime | None = N
     )
 
 
-def render_markdown(report: Report, renderer: Renderer) -> str:
-    return renderer.document("report.md.j2", report=report, measures=MEASURES)
-
-
 def render_csv(report: Report) -> str:
     out = io.StringIO()
     write_csv(report, out)
@@ -144,10 +140,9 @@ async def publish_report(period: Period, *, actor: str, channel: str | None, dep
     Private incidents are never named in Slack: the report is shared outside their channels.
     """
     report = await compile_report(period, deps)
-    document = render_markdown(report, deps.renderer)
+    document = messages.document(deps.renderer, report)
     target = await _destination(channel, actor, deps)
-    comment = deps.renderer.part("report.j2", "posted", actor=actor, period=report.period,
-                                 count=report.total.count)
+    comment = messages.posted(deps.renderer, actor=actor, period=report.period, count=report.total.count)
     await deps.slack.call("files_upload_v2", channel=target, title=_title(report),
                           filename=report_filename(report, "md"), content=document, initial_comment=comment)
     return target
@@ -167,7 +162,7 @@ async def _destination(channel: str | None, actor: str, deps: Deps) -> str:
     if channel and await _bot_is_member(channel, deps):
         return channel
     where = channel if channel and channel.startswith(("C", "G")) else None  # not a DM's id
-    notice = blocks.text_message(deps.renderer.part("report.j2", "sent_privately", channel=where))
+    notice = blocks.text_message(messages.sent_privately(deps.renderer, channel=where))
     posted = await deps.slack.call("chat.postMessage", channel=actor, **notice.as_args())
     return str(posted.get("channel") or actor)
 

@@ -16,6 +16,7 @@ from irbot.domain.roles import COMMANDER, Role
 from irbot.services import outbox, surfaces, webhooks
 from irbot.services.people import note_person
 from irbot.views import blocks
+from irbot.views.messages import roles as messages
 from irbot.store import repo
 from irbot.store.models import Incident
 from irbot.work.unit import UnitOfWork
@@ -23,8 +24,8 @@ from irbot.work.unit import UnitOfWork
 
 @dataclass(frozen=True)
 class RoleOutcome:
-    """What came of a role change. ``refusal`` names why nothing changed (a macro of roles.j2, which
-    ``views.answers.role_answer`` renders with ``context``); None when the channel is told it all."""
+    """What came of a role change. ``refusal`` names why nothing changed (``views.answers.role_answer``
+    words it with ``context``); None when the channel is told it all."""
 
     changed: bool
     refusal: str | None = None
@@ -81,15 +82,12 @@ def _role_change_steps(incident: Incident, role: Role, user: str, previous: str 
                        deps: Deps) -> list[outbox.Step]:
     """Invite the holder, tell the channel and redraw card, topic and announcement at once (people are
     watching the card); then brief the holder by DM. A failed invite or brief must not hold up the rest."""
-    told = deps.renderer.part("roles.j2", "announced", role=role, user=user, previous=previous, by=by)
+    told = messages.announced(deps.renderer, role=role, user=user, previous=previous, by=by)
     facts = surfaces.facts_of(incident)
-    brief = deps.renderer.part("roles.j2", "brief", role=role, incident=facts,
-                               severity=deps.settings.severity(incident.severity), channel=incident.channel_id)
-    fallback = deps.renderer.part("roles.j2", "brief_fallback", role=role, incident=facts)
+    brief = messages.brief(deps.renderer, role=role, incident=facts, severity=deps.settings.severity(incident.severity),
+                           channel=incident.channel_id)
+    fallback = messages.brief_fallback(deps.renderer, role=role, incident=facts)
     brief_message = blocks.Message(text=fallback, blocks=surfaces.message_for(incident, brief, deps).blocks)
     return [outbox.invite(user, wave=0), outbox.post(surfaces.message_for(incident, told, deps), wave=0),
             outbox.refresh(wave=0), outbox.post(brief_message, to=user, best_effort=True)]
 
-
-def roles_text(deps: Deps, holders: dict[str, str | None]) -> str:
-    return deps.renderer.part("roles.j2", "listing", roles=deps.settings.roles, holders=holders)

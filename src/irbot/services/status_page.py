@@ -24,6 +24,7 @@ from irbot.domain.permissions import Actors
 from irbot.services import outbox, surfaces
 from irbot.store import repo
 from irbot.store.models import Incident, StatusEntry, StatusPublication
+from irbot.views.messages import status_page as messages
 from irbot.work.unit import UnitOfWork
 
 COMMS_LEAD = "comms_lead"
@@ -108,8 +109,8 @@ async def publish(incident: Incident, form: PublishForm, *, actor: str, deps: De
             await repo.mark_publication(incident.id, resolved_at=incident.resolved_at or now, session=session)
         await _record(unit, incident, "published", actor, now, text=form.message,
                       data={"title": form.title, "impact": form.impact.value, "components": list(components)})
-        notice = deps.renderer.part("status_page.j2", "published_notice", ref=incident_ref(incident.number),
-                                    actor=actor, public_title=form.title, impact=form.impact.label,
+        notice = messages.published(deps.renderer, ref=incident_ref(incident.number), actor=actor,
+                                    public_title=form.title, impact=form.impact.label,
                                     link=public_link(deps, incident.number))
         await unit.owe(incident.id, "status_published", [outbox.post(surfaces.message_for(incident, notice, deps))])
     return True
@@ -122,8 +123,7 @@ async def unpublish(incident: Incident, *, actor: str, deps: Deps) -> None:
         if not await repo.mark_publication(incident.id, unpublished_at=now, session=unit.session):
             raise StatusRefused("not_published", ref=incident_ref(incident.number))
         await _record(unit, incident, "unpublished", actor, now)
-        notice = deps.renderer.part("status_page.j2", "unpublished_notice", ref=incident_ref(incident.number),
-                                    actor=actor)
+        notice = messages.unpublished(deps.renderer, ref=incident_ref(incident.number), actor=actor)
         await unit.owe(incident.id, "status_unpublished", [outbox.post(surfaces.message_for(incident, notice, deps))])
 
 
@@ -149,7 +149,7 @@ async def post_resolved(unit: UnitOfWork, incident: Incident, text: str | None, 
     if found is None or found.unpublished_at is not None or unit.deps.settings.status_page is None:
         return False
     now = unit.deps.clock()
-    public = (text or "").strip() or unit.deps.renderer.part("status_page.j2", "default_resolved")
+    public = (text or "").strip() or messages.default_resolved(unit.deps.renderer)
     await repo.mark_publication(incident.id, resolved_at=now, session=unit.session)
     await repo.add_status_entry(StatusEntry(incident_id=incident.id, kind="resolved", text=public,
                                             impact=found.impact, at=now), session=unit.session)

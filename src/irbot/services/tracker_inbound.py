@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from irbot.deps import Deps
 from irbot.services import followups, outbox
 from irbot.store import repo
+from irbot.views.messages import tracker_inbound as messages
 from irbot.work.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ async def apply(change: IssueChange, kind: str, deps: Deps) -> str:
         await repo.add_event(incident.id, "action_status", text=item.text, at=deps.clock(), session=unit.session,
                              data={"number": item.number, "status": status, "source": kind, "issue": issue.key,
                                    "by": change.who, "changed_at": change.at.isoformat()})
-        text = deps.renderer.part("followups.j2", "issue_changed", item=item, issue=issue, kind=kind,
-                                  who=change.who, status=status)
+        text = messages.issue_changed(deps.renderer, item=item, issue=issue, kind=kind, who=change.who,
+                                      status=status)
         await outbox.owe_message(unit, incident, "action_status", text)
     return "applied"

@@ -8,6 +8,8 @@ delivered once it is committed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 from datetime import datetime
 
 from irbot.deps import Deps
@@ -16,7 +18,6 @@ from irbot.domain.refusals import NotAllowed
 from irbot.domain.reminders import ReminderKind
 from irbot.domain.severities import Severity, is_upgrade
 from irbot.domain.status import Status, TransitionError, check_transition
-from irbot.views.render import Mrkdwn
 from irbot.services import outbox, paging, responders, status_page, surfaces, webhooks
 from irbot.services.reminders import (
     RESOLVED_KINDS, ReminderPlan, change, plan_declared, plan_resolved, summary_due_after, update_due_after,
@@ -24,7 +25,11 @@ from irbot.services.reminders import (
 from irbot.services.roles import actors_for
 from irbot.store import repo
 from irbot.store.models import Incident, OutboxItem
+from irbot.views.messages import updates as messages
 from irbot.work.unit import UnitOfWork
+
+# A function of views.messages.updates with all but the renderer, the incident and its severity given.
+Words = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ async def post_update(incident: Incident, update: Update, *, actor: str, deps: D
             await _record_status(incident.id, old, update.status, actor, now, session=session)
         incident = await repo.get_incident(incident.id, session=session)
         await _replan_updates(plan, incident, since=now, requested=update.next_update, session=session)
-        await _announce(incident, "update", unit, actor=actor, text=update.text, previous=old)
+        await _announce(incident, "update", unit, partial(messages.update, actor=actor, text=update.text, previous=old))
         if update.public_text:
             await status_page.post_public_update(unit, incident, update.public_text, actor=actor,
                                                  source_key=update.source_key)
@@ -95,7 +100,7 @@ async def change_status(incident: Incident, new: Status, *, actor: str, deps: De
         incident = await repo.get_incident(incident.id, session=session)
         if new.is_open:
             await _replan_updates(plan, incident, since=now, session=session)
-        await _announce(incident, "status_changed", unit, actor=actor, previous=old)
+        await _announce(incident, "status_changed", unit, partial(messages.status_changed, actor=actor, previous=old))
         await webhooks.owe("status_changed", incident, unit)
         if old == Status.RESOLVED and new == Status.INVESTIGATING:
             await paging.owe_reopened(incident, unit)
@@ -122,8 +127,9 @@ async def change_severity(incident: Incident, severity: Severity, *, actor: str,
             await plan.set(incident.id, ReminderKind.STAKEHOLDER_SUMMARY, summary_due_after(incident, deps, now),
                            session=session)
         escalate = is_upgrade(old, severity) and severity.rank <= 2 and not incident.drill
-        await _announce(incident, "severity_changed", unit, actor=actor, old_severity=old, reason=reason,
-                        group=deps.settings.escalation_usergroup if escalate else None)
+        await _announce(incident, "severity_changed", unit, partial(
+            messages.severity_changed, actor=actor, old_severity=old, reason=reason,
+            group=deps.settings.escalation_usergroup if escalate else None))
         await webhooks.owe("severity_changed", incident, unit)
         if is_upgrade(old, severity):
             await paging.owe_severity_raised(incident, unit)
@@ -146,7 +152,7 @@ async def resolve(incident: Incident, summary: str, *, actor: str, deps: Deps,
         incident = await repo.get_incident(incident.id, session=session)
         await plan_resolved(plan, incident, now, session=session)
         await status_page.post_resolved(unit, incident, public_text, actor=actor)
-        await _announce(incident, "resolved", unit, actor=actor, text=summary, previous=old)
+        await _announce(incident, "resolved", unit, partial(messages.resolved, actor=actor, text=summary, previous=old))
         await webhooks.owe("status_changed", incident, unit)
         await webhooks.owe("resolved", incident, unit)
         await paging.owe_resolved(incident, unit)
@@ -182,20 +188,19 @@ async def _record_status(incident_id: int, old: Status, new: Status, actor: str,
                          data={"from": old.value, "to": new.value})
 
 
-async def _announce(incident: Incident, macro: str, unit: UnitOfWork, **context: object) -> OutboxItem:
-    """Owe the channel a message and a redraw of card, topic and announcement at once, then the
-    stakeholders' thread its message."""
+async def _announce(incident: Incident, what: str, unit: UnitOfWork, words: Words) -> OutboxItem:
+    """Owe the channel a message (``words`` of the incident as it is now) and a redraw of card, topic
+    and announcement at once, then the stakeholders' thread the same message."""
     deps = unit.deps
     facts = surfaces.facts_of(incident)
     severity = deps.settings.severity(incident.severity)
-    text = deps.renderer.part("updates.j2", macro, incident=facts, severity=severity, **context)
+    text = words(deps.renderer, incident=facts, severity=severity)
     steps = [outbox.post(surfaces.message_for(incident, text, deps), wave=0), outbox.refresh(wave=0)]
     if incident.announce_ts and incident.announce_channel_id and not incident.private:
-        stakeholder = deps.renderer.part("updates.j2", "for_stakeholders", incident=facts, severity=severity,
-                                         body=Mrkdwn(text))
+        stakeholder = messages.for_stakeholders(deps.renderer, incident=facts, severity=severity, told=text)
         steps.append(outbox.post(surfaces.message_for(incident, stakeholder, deps), to=outbox.STAKEHOLDERS))
     assert incident.id is not None
-    return await unit.owe(incident.id, macro, steps)
+    return await unit.owe(incident.id, what, steps)
 
 def status_choices(current: Status) -> list[tuple[str, str]]:
     """The statuses an update may move to from ``current`` (current first), resolved excluded."""

@@ -15,11 +15,8 @@ from irbot.views.ids import Action
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.models import Incident
+from irbot.views import answers, usage
 from irbot.views.answers import refusal_text
-
-
-def _say(deps: Deps, macro: str, **context: object) -> str:
-    return deps.renderer.part("clocks.j2", macro, **context)
 
 
 @handles("clock")
@@ -32,7 +29,7 @@ async def clock_command(ctx: CommandContext, incident: Incident) -> Answer:
         aware_at = parse_local_time(" ".join(words[2:]), deps.settings.timezone) if words[1].lower() == "aware" \
             else None
     if regulation is None or aware_at is None:
-        return _say(deps, "clock_usage", regulations=deps.settings.regulations)
+        return usage.clock_usage(deps.renderer, deps.settings.regulations)
     try:
         await require_clock_keeper(incident, ctx.user, deps, legal_too=False)
     except ClockRefused as exc:
@@ -40,7 +37,7 @@ async def clock_command(ctx: CommandContext, incident: Incident) -> Answer:
     clock = await start_clock(incident, regulation, aware_at=min(aware_at, deps.clock()), actor=ctx.user, deps=deps,
                               tell_channel=True)
     if clock is None:
-        return _say(deps, "already_running", regime=regulation.key)
+        return answers.clock_running(deps.renderer, regime=regulation.key)
     return None
 
 
@@ -50,7 +47,7 @@ async def notified_command(ctx: CommandContext, incident: Incident) -> Answer:
     words = ctx.command.rest.split(maxsplit=1)
     regulation = match_regulation(words[0], ctx.deps.settings.regulations) if words else None
     if regulation is None:
-        return _say(ctx.deps, "notified_usage")
+        return usage.notified_usage(ctx.deps.renderer)
     reference = words[1].strip() if len(words) > 1 else ""
     try:  # stored before the ack: the reference is evidence of the notification
         await mark_notified(incident, regulation.key, actor=ctx.user, reference=reference, deps=ctx.deps)

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from irbot.deps import Deps
 from irbot.domain.commands import Command, parse_command
 from irbot.services import listing
-from irbot.views import blocks
+from irbot.views import answers, blocks
 from irbot.slack.declare import open_declare_modal
 from irbot.slack.incident_context import incident_in_channel
 from irbot.store.models import Incident
@@ -68,7 +68,7 @@ async def show_help(ctx: CommandContext) -> str | None:
 
 @handles("list")
 async def list_incidents(ctx: CommandContext) -> str | None:
-    return await listing.open_incidents_text(ctx.deps, viewer=ctx.user)
+    return answers.incident_list(ctx.deps.renderer, await listing.open_incidents_seen_by(ctx.deps, viewer=ctx.user))
 
 
 InIncidentHandler = Callable[[CommandContext, Incident], Awaitable[Answer]]
@@ -79,18 +79,15 @@ def in_incident(handler: InIncidentHandler) -> Handler:
     async def run(ctx: CommandContext) -> Answer:
         incident = await incident_in_channel(ctx.deps, ctx.channel)
         if incident is None:
-            return ctx.deps.renderer.part("ephemeral.j2", "not_in_incident")
+            return answers.not_in_incident(ctx.deps.renderer)
         return await handler(ctx, incident)
     return run
 
 
 def help_text(deps: Deps, unknown: str | None = None) -> str:
     extra = [r for r in deps.settings.roles if r.key not in ("commander", "tech_lead", "comms_lead")]
-    text = deps.renderer.part("help.j2", "text", extra_roles=extra,
-                              announce_problem=deps.workspace.announce_problem)
-    if unknown:
-        text = deps.renderer.part("ephemeral.j2", "unknown", word=unknown) + "\n" + text
-    return text
+    return answers.help_text(deps.renderer, extra_roles=extra, announce_problem=deps.workspace.announce_problem,
+                             unknown=unknown)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

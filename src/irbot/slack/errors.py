@@ -22,6 +22,7 @@ from irbot.domain.text import is_slack_response_url
 from irbot.slack.incident_context import tell
 from irbot.slack.payloads import channel_id, user_id
 from irbot.store.db import is_unreachable
+from irbot.views import answers
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def _first_input_block(view: dict[str, Any]) -> str | None:
 
 
 def _explanation(deps: Deps, error: BaseException) -> str:
-    return deps.renderer.part("ephemeral.j2", "outage" if is_unreachable(error) else "failure")
+    return answers.failure(deps.renderer, outage=is_unreachable(error))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -7,11 +7,13 @@ from slack_bolt.async_app import AsyncApp
 from irbot.deps import Deps
 from irbot.services.overdue import visible_followups
 from irbot.slack.commands import Answer, CommandContext, handles
+from irbot.views import answers
 
 
 @handles("followups", "follow-ups")
 async def followups_command(ctx: CommandContext) -> Answer:
-    return await visible_followups(ctx.deps, ctx.user)
+    seen = await visible_followups(ctx.deps, ctx.user)
+    return answers.followups(ctx.deps.renderer, seen.follow_ups, today=seen.today)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

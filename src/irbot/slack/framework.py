@@ -13,7 +13,7 @@ from irbot.domain.assessment import Assessment, assess
 from irbot.domain.status import TransitionError
 from irbot.services import playbooks
 from irbot.services.updates import NotAllowed, change_severity
-from irbot.views import blocks
+from irbot.views import answers, blocks
 from irbot.slack.commands import CommandContext, handles
 from irbot.slack.declare import declare_view
 from irbot.outbound.slack import SlackCallError
@@ -95,12 +95,12 @@ async def _apply(deps: Deps, body: dict[str, Any]) -> None:
         return
     assessment = assess(meta["levels"], deps.settings.assessment)
     context = _context(deps, assessment)
-    reason = deps.renderer.part("assess.j2", "reason", **context)
+    reason = answers.assessment_reason(deps.renderer, context)
     try:
         changed = await change_severity(incident, deps.settings.severity(assessment.suggested), actor=actor,
                                         deps=deps, reason=reason, details={"assessment": meta["levels"],
                                                                             "score": assessment.score})
-        note = deps.renderer.part("assess.j2", "applied" if changed else "already", **context)
+        note = answers.assessment_applied(deps.renderer, context, changed=changed is not None)
     except (NotAllowed, TransitionError) as exc:
         note = refusal_text(deps.renderer, exc)
     try:
@@ -125,6 +125,6 @@ async def _tick(deps: Deps, body: dict[str, Any], action: dict[str, Any]) -> Non
     value = action.get("value") or ""
     if incident is None or not value.isdigit():
         return
-    answer = await playbooks.tick(incident, int(value), actor=user_id(body) or "", deps=deps)
-    if answer:
-        await tell(deps, incident.channel_id, user_id(body) or "", answer)
+    already = await playbooks.tick(incident, int(value), actor=user_id(body) or "", deps=deps)
+    if already is not None:
+        await tell(deps, incident.channel_id, user_id(body) or "", answers.already_ticked(deps.renderer, already))

@@ -8,6 +8,7 @@ from irbot.deps import Deps
 from irbot.services.paging import page_service
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
 from irbot.store.models import Incident
+from irbot.views import answers
 
 
 @handles("page")
@@ -15,7 +16,7 @@ from irbot.store.models import Incident
 async def page_command(ctx: CommandContext, incident: Incident) -> Answer:
     service, _, message = ctx.command.rest.partition(" ")
     answer = await page_service(incident, service.strip(), message, actor=ctx.user, deps=ctx.deps)
-    return ctx.deps.renderer.part("paging.j2", answer.macro, **answer.context)
+    return answers.page_answer(ctx.deps.renderer, answer)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

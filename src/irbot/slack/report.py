@@ -11,6 +11,7 @@ from irbot.deps import Deps
 from irbot.slack.commands import Answer, CommandContext, handles
 from irbot.outbound.slack import SlackCallError
 from irbot.slack.incident_context import tell
+from irbot.views import answers
 
 if TYPE_CHECKING:
     from irbot.domain.report import Period
@@ -29,9 +30,9 @@ async def report_command(ctx: CommandContext) -> Answer:
         since, until = parse_report_words(ctx.command.words)
         period = parse_period(since, until, tz=deps.settings.timezone, now=deps.clock())
     except ReportInputError as exc:
-        return deps.renderer.part("report.j2", "usage", problem=str(exc))
+        return answers.report_usage(deps.renderer, problem=str(exc))
     deps.tasks.spawn(_share(deps, period, ctx.user, ctx.channel), name="report")
-    return deps.renderer.part("report.j2", "started")
+    return answers.report_started(deps.renderer)
 
 
 async def _share(deps: Deps, period: Period, user: str, channel: str | None) -> None:
@@ -41,7 +42,7 @@ async def _share(deps: Deps, period: Period, user: str, channel: str | None) -> 
         await publish_report(period, actor=user, channel=channel, deps=deps)
     except SlackCallError as exc:
         log.error("incident report for %s failed: %s", user, exc)
-        await tell(deps, channel, user, deps.renderer.part("report.j2", "failed", problem=exc.code))
+        await tell(deps, channel, user, answers.report_failed(deps.renderer, problem=exc.code))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -11,8 +11,8 @@ from irbot.deps import Deps
 from irbot.domain.commands import mentioned_users
 from irbot.domain.roles import match_role
 from irbot.services import surfaces
-from irbot.services.roles import change_role, roles_text
-from irbot.views.answers import role_answer
+from irbot.services.roles import change_role
+from irbot.views import answers, usage
 from irbot.views.blocks import role_from_block_id
 from irbot.slack.commands import CommandContext, handles, in_incident
 from irbot.outbound.slack import SlackCallError
@@ -28,23 +28,24 @@ _AT_NAME = re.compile(r"^@?([\w.\-]+)$")
 @in_incident
 async def assign_command(ctx: CommandContext, incident: Incident) -> str | None:
     words = ctx.command.words
-    render = ctx.deps.renderer.part
+    renderer = ctx.deps.renderer
     if len(words) < 2:
-        return render("roles.j2", "assign_usage")
+        return usage.assign_usage(renderer)
     role = match_role(words[0], ctx.deps.settings.roles)
     if role is None:
-        return render("roles.j2", "unknown_role", word=words[0], roles=ctx.deps.settings.roles)
+        return usage.unknown_role(renderer, words[0], ctx.deps.settings.roles)
     target = await _person_from_text(ctx.deps, " ".join(words[1:]))
     if target is None:
-        return render("roles.j2", "unknown_person", word=" ".join(words[1:]))
+        return usage.unknown_person(renderer, " ".join(words[1:]))
     outcome = await change_role(incident, role, target, actor=ctx.user, deps=ctx.deps)
-    return role_answer(ctx.deps.renderer, outcome)
+    return answers.role_answer(renderer, outcome)
 
 
 @handles("roles")
 @in_incident
 async def roles_command(ctx: CommandContext, incident: Incident) -> str | None:
-    return roles_text(ctx.deps, await surfaces.holders_of(incident.id, ctx.deps))
+    holders = await surfaces.holders_of(incident.id, ctx.deps)
+    return answers.roles_listing(ctx.deps.renderer, ctx.deps.settings.roles, holders)
 
 
 async def _person_from_text(deps: Deps, text: str) -> str | None:
@@ -91,6 +92,6 @@ async def _handle_role_action(deps: Deps, body: dict[str, Any], action: dict[str
     role = deps.settings.role(role_key)
     if role is None or not target:
         return
-    answer = role_answer(deps.renderer, await change_role(incident, role, target, actor=actor, deps=deps))
+    answer = answers.role_answer(deps.renderer, await change_role(incident, role, target, actor=actor, deps=deps))
     if answer:
         await tell(deps, channel, actor, answer)

@@ -20,6 +20,7 @@ from irbot.slack.declare import open_declare_modal
 from irbot.slack.incident_context import incident_in_channel, tell
 from irbot.slack.payloads import input_value, metadata, text_value, user_id
 from irbot.views.ids import Block, Callback, Shortcut
+from irbot.views import answers
 from irbot.views.shortcuts import link_modal
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,12 @@ async def _declare_from_message(deps: Deps, body: dict[str, Any]) -> None:
 
 async def _open_link_form(deps: Deps, body: dict[str, Any]) -> None:
     person, channel = user_id(body) or "", body["channel"]["id"]
-    incidents, _ = await visible_open_incidents(deps, person)
+    incidents = await visible_open_incidents(deps, person)
     if not incidents:
-        await tell(deps, channel, person, deps.renderer.part("shortcuts.j2", "no_open_incidents"))
+        await tell(deps, channel, person, answers.nothing_to_link_to(deps.renderer))
         return
     source = await origin.read_source(deps, channel, body["message"])
-    notes = [] if source.get("readable") else [deps.renderer.part("shortcuts.j2", "unreadable", channel=channel)]
+    notes = [] if source.get("readable") else [answers.unreadable_message(deps.renderer, channel=channel)]
     incidents.sort(key=lambda i: -i.number)  # the newest first
     view = link_modal(deps.renderer, incidents=[facts_of(i) for i in incidents], author=source.get("user"),
                       at=origin.source_time(source), notes=notes, metadata={"message": source})
@@ -71,7 +72,7 @@ async def _open_link_form(deps: Deps, body: dict[str, Any]) -> None:
         if exc.code == "exchanged_trigger_id":
             return  # a repeat of the request whose form is open already
         log.warning("views.open failed: %s", exc.code)
-        await tell(deps, channel, person, deps.renderer.part("ephemeral.j2", "modal_failed"))
+        await tell(deps, channel, person, answers.form_failed(deps.renderer))
 
 
 async def _link(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +86,8 @@ async def _link(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> dict[
     if outcome is Linked.ADDED:
         return {}
     ref = incident_ref(incident.number) if incident else ""
-    macro = {Linked.STALE: "link_stale", Linked.GONE: "link_gone", Linked.ALREADY: "link_already"}[outcome]
     return {"response_action": "errors",
-            "errors": {Block.LINK_INCIDENT: deps.renderer.part("shortcuts.j2", macro, ref=ref)}}
+            "errors": {Block.LINK_INCIDENT: answers.not_linked(deps.renderer, outcome, ref=ref)}}
 
 
 # --- /incident convert [title] ---------------------------------------------------------------------
@@ -100,10 +100,10 @@ def _is_direct_message(ctx: CommandContext) -> bool:
 @handles("convert")
 async def convert(ctx: CommandContext) -> str | None:
     if _is_direct_message(ctx):
-        return ctx.deps.renderer.part("shortcuts.j2", "convert_in_dm")
+        return answers.convert_in_dm(ctx.deps.renderer)
     taken = await incident_in_channel(ctx.deps, ctx.channel)
     if taken is not None:
-        return ctx.deps.renderer.part("shortcuts.j2", "convert_in_incident", ref=incident_ref(taken.number))
+        return answers.convert_in_incident(ctx.deps.renderer, ref=incident_ref(taken.number))
     if ctx.trigger_id:
         ctx.deps.tasks.spawn(_open_convert_form(ctx), name="convert")
     return None
@@ -116,10 +116,10 @@ async def _open_convert_form(ctx: CommandContext) -> None:
     except SlackCallError as exc:
         if exc.code not in origin.NOT_HERE:
             raise
-        await tell(deps, None, ctx.user, deps.renderer.part("shortcuts.j2", "convert_not_member"))
+        await tell(deps, None, ctx.user, answers.convert_not_member(deps.renderer))
         return
     if info.get("is_private") and not info.get("is_member"):
-        await tell(deps, None, ctx.user, deps.renderer.part("shortcuts.j2", "convert_not_member"))
+        await tell(deps, None, ctx.user, answers.convert_not_member(deps.renderer))
         return
     convert = {"channel": channel, "name": info.get("name") or ctx.body.get("channel_name"),
                "private": bool(info.get("is_private"))}

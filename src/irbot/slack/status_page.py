@@ -14,6 +14,7 @@ from irbot.slack.commands import CommandContext, handles, in_incident
 from irbot.slack.payloads import input_value, metadata, text_value, user_id
 from irbot.slack.updates import open_form
 from irbot.store.models import Incident
+from irbot.views import usage
 from irbot.views.answers import refusal_text
 from irbot.views.ids import Block, Callback
 from irbot.views.status_page import publish_modal
@@ -55,9 +56,6 @@ async def unpublish_command(ctx: CommandContext, incident: Incident) -> str | No
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(Callback.STATUS_PUBLISH)
     async def publish_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        def part(name: str) -> str:
-            return deps.renderer.part("status_page.j2", name)
-
         incident = await incident_with_id(deps, metadata(view).get("incident"))
         title = " ".join(text_value(view, Block.STATUS_TITLE).split())[:status_page.PUBLIC_TITLE_MAX]
         message = text_value(view, Block.STATUS_MESSAGE).strip()[:status_page.PUBLIC_TEXT_MAX]
@@ -65,11 +63,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         chosen = input_value(view, Block.STATUS_COMPONENTS)
         errors: dict[str, str] = {}
         if incident is None or not title:
-            errors[Block.STATUS_TITLE] = part("error_title_empty")
+            errors[Block.STATUS_TITLE] = usage.public_title_empty(deps.renderer)
         if impact is None:
-            errors[Block.STATUS_IMPACT] = part("error_impact")
+            errors[Block.STATUS_IMPACT] = usage.impact_missing(deps.renderer)
         if not message:
-            errors[Block.STATUS_MESSAGE] = part("error_message_empty")
+            errors[Block.STATUS_MESSAGE] = usage.public_message_empty(deps.renderer)
         if errors or incident is None or impact is None:
             await ack(response_action="errors", errors=errors)
             return

@@ -18,7 +18,7 @@ from irbot.services.updates import (
     NotAllowed, Update, change_severity, change_status, post_update, require_commander, resolve,
     status_choices,
 )
-from irbot.views import blocks
+from irbot.views import answers, blocks, usage
 from irbot.slack.commands import CommandContext, handles, in_incident
 from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Action, Block, Callback
@@ -36,7 +36,7 @@ async def open_form(deps: Deps, trigger_id: str, view: dict[str, Any], channel: 
         await deps.slack.call("views.open", trigger_id=trigger_id, view=view)
     except SlackCallError as exc:
         log.warning("views.open failed: %s", exc.code)
-        await tell(deps, channel, user, deps.renderer.part("ephemeral.j2", "modal_failed"))
+        await tell(deps, channel, user, answers.form_failed(deps.renderer))
 
 
 def _update_form(deps: Deps, incident: Incident, *, public: bool = False) -> dict[str, Any]:
@@ -88,7 +88,7 @@ async def _open_resolve_form(ctx: CommandContext, incident: Incident) -> str | N
 async def status_command(ctx: CommandContext, incident: Incident) -> str | None:
     new = parse_status(ctx.command.rest) if ctx.command.rest else None
     if new is None:
-        return ctx.deps.renderer.part("updates.j2", "status_usage", statuses=[s.value for s in Status])
+        return usage.status_usage(ctx.deps.renderer, [s.value for s in Status])
     if new == Status.RESOLVED:
         return await _open_resolve_form(ctx, incident)
     try:
@@ -104,14 +104,13 @@ async def severity_command(ctx: CommandContext, incident: Incident) -> str | Non
     deps = ctx.deps
     severity = match_severity(ctx.command.rest, deps.settings.severities) if ctx.command.rest else None
     if severity is None:
-        return deps.renderer.part("updates.j2", "severity_usage", severities=deps.settings.severities)
+        return usage.severity_usage(deps.renderer, deps.settings.severities)
     try:
         changed = await change_severity(incident, severity, actor=ctx.user, deps=deps)  # stored before the ack
     except NotAllowed as exc:
         return refusal_text(ctx.deps.renderer, exc)
     if changed is None:
-        return deps.renderer.part("updates.j2", "same_severity", incident=surfaces.facts_of(incident),
-                                  severity=severity)
+        return answers.same_severity(deps.renderer, incident=surfaces.facts_of(incident), severity=severity)
     return None
 
 
@@ -142,9 +141,9 @@ async def _public_text(deps: Deps, incident: Incident, view: dict[str, Any],
         return None, None
     text = text_value(view, Block.UPDATE_PUBLIC_TEXT).strip()[:status_page.PUBLIC_TEXT_MAX]
     if not text:
-        return None, deps.renderer.part("status_page.j2", "error_public_text_empty")
+        return None, usage.public_text_empty(deps.renderer)
     if await status_page.publication(incident.id, deps) is None:
-        return None, deps.renderer.part("status_page.j2", "error_not_published")
+        return None, usage.no_longer_published(deps.renderer)
     try:
         await status_page.check_publisher(incident, actor, deps)
     except StatusRefused as exc:
@@ -160,7 +159,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         status = parse_status(str(input_value(view, Block.UPDATE_STATUS) or "")) or Status.INVESTIGATING
         if incident is None or not text:
             await ack(response_action="errors", errors={
-                Block.UPDATE_TEXT: deps.renderer.part("update_modal.j2", "error_text_empty")})
+                Block.UPDATE_TEXT: usage.update_text_empty(deps.renderer)})
             return
         public, problem = await _public_text(deps, incident, view, user_id(body) or "")
         if problem:
@@ -181,7 +180,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         summary = " ".join(text_value(view, Block.RESOLUTION).split())
         if incident is None or not summary:
             await ack(response_action="errors", errors={
-                Block.RESOLUTION: deps.renderer.part("update_modal.j2", "error_resolution_empty")})
+                Block.RESOLUTION: usage.resolution_empty(deps.renderer)})
             return
         try:  # stored before the form closes
             await resolve(incident, summary, actor=user_id(body) or "", deps=deps,
