@@ -3,7 +3,6 @@ timeline" (a message from elsewhere joins an incident's timeline)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 from sqlalchemy import select
 

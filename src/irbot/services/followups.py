@@ -18,7 +18,6 @@ from irbot.config_tracker import TrackerSettings
 from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
 from irbot.outbound import tracker as door
-from irbot.outbound.errors import Refused
 from irbot.services import outbox, surfaces
 from irbot.store import repo
 from irbot.store.models import ActionItem, Incident, TrackerIssue

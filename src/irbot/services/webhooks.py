@@ -12,7 +12,6 @@ import json
 import logging
 from typing import Any
 
-from irbot.deps import Deps
 from irbot.domain.incident import incident_ref
 from irbot.outbound import webhooks as door
 from irbot.outbound.errors import Refused
