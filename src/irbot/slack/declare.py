@@ -9,12 +9,12 @@ from typing import Any, Mapping
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from irbot.deps import Deps
-from irbot.domain.declare import DeclareForm, form_problems, plain_text, title_from_message, TITLE_MAX
+from irbot.domain.declare import DeclareForm, form_problems, plain_text, title_from_message
 from irbot.domain.incident import incident_ref
 from irbot.domain.types import INCIDENT_TYPES, is_private
 from irbot.services.people import note_person
 from irbot.services.declare import record_declaration
-from irbot.views import blocks, declare_form
+from irbot.views import answers, blocks, declare_form, usage
 from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Block, Callback
 from irbot.slack.incident_context import incident_in_channel, tell
@@ -39,8 +39,7 @@ async def open_declare_modal(deps: Deps, *, trigger_id: str, user: str, origin_c
             return  # a repeat of the request whose form is open already
         log.warning("views.open failed: %s", exc.code)
         if origin_channel:
-            text = deps.renderer.part("ephemeral.j2", "modal_failed")
-            await tell(deps, origin_channel, user, text)
+            await tell(deps, origin_channel, user, answers.modal_failed(deps.renderer))
 
 
 def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", severity: str | None = None,
@@ -50,20 +49,15 @@ def declare_view(deps: Deps, *, origin_channel: str | None, title: str = "", sev
     them, mentions as ``names``, and travels in the form's metadata); ``convert``: the existing
     channel it will use."""
     metadata: dict[str, Any] = {"origin": origin_channel}
-    summary, notes = "", []
+    summary = ""
     if source is not None:
         metadata["message"] = source
         if source.get("readable"):
             summary = plain_text(source.get("text") or "", names or {})
             title = title or title_from_message(summary)
-            notes.append(deps.renderer.part("shortcuts.j2", "from_message", author=source.get("user"),
-                                            channel=source.get("channel"))
-                         + (deps.renderer.part("shortcuts.j2", "cut_note") if source.get("cut") else ""))
-        else:
-            notes.append(deps.renderer.part("shortcuts.j2", "unreadable", channel=source.get("channel")))
     if convert is not None:
         metadata["convert"] = convert
-        notes.append(deps.renderer.part("shortcuts.j2", "convert_note", channel=convert.get("channel")))
+    notes = declare_form.notes_for(deps.renderer, source=source, convert=convert)
     return declare_form.filled(_empty_form(deps, severity, drill), title=title, summary=summary, notes=notes,
                                metadata=metadata)
 
@@ -102,8 +96,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         problems = form_problems(form, severities={s.key for s in deps.settings.severities},
                                  types={t.key for t in INCIDENT_TYPES})
         if problems:
-            errors = {_FIELD_BLOCKS[field]: deps.renderer.part("declare_modal.j2", macro, limit=TITLE_MAX)
-                      for field, macro in problems.items()}
+            errors = {_FIELD_BLOCKS[field]: usage.declare_field_problem(deps.renderer, problem)
+                      for field, problem in problems.items()}
             await ack(response_action="errors", errors=errors)
             return
         meta = metadata(view)
@@ -128,7 +122,7 @@ async def conversion_problem(deps: Deps, form: DeclareForm, convert: dict[str, A
     """Why this form cannot convert its channel (the input block to mark and the text), or None."""
     taken = await incident_in_channel(deps, convert.get("channel"))
     if taken is not None:
-        return Block.TITLE, deps.renderer.part("shortcuts.j2", "error_convert_taken", ref=incident_ref(taken.number))
+        return Block.TITLE, usage.convert_taken(deps.renderer, ref=incident_ref(taken.number))
     if is_private(form.type, form.private) and not convert.get("private"):
-        return Block.PRIVATE, deps.renderer.part("shortcuts.j2", "error_convert_public")
+        return Block.PRIVATE, usage.convert_needs_public(deps.renderer)
     return None

@@ -13,7 +13,7 @@ from irbot.services import actions as action_items
 from irbot.services import followups
 from irbot.services import surfaces
 from irbot.services.timeline import add_note, capture_event
-from irbot.views import blocks
+from irbot.views import answers, blocks, usage
 from irbot.slack.commands import Answer, CommandContext, handles, in_incident
 from irbot.outbound.slack import SlackCallError
 from irbot.views.ids import Action
@@ -32,9 +32,9 @@ KEY_TIMELINE_LENGTH = 40  # `/incident timeline` shows the latest key moments; t
 @in_incident
 async def note_command(ctx: CommandContext, incident: Incident) -> Answer:
     if not ctx.command.rest:
-        return ctx.deps.renderer.part("timeline.j2", "note_usage")
+        return usage.note_usage(ctx.deps.renderer)
     await add_note(incident, ctx.command.rest, actor=ctx.user, deps=ctx.deps)
-    return ctx.deps.renderer.part("timeline.j2", "note_saved")
+    return answers.note_saved(ctx.deps.renderer)
 
 
 @handles("timeline")
@@ -43,41 +43,39 @@ async def timeline_command(ctx: CommandContext, incident: Incident) -> str | Non
     deps = ctx.deps
     async with deps.db.reader() as session:
         rows = await repo.latest_timeline_rows(incident.id, KEY_KINDS, KEY_TIMELINE_LENGTH, session=session)
-    # One template call for all the moments: rendering each with its own call re-ran the whole
-    # template module 40 times, 15 % of irbot's CPU in bench/ack.py's mix.
     roles = {r.key: r.name for r in deps.settings.roles}
-    return deps.renderer.part("timeline.j2", "key_timeline", incident=surfaces.facts_of(incident),
-                              records=[Record(*row) for row in rows], roles=roles)
+    return answers.key_timeline(deps.renderer, incident=surfaces.facts_of(incident),
+                                records=[Record(*row) for row in rows], roles=roles)
 
 
 @handles("action", "actions")
 @in_incident
 async def action_command(ctx: CommandContext, incident: Incident) -> Answer:
-    deps, render = ctx.deps, ctx.deps.renderer.part
+    deps = ctx.deps
     verb, _, rest = ctx.command.rest.partition(" ")
     verb = verb.lower()
     if verb == "add":
         draft = action_items.parse_action(rest)
         if draft is None:
-            return render("timeline.j2", "action_usage")
+            return usage.action_usage(deps.renderer)
         await action_items.add_action(incident, draft, actor=ctx.user, deps=deps)  # the channel is told
         return None
     if verb in ("list", ""):
         items = await action_items.actions(incident, deps)
         if not items:
-            return render("timeline.j2", "no_actions")
+            return answers.no_actions(deps.renderer)
         issues = await followups.issues_of(incident, deps)
         return blocks.action_list(deps.renderer, surfaces.facts_of(incident), items, issues=issues)
     if verb in ("done", "complete", "start") and rest.strip().lstrip("#").isdigit():
         status = "in_progress" if verb == "start" else "completed"
         return await _set_status(deps, incident, int(rest.strip().lstrip("#")), status, ctx.user)
-    return render("timeline.j2", "action_usage")
+    return usage.action_usage(deps.renderer)
 
 
 async def _set_status(deps: Deps, incident: Incident, number: int, status: str, actor: str) -> str | None:
     item = await action_items.set_action_status(incident, number, status, actor=actor, deps=deps)
     if item is None:
-        return deps.renderer.part("timeline.j2", "action_missing", number=number)
+        return answers.action_missing(deps.renderer, number=number)
     return None  # the channel is told
 
 
@@ -91,9 +89,9 @@ async def postmortem_command(ctx: CommandContext, incident: Incident) -> str | N
     # One compile per incident at a time, across processes: a second request would upload a second
     # file for the same words. It is told the one under way will appear in the channel.
     if not await claim_compile(incident, ctx.deps):
-        return ctx.deps.renderer.part("timeline.j2", "postmortem_in_progress", incident=facts)
+        return answers.postmortem_in_progress(ctx.deps.renderer, incident=facts)
     ctx.deps.tasks.spawn(_publish(ctx.deps, incident, ctx.user), name=f"postmortem-{incident.number}")
-    return ctx.deps.renderer.part("timeline.j2", "postmortem_started", incident=facts)
+    return answers.postmortem_started(ctx.deps.renderer, incident=facts)
 
 
 async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
@@ -103,12 +101,11 @@ async def _publish(deps: Deps, incident: Incident, actor: str) -> None:
         await publish_postmortem(incident, actor=actor, deps=deps)
     except SlackCallError as exc:
         log.error("post-mortem of INC-%d failed: %s", incident.number, exc)
-        await tell(deps, incident.channel_id, actor, deps.renderer.part("timeline.j2", "postmortem_failed",
-                                                                         problem=exc.code))
+        await tell(deps, incident.channel_id, actor, answers.postmortem_failed(deps.renderer, problem=exc.code))
     except Exception:  # the person was told "Compiling…": never leave them waiting without a word
         log.exception("post-mortem of INC-%d failed", incident.number)
-        await tell(deps, incident.channel_id, actor, deps.renderer.part("timeline.j2", "postmortem_failed",
-                                                                         problem="an unexpected error"))
+        await tell(deps, incident.channel_id, actor,
+                   answers.postmortem_failed(deps.renderer, problem="an unexpected error"))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from irbot.domain.declare import TITLE_MAX
 from irbot.domain.text import truncate
 from irbot.views.ids import Block
+from irbot.views.render import Renderer
 
 SUMMARY_MAX = 2500  # the summary input's max_length in blocks.declare_modal
 NOTE_MAX = 3000
@@ -30,3 +31,19 @@ def filled(form: Mapping[str, Any], *, title: str, summary: str, notes: Sequence
                            for note in notes]
     view["private_metadata"] = json.dumps(dict(metadata), ensure_ascii=False)
     return view
+
+
+def notes_for(renderer: Renderer, *, source: Mapping[str, Any] | None, convert: Mapping[str, Any] | None) -> list[str]:
+    """What the form says above its fields about where this declaration comes from: the message
+    it is declared from (or that irbot could not read it), the channel it will convert."""
+    notes = []
+    if source is not None:
+        if source.get("readable"):
+            notes.append(renderer.part("shortcuts.j2", "from_message", author=source.get("user"),
+                                       channel=source.get("channel"))
+                         + (renderer.part("shortcuts.j2", "cut_note") if source.get("cut") else ""))
+        else:
+            notes.append(renderer.part("shortcuts.j2", "unreadable", channel=source.get("channel")))
+    if convert is not None:
+        notes.append(renderer.part("shortcuts.j2", "convert_note", channel=convert.get("channel")))
+    return notes

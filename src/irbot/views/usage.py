@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from irbot.domain.clocks import Regulation
+from irbot.domain.declare import TITLE_MAX
 from irbot.domain.roles import Role
 from irbot.domain.severities import Severity
 from irbot.views.render import Renderer
@@ -70,3 +71,28 @@ def impact_missing(renderer: Renderer) -> str:
 
 def public_message_empty(renderer: Renderer) -> str:
     return renderer.part("status_page.j2", "error_message_empty")
+
+
+# ---- forms: the declare form ---------------------------------------------------------------------
+def declare_field_problem(renderer: Renderer, problem: str) -> str:
+    """What the declare form says beside a field ``domain.declare.form_problems`` found wrong."""
+    return renderer.part("declare_modal.j2", problem, limit=TITLE_MAX)
+
+
+def convert_taken(renderer: Renderer, *, ref: str) -> str:
+    """The channel to convert runs an incident already."""
+    return renderer.part("shortcuts.j2", "error_convert_taken", ref=ref)
+
+
+def convert_needs_public(renderer: Renderer) -> str:
+    """A private incident cannot take over a public channel."""
+    return renderer.part("shortcuts.j2", "error_convert_public")
+
+
+# ---- commands: note and action -------------------------------------------------------------------
+def note_usage(renderer: Renderer) -> str:
+    return renderer.part("timeline.j2", "note_usage")
+
+
+def action_usage(renderer: Renderer) -> str:
+    return renderer.part("timeline.j2", "action_usage")
