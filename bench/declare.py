@@ -66,7 +66,8 @@ class Declare:
     trips: dict[str, int]  # milestone → sequential round trips until it
     calls: list[tuple[int, str]]  # (round trip, method) of every Web API call, in arrival order
     sessions: Counter[str] = field(default_factory=Counter)  # "kind: caller" → openings
-    checkouts: int = 0
+    by_timers: Counter[str] = field(default_factory=Counter)  # the same, by timer loops meanwhile
+    checkouts: int = 0  # every pool checkout, the timer loops' included
 
     @property
     def opened(self) -> int:
@@ -77,12 +78,20 @@ class Declare:
 # Counting database sessions
 # ---------------------------------------------------------------------------------------------
 
-def caller() -> str:
-    """The irbot function that opened the session (and the one that called it)."""
-    frames = [f for f in traceback.extract_stack()[:-3]
+# Loops that run on a timer whether anybody declares or not (the outbox sweep every 2 s, the
+# scheduler's reconcile): a session they open while a declare is measured is not the declare's.
+TIMER_LOOPS = (("tasks.py", "_run"), ("scheduler.py", "_leadership_loop"))
+
+
+def caller() -> tuple[str, bool]:
+    """The irbot function that opened the session (and the one that called it), and whether a
+    timer loop (``TIMER_LOOPS``) is what ran it."""
+    stack = traceback.extract_stack()[:-3]
+    timer = any(f.filename.endswith(file) and f.name == name for f in stack for file, name in TIMER_LOOPS)
+    frames = [f for f in stack
               if "/irbot/" in f.filename and not f.filename.endswith(("store/db.py", "contextlib.py"))]
     names = [f"{Path(f.filename).parent.name}/{Path(f.filename).stem}.{f.name}" for f in frames[-2:]]
-    return " ← ".join(reversed(names)) or "?"
+    return " ← ".join(reversed(names)) or "?", timer
 
 
 class SessionCounter:
@@ -91,6 +100,7 @@ class SessionCounter:
     def __init__(self, db: Any) -> None:
         from sqlalchemy import event
         self.openings: Counter[str] = Counter()
+        self.by_timers: Counter[str] = Counter()  # opened by a timer loop meanwhile, not by the declare
         self.checkouts = 0
         self.counting = False
         for kind in ("session", "reader", "single_write"):
@@ -103,7 +113,8 @@ class SessionCounter:
         @asynccontextmanager
         async def counted() -> AsyncIterator[Any]:
             if self.counting:
-                self.openings[f"{kind}: {caller()}"] += 1
+                name, timer = caller()
+                (self.by_timers if timer else self.openings)[f"{kind}: {name}"] += 1
             async with opener() as session:
                 yield session
         return counted
@@ -114,12 +125,13 @@ class SessionCounter:
 
     def start(self) -> None:
         self.openings.clear()
+        self.by_timers.clear()
         self.checkouts = 0
         self.counting = True
 
-    def stop(self) -> tuple[Counter[str], int]:
+    def stop(self) -> tuple[Counter[str], Counter[str], int]:
         self.counting = False
-        return Counter(self.openings), self.checkouts
+        return Counter(self.openings), Counter(self.by_timers), self.checkouts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +152,7 @@ async def declare(harness: Any, counter: SessionCounter, title: str) -> Declare:
     await harness.settle()
     await fake.events_delivered()
     await harness.settle()
-    sessions, checkouts = counter.stop()
+    sessions, by_timers, checkouts = counter.stop()
     [channel] = [c for c in fake.channels if c not in channels_before]
     calls = list(range(first, len(fake.calls)))
     trips = round_trips([fake.spans[i] for i in calls])
@@ -159,7 +171,7 @@ async def declare(harness: Any, counter: SessionCounter, title: str) -> Declare:
     milestones["everything done"] = max(trips, default=0)
     order = sorted(zip(trips, calls), key=lambda tc: fake.spans[tc[1]][0])
     return Declare(trips=milestones, calls=[(t, fake.calls[i][0]) for t, i in order], sessions=sessions,
-                   checkouts=checkouts)
+                   by_timers=by_timers, checkouts=checkouts)
 
 
 async def run(args: argparse.Namespace, database_url: str) -> list[Declare]:
@@ -232,6 +244,17 @@ def render(args: argparse.Namespace, results: list[Declare], database: str, comm
     median = sorted(results, key=lambda r: r.opened)[len(results) // 2]
     for name, count in sorted(median.sessions.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"| `{name}` | {count} |")
+    most = max(results, key=lambda r: r.opened)
+    extra = most.sessions - median.sessions
+    if extra:
+        lines += ["", f"The declare that opened the most ({most.opened}) opened these beyond the median's: "
+                  + ", ".join(f"`{name}` ×{count}" for name, count in sorted(extra.items())) + "."]
+    timers = sum((r.by_timers for r in results), Counter())
+    if timers:
+        lines += ["", f"Not counted as the declare's: {sum(timers.values())} sessions over the {len(results)} "
+                  "declares opened by loops that run on a timer whether anybody declares or not (the outbox "
+                  "sweep every 2 s, the scheduler's reconcile): "
+                  + ", ".join(f"`{name}` ×{count}" for name, count in sorted(timers.items())) + "."]
     return "\n".join(lines)
 
 
