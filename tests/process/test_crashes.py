@@ -261,3 +261,35 @@ async def test_messages_said_while_killed_are_in_the_postmortem_once(scene: Scen
     missing += [f"reply {n}" for n in range(3) if document.count(f"alice**: replied while down {n}\n") != 1]
     gap(not missing, f"messages said while irbot was dead missing or doubled: {missing} "
                      f"(conversations.history calls: {scene.calls('conversations.history')})")
+
+
+async def test_killed_while_converting_a_channel_the_incident_runs_there_once(scene: Scene) -> None:
+    """``/incident convert``: killed while the set-up's first message is in flight, the restart
+    finishes the set-up in the same channel: no channel created, one card, one pin, one
+    announcement, and what the channel said before the convert stored once."""
+    fake = scene.fake
+    people = [scene.user(name).id for name in ("alice", "bob")]
+    room = fake.add_channel("war-room", members=people, creator=people[0])
+    said = await fake.say("bob", "war-room", "db latency climbing")
+    await scene.start()
+    bot = scene.processes[-1]
+    view = await scene.open_form("alice", "convert Database latency", channel="war-room")
+    scene.hold_next("chat.postMessage")
+    response = await scene.slack.submit_view(scene.user("alice"), view["id"], {"Severity": "SEV-2"})
+    assert response.status == 200 and not response.body.strip(), response.body
+    await scene.eventually(lambda: scene.held("chat.postMessage"), what="the set-up's first message in flight")
+    bot.kill()
+    await scene.quiet(1.2)  # the held message lands in Slack after irbot died
+    [(number, channel, converted, setup)] = scene.query("SELECT number, channel_id, converted, setup FROM incident")
+    assert (number, channel, bool(converted)) == (1, room.id, True), "the conversion was stored before the ack"
+    assert setup != "open", "killed in the middle of the set-up"
+    await bot.start()
+
+    await _finished(scene, 1)
+    await scene.eventually(lambda: scene.set_up(room.id), what="card pinned, topic set, announced")
+    await scene.quiet(1.0)
+    assert scene.incident_channels() == [], "no channel created"
+    assert len(scene.cards(room.id)) == 1 and len(fake.pins(room.id)) == 1
+    assert len(scene.announcements(room.id)) == 1
+    stored = scene.query("SELECT data FROM timeline_event WHERE kind = 'message'")
+    assert [said] == [json.loads(d)["ts"] if isinstance(d, str) else d["ts"] for (d,) in stored], stored
