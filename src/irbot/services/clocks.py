@@ -6,9 +6,8 @@ Resolution does not stop a clock: a legal duty outlives the incident.
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
+from contextlib import nullcontext
 from datetime import datetime
-from typing import AsyncIterator
 
 from irbot.deps import Deps
 from irbot.domain.clocks import DEADLINE, Regulation, latest_point, next_point
@@ -37,7 +36,7 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
     form is on the card from the start). ``within``: a change under way that the clock is part of
     (the declaration that chose it), else the clock is a change of its own."""
     deadline = regulation.notify_within.after(aware_at, deps.settings.timezone)
-    async with (_joined(within) if within else change(deps)) as (unit, plan):
+    async with (nullcontext(within) if within else change(deps)) as (unit, plan):
         session = unit.session
         clock = await repo.add_clock(RegulatoryClock(
             incident_id=incident.id, regime=regulation.key, name=regulation.name, notify_whom=regulation.notify_whom,
@@ -54,11 +53,6 @@ async def start_clock(incident: Incident, regulation: Regulation, *, aware_at: d
             told = messages.started(deps.renderer, clock=clock, actor=actor)
             await outbox.owe_message(unit, incident, "clock_started", told, redraw=True)
     return clock
-
-
-@asynccontextmanager
-async def _joined(within: tuple[UnitOfWork, ReminderPlan]) -> AsyncIterator[tuple[UnitOfWork, ReminderPlan]]:
-    yield within
 
 
 async def require_clock_keeper(incident: Incident, actor: str, deps: Deps, *, legal_too: bool) -> None:
