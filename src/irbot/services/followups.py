@@ -195,10 +195,6 @@ async def issues_of(incident: Incident, deps: Deps) -> dict[int, TrackerIssue]:
         return await repo.issues_of(incident.id, session=session)
 
 
-def issue_view(issue: TrackerIssue | None) -> dict[str, Any] | None:
-    return {"key": issue.key, "url": issue.url} if issue is not None else None
-
-
 def event_time(value: Any, fallback: datetime) -> datetime:
     """An ISO 8601 time (GitHub) or Unix milliseconds (Jira); the receiving moment when absent."""
     try:
