@@ -3,8 +3,8 @@ events, and backfilled from Slack's history for the times no irbot process was l
 
 Every store is idempotent (a ``dedupe_key`` per Slack fact), so Slack's retries, repeated
 deliveries and backfill never store anything twice. Each is a unit of work of its own (its
-evidence records; it owes nothing: the channel already shows what was said). Capture happens before the ack: if the
-database is down, Slack gets an error and delivers the event again.
+evidence records; it owes nothing: the channel already shows what was said). Capture happens
+before the ack: if the database is down, Slack gets an error and delivers the event again.
 """
 
 from __future__ import annotations
