@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 class UnitOfWork:
     def __init__(self, deps: "Deps") -> None:
         self.deps = deps
-        self.owed: list[OutboxItem] = []
-        self._subjects: dict[int, Incident] = {}  # by id() of an owed item: its incident, as just stored
+        self.owed: list[tuple[OutboxItem, Incident | None]] = []  # with its incident as just stored, if given
         self._after: list[Callable[[], None]] = []
         self._session_scope: Any = None
         self.session: Any = None
@@ -43,8 +42,8 @@ class UnitOfWork:
         if committed:
             for step in self._after:
                 step()
-            for item in self.owed:
-                self.deps.work.deliver_soon(item, incident=self._subjects.get(id(item)))
+            for item, subject in self.owed:
+                self.deps.work.deliver_soon(item, incident=subject)
         return False
 
     async def owe(self, incident_id: int, what: str, steps: list[Step], *, held: bool = True,
@@ -56,9 +55,7 @@ class UnitOfWork:
         just stored, which spares a set-up's delivery reading it back."""
         item = await self.deps.work.record(incident_id, what, steps, session=self.session, held=held)
         if held:
-            self.owed.append(item)
-            if subject is not None:
-                self._subjects[id(item)] = subject
+            self.owed.append((item, subject))
         return item
 
     def after_commit(self, step: Callable[[], None]) -> None:
