@@ -12,7 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
 from irbot import logs
-from irbot.perf import freeze_start_up_objects
+from irbot.perf import MemoryGiveBack, freeze_start_up_objects
+from irbot.tasks import Periodic
 from irbot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ EXIT_CONFIG = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="irbot", description="Incident response in Slack.")
-    parser.add_argument("--version", action="version", version=f"irbot {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the bot (HTTP mode; Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--socket-mode", action="store_true", help="connect through Socket Mode")
@@ -55,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the demo's database and post-mortem, replaced on each run "
                            "(default: ./irbot-demo)")
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked: finding the installed version scans every
+    installed package's metadata, which ``irbot serve`` would otherwise do at each start."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show irbot's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"irbot {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
@@ -207,6 +221,11 @@ async def _serve(settings: Settings, *, socket_mode: bool = False) -> int:
     return 0
 
 
+# How often a serving process looks whether it has gone quiet (``MemoryGiveBack``): an idle server
+# gives back what its last piece of work freed within two looks.
+GIVE_BACK_EVERY = 2.0
+
+
 async def _until_stopped(irbot: Irbot, stop: asyncio.Event) -> None:
     """Serve until SIGTERM or SIGINT, while start-up reaches Slack in the background; a start-up
     that cannot succeed (a token Slack refuses) ends it with its ConfigError."""
@@ -217,7 +236,12 @@ async def _until_stopped(irbot: Irbot, stop: asyncio.Event) -> None:
         if starting.done():
             starting.result()
             freeze_start_up_objects()
-            await stopping
+            giving_back = Periodic("give-back-memory", MemoryGiveBack().run_tick, every=GIVE_BACK_EVERY)
+            giving_back.start()
+            try:
+                await stopping
+            finally:
+                await giving_back.stop()
     finally:
         for waiting in (stopping, starting):
             waiting.cancel()
