@@ -68,16 +68,16 @@ class Scene:
         self._engine: Engine | None = None
 
     # ---- processes ------------------------------------------------------------------
-    def process(self, name: str = "irbot") -> IrbotProcess:
+    def process(self, name: str = "irbot", extra_env: Mapping[str, str] | None = None) -> IrbotProcess:
         env = irbot_env(api_url=self.fake.api_url, database_url=self.database_url, bot_token=BOT_TOKEN,
-                        signing_secret=SIGNING_SECRET, config=self.settings)
+                        signing_secret=SIGNING_SECRET, config=self.settings, **(extra_env or {}))
         bot = IrbotProcess(env=env, log_dir=self.log_dir, name=name)
         self.processes.append(bot)
         return bot
 
-    async def start(self, name: str = "irbot") -> IrbotProcess:
+    async def start(self, name: str = "irbot", extra_env: Mapping[str, str] | None = None) -> IrbotProcess:
         """One irbot process, with Slack's Request URL pointing at it."""
-        bot = await self.process(name).start()
+        bot = await self.process(name, extra_env).start()
         self.point_at(bot.events_url)
         return bot
 
