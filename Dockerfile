@@ -25,9 +25,9 @@ RUN pip wheel --no-deps --wheel-dir /wheels . \
 FROM python:3.11-slim
 
 # What an idle server holds (docs/operations.md, "Memory"; docs/benchmarks.md, "Idle memory"):
-# - PYTHONOPTIMIZE=2 leaves out docstrings and asserts: about 2.3 MiB of the 1,000 modules a server
-#   imports. irbot reads no docstring at run time, and its asserts only narrow types.
-# - PYTHONNODEBUGRANGES leaves out the column ranges tracebacks underline: about 0.7 MiB. Tracebacks
+# - PYTHONOPTIMIZE=2 leaves out the docstrings and asserts of the ~1,000 modules a server imports:
+#   about 5 MiB. irbot reads no docstring at run time, and its asserts only narrow types.
+# - PYTHONNODEBUGRANGES leaves out the column ranges tracebacks underline: about 0.8 MiB. Tracebacks
 #   still name every file and line.
 # - MALLOC_ARENA_MAX: glibc would give each of irbot's worker threads (SQLite's connection threads,
 #   asyncio's executor) an arena of its own, kept for the life of the process: about 0.4 MiB.
