@@ -49,6 +49,7 @@ from _common import (
     publish_results, quiet_slack, timed_fake_slack,
 )
 from ack import BOT_TOKEN, DEFAULT_PG, SIGNING_SECRET
+from tests.rigs.image import image_env
 
 SECTION = "## Idle memory (bench/rss.py)"
 SECTION_INTRO = "The resident set of `irbot serve` once idle after start-up and one declare. Aim: ≤ 80 MiB."
@@ -124,7 +125,6 @@ def group_of(path: str) -> str:
 
 def environments(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     """What each server is measured in: as installed, and as the container image runs it."""
-    from tests.rigs.image import image_env
     extra = dict(args.env)
     return [("as installed", extra), ("as the image runs it", {**image_env(), **extra})]
 
@@ -225,10 +225,6 @@ def import_costs(folder: Path) -> dict[str, Any]:
 # Report
 # ---------------------------------------------------------------------------------------------
 
-def image_environment(args: argparse.Namespace) -> dict[str, str]:
-    return {name: value for name, value in environments(args)[1][1].items() if (name, value) not in args.env}
-
-
 def saved_without_alembic(kib: float) -> str:
     return f"{mib(kib)} MiB less" if kib >= 0.05 * KIB_PER_MIB else "no less"
 
@@ -250,7 +246,7 @@ def render(args: argparse.Namespace, servers: list[Server], costs: dict[str, Any
         "`/proc/<pid>/status`: after start-up (quiet 2 s), and after one declare once idle for "
         f"{args.settle:.0f} s (the settled figure). Bytecode compiled beforehand, as an install has it. "
         "*As installed*: `irbot serve` with nothing set but its configuration. *As the image runs it*: "
-        "with the Dockerfile's `ENV` lines (" + ", ".join(f"`{k}={v}`" for k, v in image_environment(args).items())
+        "with the Dockerfile's `ENV` lines (" + ", ".join(f"`{k}={v}`" for k, v in image_env().items())
         + ")." + (" Extra environment: " + ", ".join(f"`{k}={v}`" for k, v in args.env) + "." if args.env else ""),
         "",
         "| Database | Environment | After start-up MiB | After a declare, settled MiB | Peak (VmHWM) MiB | "

@@ -83,7 +83,6 @@ class MemoryGiveBack:
     quiet_below: float = 0.01  # CPU seconds in one interval that still count as quiet
     cpu_time: Callable[[], float] = time.process_time
     trim: Callable[[int], int] | None = field(default_factory=_malloc_trim)
-    trims: int = 0
     _last_cpu: float | None = None
     _worked: float = 0.0
 
@@ -96,7 +95,6 @@ class MemoryGiveBack:
         if self.trim is None or used >= self.quiet_below or self._worked < self.busy_after:
             return False
         self.trim(0)
-        self.trims += 1
         self._worked = 0.0
         return True
 
